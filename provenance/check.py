@@ -1,0 +1,149 @@
+"""Checking images an investigator holds against the ledger: "have we seen this picture before?"
+
+Checking reads the ledger and writes nothing, unless the caller asks to record the query
+(``record=True`` with a claim), in which case it is indexed like any other file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .chain import FirstSeen, first_seen
+from .errors import MediaError
+from .ledger import Ledger
+from .matcher import Match, Matcher
+from .media import IMAGE_EXTENSIONS, QUERY_WORKING_SIDE, load_image
+from .prints import FileOutcome, fingerprint_image
+from .scan import Claim, Recorder, ScanSummary
+
+
+@dataclass
+class MatchView:
+    """A match as shown to the investigator: the indexed item's first sighting and the evidence."""
+
+    item_id: int
+    sha256: str
+    path: str | None
+    outlet: str | None
+    published_at: datetime | None
+    url: str | None
+    method: str
+    distance: float | None
+    evidence: dict
+    first_seen: FirstSeen | None
+    sightings: int
+
+    def to_dict(self) -> dict:
+        """The JSON form documented for ``check --json``."""
+        return {
+            "item_id": self.item_id,
+            "sha256": self.sha256,
+            "path": self.path,
+            "outlet": self.outlet,
+            "published_at": _iso(self.published_at),
+            "url": self.url,
+            "method": self.method,
+            "distance": self.distance,
+            "first_seen": _iso(self.first_seen.date) if self.first_seen else None,
+            "first_seen_source": self.first_seen.source if self.first_seen else None,
+            "first_seen_outlet": self.first_seen.outlet if self.first_seen else None,
+            "sightings": self.sightings,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class CheckResult:
+    """The answer for one query: its matches, best first, or why it could not be checked."""
+
+    query: str
+    matches: list[MatchView] = field(default_factory=list)
+    error: str | None = None
+    recorded_item_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "matches": [m.to_dict() for m in self.matches],
+            "error": self.error,
+            "recorded_item_id": self.recorded_item_id,
+        }
+
+
+def expand_queries(queries: Iterable[str | os.PathLike]) -> Iterator[str]:
+    """Queries as given; a folder stands for the image files inside it (sorted, recursive)."""
+    for q in queries:
+        path = Path(q)
+        if path.is_dir():
+            for sub in sorted(path.rglob("*")):
+                if sub.is_file() and sub.suffix.lower() in IMAGE_EXTENSIONS and not sub.name.startswith("."):
+                    yield str(sub)
+        else:
+            yield str(q)
+
+
+class Checker:
+    """Answers queries against one ledger, keeping its indexes loaded between queries."""
+
+    def __init__(self, ledger: Ledger, matcher: Matcher | None = None):
+        self.ledger = ledger
+        self.matcher = matcher or Matcher(ledger)
+
+    def check_path(self, query: str, *, record: Claim | None = None) -> CheckResult:
+        """Check one image file; with ``record``, also index it under that claim."""
+        try:
+            decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
+        except MediaError as exc:
+            return CheckResult(query, error=exc.reason)
+        prints = fingerprint_image(decoded, local=record is not None, keep_image=True)
+        own = self.ledger.item_by_sha(prints.sha256)
+        matches = self.matcher.match(prints, image=decoded.image)
+        result = CheckResult(query, [self.view(m) for m in matches])
+        if record is not None:
+            st = os.stat(query)
+            recorder = Recorder(self.ledger, self.matcher, ScanSummary())
+            outcome = FileOutcome(os.path.abspath(query), prints, None, st.st_size, st.st_mtime_ns)
+            recorder.record(outcome, [record])
+            recorder.commit()
+            self.matcher.save()
+            result.recorded_item_id = (own or self.ledger.item_by_sha(prints.sha256)).id
+        return result
+
+    def view(self, m: Match) -> MatchView:
+        """Attach the item's earliest sighting and its work's first-seen date to a match."""
+        item = self.ledger.item(m.item_id)
+        sightings = self.ledger.sightings([m.item_id])
+        first = sightings[0] if sightings else None
+        return MatchView(
+            item_id=m.item_id,
+            sha256=item.sha256,
+            path=first.path if first else None,
+            outlet=first.outlet if first else None,
+            published_at=first.published_at if first else None,
+            url=first.url if first else None,
+            method=m.method,
+            distance=m.distance,
+            evidence=m.evidence,
+            first_seen=first_seen(self.ledger, self.ledger.connected_items(m.item_id)),
+            sightings=len(sightings),
+        )
+
+
+def check(
+    ledger: Ledger,
+    queries: Iterable[str | os.PathLike],
+    *,
+    record: Claim | None = None,
+) -> Iterator[CheckResult]:
+    """Check each query image (folders expanded); yields one result per query, in order."""
+    checker = Checker(ledger)
+    for query in expand_queries(queries):
+        yield checker.check_path(query, record=record)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

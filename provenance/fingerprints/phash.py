@@ -1,0 +1,30 @@
+"""pHash (imagehash's DCT hash, 64 bits): a second global hash beside PDQ, cheap and widely shared."""
+
+from __future__ import annotations
+
+import imagehash
+
+from ..media import DecodedImage
+from .base import Fingerprint, hamming_hex
+
+
+class _PHash:
+    name = "phash"
+    # imagehash 4.x: 8x8 DCT hash, hex as imagehash's str(); 4.0 changed the hex encoding,
+    # so a major upgrade of imagehash must bump this version.
+    version = "1"
+    bits = 64
+    #: Distance at or below which two pHashes are taken as the same picture. Measured by
+    #: benchmarks/match_quality.py on the tune half: see MATCH_THRESHOLD's note in matcher.py.
+    match_threshold = 8
+
+    def compute(self, decoded: DecodedImage) -> Fingerprint:
+        """The 64-bit pHash of the working image."""
+        return Fingerprint(self.name, self.version, str(imagehash.phash(decoded.image)), None)
+
+    def distance(self, a: str, b: str) -> int:
+        """Hamming distance of the 64 bits."""
+        return hamming_hex(a, b)
+
+
+PHash = _PHash()

@@ -1,0 +1,467 @@
+"""The ledger: the store of items, sightings, fingerprints and match links.
+
+This is the only module that writes SQL. Every write is idempotent (a unique key and a
+get-or-create inside a savepoint), so re-running a scan, or two scans racing on one
+PostgreSQL ledger, records each thing once. Callers group writes into transactions with
+:meth:`Ledger.commit`; nothing is committed behind their back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import event, or_
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ArgumentError, DatabaseError
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from .errors import LedgerError, NotFoundError
+from .fingerprints import Fingerprint
+from .media import DecodedImage
+from .models import (
+    SCHEMA_VERSION,
+    FileState,
+    FingerprintRecord,
+    Item,
+    LocalFeatureRecord,
+    MatchLink,
+    Outlet,
+    SchemaInfo,
+    Sighting,
+)
+
+DEFAULT_DB = "provenance.db"
+ENV_VAR = "PROVENANCE_DB"
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (the ledger stores every time zone-aware, in UTC; EXIF times excepted)."""
+    return datetime.now(timezone.utc)
+
+
+def resolve_db_url(db: str | os.PathLike | None) -> str:
+    """A plain path means a SQLite file; anything with '://' is an SQLAlchemy URL.
+
+    With no value, $PROVENANCE_DB is used, then ./provenance.db.
+    """
+    value = str(db) if db else os.environ.get(ENV_VAR) or DEFAULT_DB
+    if "://" in value:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://"):]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+@dataclass(frozen=True)
+class SightingView:
+    """A sighting with its outlet's name and its item's facts, ready to show."""
+
+    sighting_id: int
+    item_id: int
+    sha256: str
+    outlet: str | None
+    path: str | None
+    url: str | None
+    published_at: datetime | None
+    published_precision: str | None
+    published_source: str | None
+    indexed_at: datetime
+    exif_taken_at: datetime | None
+
+
+class Ledger:
+    """An open ledger (one database connection and session). Use as a context manager."""
+
+    def __init__(self, db: str | os.PathLike | None = None, *, create: bool = True):
+        self.url = resolve_db_url(db)
+        if self.url.startswith("sqlite:///") and not create:
+            path = Path(self.url[len("sqlite:///"):])
+            if not path.exists():
+                raise LedgerError(f"no ledger at {path}")
+        try:
+            self.engine = _make_engine(self.url)
+            self._prepare_schema()
+        except (ArgumentError, OperationalError, DatabaseError, ImportError, ValueError) as exc:
+            raise LedgerError(f"cannot open ledger {self.display_url}: {_first_line(exc)}") from None
+        self.session = Session(self.engine, expire_on_commit=False)
+        self._outlet_ids: dict[str, int] = {}
+        self.created_at = self.session.get(SchemaInfo, "created_at").value
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def display_url(self) -> str:
+        """The URL without any password, for messages."""
+        head, sep, tail = self.url.partition("@")
+        if sep and ":" in head.split("//", 1)[-1]:
+            scheme, _, creds = head.partition("//")
+            return f"{scheme}//{creds.split(':', 1)[0]}:***@{tail}"
+        return self.url
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, for a SQLite ledger."""
+        if self.url.startswith("sqlite:///"):
+            return Path(self.url[len("sqlite:///"):])
+        return None
+
+    def commit(self) -> None:
+        """Make every write since the last commit durable, as one transaction."""
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Drop every write since the last commit."""
+        self.session.rollback()
+        self._outlet_ids.clear()
+
+    def close(self) -> None:
+        """Roll back anything uncommitted and release the connection."""
+        self.session.rollback()
+        self.session.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _prepare_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+        with Session(self.engine) as s:
+            row = s.get(SchemaInfo, "schema_version")
+            if row is None:
+                try:
+                    s.add(SchemaInfo(key="schema_version", value=str(SCHEMA_VERSION)))
+                    s.add(SchemaInfo(key="created_at", value=utcnow().isoformat()))
+                    s.commit()
+                except IntegrityError:  # another process created it first
+                    s.rollback()
+                return
+            found = int(row.value)
+            if found > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"ledger {self.display_url} has schema version {found}, newer than this "
+                    f"provenance ({SCHEMA_VERSION}); upgrade provenance to use it"
+                )
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def outlet_id(self, name: str) -> int:
+        """The id of the named outlet, created on first use."""
+        if name not in self._outlet_ids:
+            row, _ = self._get_or_create(Outlet, {"name": name}, {})
+            self._outlet_ids[name] = row.id
+        return self._outlet_ids[name]
+
+    def add_item(
+        self,
+        decoded: DecodedImage,
+        information: float,
+        fingerprints: Iterable[Fingerprint],
+        local_features: tuple[str, str, bytes] | None = None,
+    ) -> tuple[Item, bool]:
+        """Record an item (by SHA-256) with its fingerprints; returns (item, newly created)."""
+        item, created = self._get_or_create(
+            Item,
+            {"sha256": decoded.sha256},
+            {
+                "kind": "image",
+                "media_format": decoded.format,
+                "width": decoded.width,
+                "height": decoded.height,
+                "file_size": decoded.file_size,
+                "information": round(information, 4),
+                "exif_taken_at": decoded.exif.taken_at,
+                "exif_json": json.dumps(decoded.exif.to_dict(), sort_keys=True),
+                "first_indexed_at": utcnow(),
+            },
+        )
+        for fp in fingerprints:
+            self._get_or_create(
+                FingerprintRecord,
+                {"item_id": item.id, "algorithm": fp.algorithm, "version": fp.version},
+                {"value": fp.value, "quality": fp.quality},
+            )
+        if local_features is not None:
+            algorithm, version, blob = local_features
+            self._get_or_create(
+                LocalFeatureRecord,
+                {"item_id": item.id, "algorithm": algorithm, "version": version},
+                {"data": blob},
+            )
+        return item, created
+
+    def add_sighting(
+        self,
+        item_id: int,
+        *,
+        outlet: str | None = None,
+        path: str | None = None,
+        url: str | None = None,
+        published_at: datetime | None = None,
+        published_precision: str | None = None,
+        published_source: str | None = None,
+        extra: dict | None = None,
+    ) -> tuple[Sighting, bool]:
+        """Record that an item was seen at (outlet, URL, path); returns (sighting, newly created)."""
+        key = hashlib.sha256(
+            json.dumps([item_id, outlet or "", url or "", path or ""]).encode()
+        ).hexdigest()
+        row, created = self._get_or_create(
+            Sighting,
+            {"sighting_key": key},
+            {
+                "item_id": item_id,
+                "outlet_id": self.outlet_id(outlet) if outlet else None,
+                "path": path,
+                "url": url,
+                "published_at": published_at,
+                "published_precision": published_precision,
+                "published_source": published_source if published_at else None,
+                "indexed_at": utcnow(),
+                "extra_json": json.dumps(extra or {}, sort_keys=True),
+            },
+        )
+        return row, created
+
+    def add_link(
+        self, earlier_item_id: int, later_item_id: int, method: str, distance: float | None, evidence: dict
+    ) -> bool:
+        """Record that two items show the same picture; False if already linked (or rejected)."""
+        if earlier_item_id == later_item_id:
+            return False
+        existing = self.session.exec(
+            select(MatchLink).where(
+                or_(
+                    (MatchLink.earlier_item_id == earlier_item_id) & (MatchLink.later_item_id == later_item_id),
+                    (MatchLink.earlier_item_id == later_item_id) & (MatchLink.later_item_id == earlier_item_id),
+                )
+            )
+        ).first()
+        if existing is not None:
+            return False
+        _, created = self._get_or_create(
+            MatchLink,
+            {"earlier_item_id": earlier_item_id, "later_item_id": later_item_id},
+            {
+                "method": method,
+                "distance": distance,
+                "evidence_json": json.dumps(evidence, sort_keys=True, default=str),
+                "found_at": utcnow(),
+                "status": "auto",
+            },
+        )
+        return created
+
+    def remember_file(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+        """Note what a scan saw at a path, so an unchanged file is not read again."""
+        row = self.session.exec(select(FileState).where(FileState.path == path)).first()
+        if row is None:
+            self._get_or_create(
+                FileState, {"path": path}, {"size": size, "mtime_ns": mtime_ns, "sha256": sha256, "seen_at": utcnow()}
+            )
+        else:
+            row.size, row.mtime_ns, row.sha256, row.seen_at = size, mtime_ns, sha256, utcnow()
+            self.session.add(row)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def known_file(self, path: str, size: int, mtime_ns: int) -> str | None:
+        """The SHA-256 last recorded for this path, if its size and mtime are unchanged."""
+        row = self.session.exec(select(FileState).where(FileState.path == path)).first()
+        if row is not None and row.size == size and row.mtime_ns == mtime_ns:
+            return row.sha256
+        return None
+
+    def item_by_sha(self, sha256: str) -> Item | None:
+        """The item with this content, if indexed."""
+        return self.session.exec(select(Item).where(Item.sha256 == sha256)).first()
+
+    def item_by_sha_prefix(self, prefix: str) -> Item | None:
+        """The item whose SHA-256 starts with this prefix (None if none or ambiguous)."""
+        rows = self.session.exec(select(Item).where(Item.sha256.startswith(prefix)).limit(2)).all()
+        return rows[0] if len(rows) == 1 else None
+
+    def item(self, item_id: int) -> Item:
+        """The item with this id (NotFoundError if there is none)."""
+        row = self.session.get(Item, item_id)
+        if row is None:
+            raise NotFoundError(f"no item {item_id} in the ledger")
+        return row
+
+    def items(self, item_ids: Iterable[int]) -> dict[int, Item]:
+        """Items by id."""
+        ids = sorted(set(item_ids))
+        rows: dict[int, Item] = {}
+        for chunk in _chunks(ids, 500):
+            for row in self.session.exec(select(Item).where(Item.id.in_(chunk))):
+                rows[row.id] = row
+        return rows
+
+    def iter_fingerprints(self, algorithm: str, version: str) -> Iterator[tuple[int, str, int | None, float]]:
+        """(item_id, value, quality, item information) of every stored fingerprint of one algorithm."""
+        stmt = (
+            select(FingerprintRecord.item_id, FingerprintRecord.value, FingerprintRecord.quality, Item.information)
+            .join(Item, Item.id == FingerprintRecord.item_id)
+            .where(FingerprintRecord.algorithm == algorithm, FingerprintRecord.version == version)
+            .order_by(FingerprintRecord.item_id)
+        )
+        yield from self.session.exec(stmt)
+
+    def stale_fingerprint_count(self, current: dict[str, str]) -> int:
+        """How many stored fingerprints were made by another version of a current algorithm."""
+        total = 0
+        for algorithm, version in current.items():
+            total += len(
+                self.session.exec(
+                    select(FingerprintRecord.id).where(
+                        FingerprintRecord.algorithm == algorithm, FingerprintRecord.version != version
+                    )
+                ).all()
+            )
+        return total
+
+    def items_information(self) -> dict[int, float]:
+        """The information score of every item (see fingerprints.information), by id."""
+        return dict(self.session.exec(select(Item.id, Item.information)).all())
+
+    def iter_local_features(self, algorithm: str, version: str, after_id: int = 0) -> Iterator[tuple[int, int, bytes]]:
+        """(row id, item_id, blob) of stored local features with row id > after_id, in id order."""
+        stmt = (
+            select(LocalFeatureRecord.id, LocalFeatureRecord.item_id, LocalFeatureRecord.data)
+            .where(
+                LocalFeatureRecord.algorithm == algorithm,
+                LocalFeatureRecord.version == version,
+                LocalFeatureRecord.id > after_id,
+            )
+            .order_by(LocalFeatureRecord.id)
+        )
+        yield from self.session.exec(stmt)
+
+    def local_features(self, item_id: int, algorithm: str, version: str) -> bytes | None:
+        """The local-features blob of one item."""
+        return self.session.exec(
+            select(LocalFeatureRecord.data).where(
+                LocalFeatureRecord.item_id == item_id,
+                LocalFeatureRecord.algorithm == algorithm,
+                LocalFeatureRecord.version == version,
+            )
+        ).first()
+
+    def sightings(self, item_ids: Iterable[int]) -> list[SightingView]:
+        """Every sighting of these items, oldest claimed date first (undated last)."""
+        ids = sorted(set(item_ids))
+        views: list[SightingView] = []
+        for chunk in _chunks(ids, 500):
+            stmt = (
+                select(Sighting, Outlet.name, Item.sha256, Item.exif_taken_at)
+                .join(Item, Item.id == Sighting.item_id)
+                .join(Outlet, Outlet.id == Sighting.outlet_id, isouter=True)
+                .where(Sighting.item_id.in_(chunk))
+            )
+            for s, outlet, sha, exif_at in self.session.exec(stmt):
+                views.append(
+                    SightingView(
+                        s.id, s.item_id, sha, outlet, s.path, s.url, s.published_at,
+                        s.published_precision, s.published_source, s.indexed_at, exif_at,
+                    )
+                )
+        views.sort(key=lambda v: (v.published_at is None, v.published_at or v.indexed_at, v.indexed_at, v.sighting_id))
+        return views
+
+    def links(self, item_ids: Iterable[int], include_rejected: bool = False) -> list[MatchLink]:
+        """Match links touching any of these items."""
+        ids = sorted(set(item_ids))
+        found: dict[int, MatchLink] = {}
+        for chunk in _chunks(ids, 500):
+            stmt = select(MatchLink).where(
+                or_(MatchLink.earlier_item_id.in_(chunk), MatchLink.later_item_id.in_(chunk))
+            )
+            if not include_rejected:
+                stmt = stmt.where(MatchLink.status != "rejected")
+            for row in self.session.exec(stmt):
+                found[row.id] = row
+        return sorted(found.values(), key=lambda r: r.id)
+
+    def connected_items(self, item_id: int) -> set[int]:
+        """Every item joined to this one by accepted (not rejected) links: one work."""
+        seen = {item_id}
+        frontier = {item_id}
+        while frontier:
+            nxt: set[int] = set()
+            for link in self.links(frontier):
+                nxt.update((link.earlier_item_id, link.later_item_id))
+            frontier = nxt - seen
+            seen |= frontier
+        return seen
+
+    def counts(self) -> dict[str, int]:
+        """How many rows of each kind the ledger holds."""
+        from sqlalchemy import func
+
+        out = {}
+        for name, model in (("items", Item), ("sightings", Sighting), ("outlets", Outlet), ("links", MatchLink)):
+            out[name] = self.session.exec(select(func.count()).select_from(model)).one()
+        return out
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _get_or_create(self, model, keys: dict, values: dict):
+        """(row with these unique keys, True if inserted now); inserts with values if absent; race-safe."""
+        stmt = select(model)
+        for column, value in keys.items():
+            stmt = stmt.where(getattr(model, column) == value)
+        row = self.session.exec(stmt).first()
+        if row is not None:
+            return row, False
+        row = model(**keys, **values)
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            # Another writer inserted the same key between our select and insert.
+            row = self.session.exec(stmt).first()
+            if row is None:
+                raise
+            return row, False
+        return row, True
+
+
+def open_ledger(db: str | os.PathLike | None = None, *, create: bool = True) -> Ledger:
+    """Open (and create or check the schema of) the ledger at a path or SQLAlchemy URL."""
+    return Ledger(db, create=create)
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _chunks(values: list, size: int) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

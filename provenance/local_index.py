@@ -1,0 +1,201 @@
+"""A faiss index of binary keypoint descriptors that votes for indexed items.
+
+Every descriptor of an item is stored under the item's id (faiss allows
+repeated ids), so a nearest-neighbour answer IS a vote for an item and removing
+an item is one `remove_ids` call.  Only the descriptors live here; the full
+`LocalFeatures` (positions, templates) of a candidate are loaded on demand by
+the verification step through a caller-supplied callback.
+
+Below IVF_MIN_DESCRIPTORS descriptors the index is an exact flat scan; at that
+size it is rebuilt once as an inverted-file index (IVF, trained on a sample of
+what it holds), which is what keeps queries fast at 10,000 items and more.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import faiss
+import numpy as np
+
+from .local_features import LocalFeatures
+
+DESCRIPTOR_BITS = 256
+# Above this many stored descriptors a flat scan costs more than ~50 ms per
+# query side (1,500 query descriptors x 100k x 256 bits), so switch to IVF.
+IVF_MIN_DESCRIPTORS = 100_000
+# IVF lists: ~sqrt(N) clusters for the N held when (re)built, capped so that
+# training stays under ~10 s; rebuilt when the index has grown REBUILD_GROWTH-fold.
+IVF_MAX_LISTS = 4096
+REBUILD_GROWTH = 8
+TRAIN_POINTS_PER_LIST = 32
+# Lists probed per query descriptor (see benchmarks/local_tuning.py: the true
+# item's rank barely changes beyond 16 probes at 10,000 items).
+IVF_NPROBE = 16
+# Neighbours looked up per query descriptor, and the Hamming distance beyond
+# which a neighbour casts no vote (matching ORB pairs are mostly below 64 of
+# 256 bits; unrelated descriptors centre near 128).
+NEIGHBOURS = 8
+MAX_VOTE_DISTANCE = 64
+
+
+class LocalFeatureIndex:
+    """Descriptors of indexed items, answering "which items look like this?".
+
+    `candidates()` returns item ids ranked by how many query descriptors found
+    one of the item's descriptors among their nearest neighbours; those are
+    only candidates, to be confirmed by `local_match.verify`.
+    """
+
+    def __init__(self) -> None:
+        self._index: faiss.IndexBinary = _flat_index()
+        self._counts: dict[int, int] = {}
+        self._trained_size = 0
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def __contains__(self, item_id: int) -> bool:
+        return int(item_id) in self._counts
+
+    @property
+    def descriptor_count(self) -> int:
+        """Number of descriptors stored, over all items."""
+        return int(self._index.ntotal)
+
+    @property
+    def is_ivf(self) -> bool:
+        """True once the index has switched from a flat scan to IVF."""
+        return isinstance(self._index, faiss.IndexBinaryIVF)
+
+    def add(self, item_id: int, features: LocalFeatures) -> None:
+        """Index an item's descriptors, replacing any previous ones of that id."""
+        item_id = int(item_id)
+        if item_id in self._counts:
+            self.remove(item_id)
+        codes = np.ascontiguousarray(features.descriptors, dtype=np.uint8)
+        self._counts[item_id] = len(codes)
+        if len(codes):
+            self._index.add_with_ids(codes, np.full(len(codes), item_id, dtype=np.int64))
+        self._maybe_rebuild()
+
+    def add_many(self, items: Iterable[tuple[int, LocalFeatures]]) -> None:
+        """Index many items; faster than repeated `add` for bulk loads."""
+        for item_id, features in items:
+            item_id = int(item_id)
+            if item_id in self._counts:
+                self.remove(item_id)
+            codes = np.ascontiguousarray(features.descriptors, dtype=np.uint8)
+            self._counts[item_id] = len(codes)
+            if len(codes):
+                self._index.add_with_ids(codes, np.full(len(codes), item_id, dtype=np.int64))
+        self._maybe_rebuild()
+
+    def remove(self, item_id: int) -> bool:
+        """Drop an item; returns whether it was there.
+
+        Cost is a scan of the stored ids (faiss compacts its arrays): tens of
+        milliseconds at millions of descriptors, fine for occasional removals,
+        not for bulk churn (rebuild from scratch instead).
+        """
+        item_id = int(item_id)
+        if self._counts.pop(item_id, None) is None:
+            return False
+        self._index.remove_ids(faiss.IDSelectorBatch(np.array([item_id], dtype=np.int64)))
+        return True
+
+    def candidates(self, query: LocalFeatures, k: int = 20) -> list[tuple[int, float]]:
+        """Up to k (item_id, votes) pairs, most votes first.
+
+        A query descriptor votes once for every distinct item among its
+        NEIGHBOURS nearest descriptors within MAX_VOTE_DISTANCE bits.
+        """
+        if len(query) == 0 or self._index.ntotal == 0:
+            return []
+        codes = np.ascontiguousarray(query.descriptors, dtype=np.uint8)
+        distances, ids = self._index.search(codes, min(NEIGHBOURS, int(self._index.ntotal)))
+        ids = np.where(distances <= MAX_VOTE_DISTANCE, ids, -1)
+        rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+        pairs = np.stack([rows, ids.ravel()], axis=1)
+        pairs = pairs[pairs[:, 1] >= 0]
+        if len(pairs) == 0:
+            return []
+        pairs = np.unique(pairs, axis=0)  # one vote per (query descriptor, item)
+        items, votes = np.unique(pairs[:, 1], return_counts=True)
+        order = np.lexsort((items, -votes))[:k]
+        return [(int(items[i]), float(votes[i])) for i in order]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the faiss index and the item table to one .npz file (no pickle)."""
+        serialised = faiss.serialize_index_binary(self._index)
+        table = np.array(sorted(self._counts.items()), dtype=np.int64).reshape(-1, 2)
+        with open(path, "wb") as handle:
+            np.savez(handle, faiss=serialised, items=table,
+                     trained_size=np.array([self._trained_size], dtype=np.int64))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "LocalFeatureIndex":
+        """Read an index written by `save`."""
+        with np.load(path, allow_pickle=False) as data:
+            index = cls()
+            index._index = faiss.deserialize_index_binary(data["faiss"])
+            index._counts = {int(i): int(n) for i, n in data["items"]}
+            index._trained_size = int(data["trained_size"][0])
+        if isinstance(index._index, faiss.IndexBinaryIVF):
+            index._index.nprobe = IVF_NPROBE
+        return index
+
+    def _maybe_rebuild(self) -> None:
+        """Switch to IVF past IVF_MIN_DESCRIPTORS; retrain after large growth."""
+        total = int(self._index.ntotal)
+        if total < IVF_MIN_DESCRIPTORS:
+            return
+        if self.is_ivf and total < REBUILD_GROWTH * self._trained_size:
+            return
+        codes, ids = _all_codes(self._index)
+        self._index = _trained_ivf(codes)
+        self._index.add_with_ids(codes, ids)
+        self._trained_size = total
+
+
+def _flat_index() -> faiss.IndexBinary:
+    return faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(DESCRIPTOR_BITS))
+
+
+def _trained_ivf(codes: np.ndarray) -> faiss.IndexBinaryIVF:
+    """An IVF index with ~sqrt(N) lists, trained on an evenly spaced sample."""
+    n_lists = int(min(IVF_MAX_LISTS, max(64, np.sqrt(len(codes)))))
+    quantizer = faiss.IndexBinaryFlat(DESCRIPTOR_BITS)
+    index = faiss.IndexBinaryIVF(quantizer, DESCRIPTOR_BITS, n_lists)
+    index.own_fields = True
+    quantizer.this.disown()
+    index.cp.niter = 10
+    n_train = min(len(codes), n_lists * TRAIN_POINTS_PER_LIST)
+    sample = codes[np.linspace(0, len(codes) - 1, n_train).astype(np.int64)]
+    index.train(np.ascontiguousarray(sample))
+    index.nprobe = IVF_NPROBE
+    return index
+
+
+def _all_codes(index: faiss.IndexBinary) -> tuple[np.ndarray, np.ndarray]:
+    """Every stored (code, id) of a flat-with-id-map or IVF binary index."""
+    if isinstance(index, faiss.IndexBinaryIVF):
+        invlists = index.invlists
+        codes, ids = [], []
+        for list_no in range(index.nlist):
+            size = invlists.list_size(list_no)
+            if size == 0:
+                continue
+            code_ptr = invlists.get_codes(list_no)
+            id_ptr = invlists.get_ids(list_no)
+            codes.append(faiss.rev_swig_ptr(code_ptr, size * index.code_size).copy())
+            ids.append(faiss.rev_swig_ptr(id_ptr, size).copy())
+            invlists.release_codes(list_no, code_ptr)
+            invlists.release_ids(list_no, id_ptr)
+        return (np.concatenate(codes).reshape(-1, index.code_size),
+                np.concatenate(ids).astype(np.int64))
+    flat = faiss.downcast_IndexBinary(index.index)
+    codes = faiss.vector_to_array(flat.xb).reshape(-1, index.code_size)
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    return codes, ids

@@ -1,0 +1,136 @@
+"""Every table of the ledger, in one place (SQLModel).
+
+The nouns:
+- an **item** is one distinct file content (keyed by SHA-256): the same bytes re-published by
+  two outlets are one item with two sightings;
+- a **sighting** is one place an item was seen: an outlet, a URL, a path in an archive, the date
+  the outlet claims, the date we indexed it, and where each date came from;
+- a **fingerprint** is one algorithm's value for an item, stored with the algorithm's name and
+  version so incomparable values are never mixed;
+- a **match link** joins two items that show the same picture, with the method and evidence;
+- a **file state** remembers a path's size and mtime, so a re-scan hashes nothing it knows.
+
+Every time is stored zone-aware in UTC, except EXIF capture times (a camera's local clock).
+Only SQL that SQLite and PostgreSQL both speak is used: no JSON operators, no upsert dialects
+outside ledger.py's small helpers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import NaiveDatetime
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+#: Bump when a table changes; ledger.open refuses a database whose version is newer.
+SCHEMA_VERSION = 1
+
+
+class SchemaInfo(SQLModel, table=True):
+    """Key/value facts about the database itself (schema version, creation time)."""
+
+    __tablename__ = "schema_info"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class Outlet(SQLModel, table=True):
+    """A publisher: an agency, a state channel, a monitor, an account that re-posts."""
+
+    __tablename__ = "outlet"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+
+
+class Item(SQLModel, table=True):
+    """One distinct file content and the facts of the file."""
+
+    __tablename__ = "item"
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True, max_length=64)
+    kind: str = Field(default="image", max_length=16)
+    media_format: str = Field(max_length=32)
+    width: int
+    height: int
+    file_size: int
+    information: float = Field(description="see fingerprints.information")
+    #: The camera's clock, which has no time zone: kept naive, never compared with UTC times.
+    exif_taken_at: NaiveDatetime | None = None
+    exif_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    first_indexed_at: datetime
+
+
+class Sighting(SQLModel, table=True):
+    """One place and time an item was seen, with the source of each date."""
+
+    __tablename__ = "sighting"
+    id: int | None = Field(default=None, primary_key=True)
+    #: sha256 of (item, outlet, url, path): makes re-running a scan idempotent.
+    sighting_key: str = Field(index=True, unique=True, max_length=64)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    outlet_id: int | None = Field(default=None, foreign_key="outlet.id", index=True)
+    path: str | None = Field(default=None, sa_column=Column(Text))
+    url: str | None = Field(default=None, sa_column=Column(Text))
+    published_at: datetime | None = Field(default=None, index=True)
+    #: "day" when only a date was claimed, "second" for a full date-time.
+    published_precision: str | None = Field(default=None, max_length=8)
+    #: Where the claimed date came from: "manifest", "cli", "import".
+    published_source: str | None = Field(default=None, max_length=32)
+    indexed_at: datetime
+    extra_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class FingerprintRecord(SQLModel, table=True):
+    """One algorithm's fingerprint of one item."""
+
+    __tablename__ = "fingerprint"
+    __table_args__ = (UniqueConstraint("item_id", "algorithm", "version", name="uq_fingerprint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    algorithm: str = Field(index=True, max_length=32)
+    version: str = Field(max_length=16)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    quality: int | None = None
+
+
+class LocalFeatureRecord(SQLModel, table=True):
+    """The local features (keypoints, descriptors, template) of one item, as one blob."""
+
+    __tablename__ = "local_features"
+    __table_args__ = (UniqueConstraint("item_id", "algorithm", "version", name="uq_local_features"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    algorithm: str = Field(max_length=32)
+    version: str = Field(max_length=16)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MatchLink(SQLModel, table=True):
+    """Two items showing the same picture. ``earlier_item_id`` was in the ledger first."""
+
+    __tablename__ = "match_link"
+    __table_args__ = (UniqueConstraint("earlier_item_id", "later_item_id", name="uq_match_link"),)
+    id: int | None = Field(default=None, primary_key=True)
+    earlier_item_id: int = Field(foreign_key="item.id", index=True)
+    later_item_id: int = Field(foreign_key="item.id", index=True)
+    method: str = Field(max_length=32)
+    distance: float | None = None
+    evidence_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    found_at: datetime
+    #: "auto" as found by a scan; "confirmed" or "rejected" by an investigator.
+    status: str = Field(default="auto", max_length=16, index=True)
+    reviewed_by: str | None = Field(default=None, max_length=200)
+    review_note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class FileState(SQLModel, table=True):
+    """What a scan last saw at a path, so unchanged files are not hashed again."""
+
+    __tablename__ = "file_state"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    size: int
+    mtime_ns: int
+    sha256: str = Field(max_length=64)
+    seen_at: datetime

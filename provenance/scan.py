@@ -1,0 +1,341 @@
+"""Recording files in the ledger: whole archives (``scan``) and a few files at hand (``index_files``).
+
+A scan is incremental, resumable and safe to re-run:
+- a path whose size and mtime are unchanged since the last scan is not read again;
+- a file whose SHA-256 is known adds a sighting, never a second item;
+- writes are committed in batches, each one transaction, so a killed scan loses at most the
+  batch in flight and a re-run picks up from there;
+- a bad file is one line in ``ScanSummary.failures`` and the scan goes on.
+Fingerprinting (the slow part) can run in worker processes; only this process writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from .errors import ProvenanceError
+from .ledger import Ledger
+from .manifest import Attribution, Manifest, read_manifest
+from .matcher import Match, Matcher
+from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, looks_like_image
+from .prints import FileOutcome, ImagePrints, fingerprint_file
+
+#: Files per transaction: small enough that an interrupted scan redoes little, large enough
+#: that commits do not dominate (benchmarks/scan_throughput.py).
+BATCH_SIZE = 64
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ScanSummary:
+    """What a scan (or an index call) did, for the summary line, --json and exit codes."""
+
+    files_seen: int = 0
+    new_items: int = 0
+    new_sightings: int = 0
+    new_links: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    manifest_problems: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {
+            "files_seen": self.files_seen,
+            "new_items": self.new_items,
+            "new_sightings": self.new_sightings,
+            "new_links": self.new_links,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped_files],
+            "manifest_problems": self.manifest_problems,
+            "interrupted": self.interrupted,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Where and when a file was published, as the caller claims it."""
+
+    outlet: str | None = None
+    published_at: datetime | None = None
+    published_precision: str | None = None
+    url: str | None = None
+    source: str = "cli"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_attribution(cls, a: Attribution) -> "Claim":
+        return cls(a.outlet, a.published_at, a.published_precision, a.url, "manifest", dict(a.extra, manifest_line=a.line))
+
+
+class Recorder:
+    """Writes fingerprinted files into the ledger and links them to what they match."""
+
+    def __init__(self, ledger: Ledger, matcher: Matcher, summary: ScanSummary, report: IO[str] | None = None):
+        self.ledger = ledger
+        self.matcher = matcher
+        self.summary = summary
+        self.report = report
+        self._pending_report: list[dict] = []
+
+    def record_known(self, path: str, sha256: str, claims: list[Claim]) -> bool:
+        """Add sightings for an unchanged file whose item is known; False if the item is gone."""
+        item = self.ledger.item_by_sha(sha256)
+        if item is None:
+            return False
+        self._add_sightings(item.id, path, claims)
+        self.summary.unchanged += 1
+        return True
+
+    def record(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
+        """Record one fingerprinted file; returns the matches that became new links."""
+        prints = outcome.prints
+        assert prints is not None
+        item, created = self.ledger.add_item(
+            _decoded_facts(prints), prints.information, prints.fingerprints, prints.local_record
+        )
+        self.ledger.remember_file(outcome.path, outcome.size, outcome.mtime_ns, prints.sha256)
+        self._add_sightings(item.id, outcome.path, claims)
+        if not created:
+            return []
+        self.summary.new_items += 1
+        matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
+                                     exclude={item.id})
+        linked = []
+        for m in matches:
+            if self.ledger.add_link(m.item_id, item.id, m.method, m.distance, m.evidence):
+                self.summary.new_links += 1
+                linked.append(m)
+                self._pending_report.append(self._report_row(item.id, outcome.path, claims, m))
+        self.matcher.add(item.id, prints)
+        return linked
+
+    def commit(self) -> None:
+        """Commit the batch, then write its report lines (so the report never runs ahead)."""
+        self.ledger.commit()
+        if self.report is not None:
+            for row in self._pending_report:
+                self.report.write(json.dumps(row, default=str) + "\n")
+            self.report.flush()
+        self._pending_report.clear()
+
+    def rollback(self) -> None:
+        self.ledger.rollback()
+        self._pending_report.clear()
+
+    def _add_sightings(self, item_id: int, path: str, claims: list[Claim]) -> None:
+        for claim in claims or [Claim(source="scan")]:
+            _, created = self.ledger.add_sighting(
+                item_id,
+                outlet=claim.outlet,
+                path=path,
+                url=claim.url,
+                published_at=claim.published_at,
+                published_precision=claim.published_precision,
+                published_source=claim.source,
+                extra=claim.extra,
+            )
+            self.summary.new_sightings += int(created)
+
+    def _report_row(self, item_id: int, path: str, claims: list[Claim], m: Match) -> dict:
+        claim = claims[0] if claims else Claim()
+        earlier = self.ledger.sightings([m.item_id])
+        first = earlier[0] if earlier else None
+        return {
+            "type": "republication",
+            "item": {"item_id": item_id, "path": path, "outlet": claim.outlet, "url": claim.url,
+                     "published_at": claim.published_at},
+            "earlier": {"item_id": m.item_id, "path": first and first.path, "outlet": first and first.outlet,
+                        "url": first and first.url, "published_at": first and first.published_at},
+            "method": m.method,
+            "distance": m.distance,
+            "evidence": m.evidence,
+        }
+
+
+def _decoded_facts(prints: ImagePrints):
+    """The file facts add_item needs, from prints (which carry no pixels)."""
+    from .media import DecodedImage
+
+    return DecodedImage(prints.name, prints.sha256, prints.file_size, prints.format, prints.width,
+                        prints.height, image=None, exif=prints.exif)  # type: ignore[arg-type]
+
+
+# --- archives -------------------------------------------------------------------------------
+
+def walk_archive(root: Path, exclude: set[str]) -> Iterator[str]:
+    """Every regular file under root, sorted, skipping hidden files and folders and symlinks."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = os.path.normpath(os.path.abspath(os.path.join(dirpath, name)))
+            if path in exclude or os.path.islink(path):
+                continue
+            yield path
+
+
+def classify(path: str) -> str | None:
+    """None if the file is worth fingerprinting, else the reason it is skipped."""
+    ext = Path(path).suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        return "video files are not indexed yet"
+    if ext in IMAGE_EXTENSIONS:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None  # let fingerprinting report the read error
+    return None if looks_like_image(head) else "not a media file"
+
+
+def scan(
+    ledger: Ledger,
+    root: str | os.PathLike,
+    *,
+    manifest: str | os.PathLike | None = None,
+    report: IO[str] | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    matcher: Matcher | None = None,
+) -> ScanSummary:
+    """Index every image under ``root`` with the manifest's attributions; see module docstring.
+
+    Raises ProvenanceError when the scan cannot run (no such folder, bad manifest header).
+    KeyboardInterrupt rolls back the batch in flight and propagates with ``summary.interrupted``
+    set on the summary passed through the exception's ``summary`` attribute.
+    """
+    root_path = Path(root)
+    if not root_path.is_dir():
+        raise ProvenanceError(f"{root}: no such folder")
+    parsed: Manifest | None = read_manifest(manifest) if manifest else None
+    summary = ScanSummary(manifest_problems=list(parsed.problems) if parsed else [])
+    exclude = _ledger_files(ledger) | ({os.path.normpath(os.path.abspath(manifest))} if manifest else set())
+    paths = list(walk_archive(root_path, exclude))
+    if parsed:
+        walked = set(paths)
+        paths.extend(sorted(p for p in parsed.entries if p not in walked))
+    if on_total:
+        on_total(len(paths))
+    matcher = matcher or Matcher(ledger)
+    recorder = Recorder(ledger, matcher, summary, report)
+
+    def claims_for(path: str) -> list[Claim]:
+        return [Claim.from_attribution(a) for a in parsed.for_path(path)] if parsed else []
+
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        for batch in _batches(paths, batch_size):
+            _scan_batch(batch, recorder, claims_for, pool, progress)
+            recorder.commit()
+        matcher.save()
+    except KeyboardInterrupt as exc:
+        recorder.rollback()
+        summary.interrupted = True
+        exc.summary = summary  # type: ignore[attr-defined]
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return summary
+
+
+def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress: Progress | None) -> None:
+    summary = recorder.summary
+    to_hash: list[str] = []
+    for path in batch:
+        summary.files_seen += 1
+        reason = classify(path) if os.path.exists(path) else None
+        if reason:
+            summary.skipped += 1
+            summary.skipped_files.append((path, reason))
+            _tick(progress, path)
+            continue
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            summary.failed += 1
+            summary.failures.append((path, f"cannot read: {exc.strerror or exc}"))
+            _tick(progress, path)
+            continue
+        known = recorder.ledger.known_file(path, st.st_size, st.st_mtime_ns)
+        if known and recorder.record_known(path, known, claims_for(path)):
+            _tick(progress, path)
+            continue
+        to_hash.append(path)
+    outcomes: Iterable[FileOutcome] = pool.map(fingerprint_file, to_hash, chunksize=4) if pool else map(fingerprint_file, to_hash)
+    for outcome in outcomes:
+        claims = claims_for(outcome.path)
+        if outcome.error is not None:
+            summary.failed += 1
+            named = f" (named in manifest line {claims[0].extra['manifest_line']})" if claims else ""
+            summary.failures.append((outcome.path, outcome.error + named))
+        else:
+            recorder.record(outcome, claims)
+        _tick(progress, outcome.path)
+
+
+def _tick(progress: Progress | None, path: str) -> None:
+    if progress is not None:
+        progress(path)
+
+
+def _batches(values: list, size: int) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _ledger_files(ledger: Ledger) -> set[str]:
+    db = ledger.sqlite_path
+    if db is None:
+        return set()
+    base = str(db)
+    return {base, base + "-wal", base + "-shm", base + "-journal"}
+
+
+# --- a few files at hand --------------------------------------------------------------------
+
+def index_files(
+    ledger: Ledger,
+    paths: Iterable[str | os.PathLike],
+    claim: Claim | None = None,
+    *,
+    matcher: Matcher | None = None,
+    report: IO[str] | None = None,
+) -> ScanSummary:
+    """Index the given files with one attribution, committing once at the end."""
+    summary = ScanSummary()
+    matcher = matcher or Matcher(ledger)
+    recorder = Recorder(ledger, matcher, summary, report)
+    claims = [claim] if claim else []
+    for raw in paths:
+        path = os.path.normpath(os.path.abspath(raw))
+        summary.files_seen += 1
+        outcome = fingerprint_file(path)
+        if outcome.error is not None:
+            summary.failed += 1
+            summary.failures.append((str(raw), outcome.error))
+            continue
+        recorder.record(outcome, claims)
+    recorder.commit()
+    matcher.save()
+    return summary
