@@ -21,6 +21,11 @@ import numpy as np
 
 from .local_features import LocalFeatures
 
+# One query is a few thousand descriptors: faiss's OpenMP threads cost far more in start-up and
+# spinning than they save at that size, and on a busy 2-core machine they made each search
+# 100x slower (1.3 s instead of ~10 ms, measured). Parallelism comes from scan worker processes.
+faiss.omp_set_num_threads(1)
+
 DESCRIPTOR_BITS = 256
 # Above this many stored descriptors a flat scan costs more than ~50 ms per
 # query side (1,500 query descriptors x 100k x 256 bits), so switch to IVF.

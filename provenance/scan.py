@@ -273,8 +273,8 @@ def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress
         try:
             st = os.stat(path)
         except OSError as exc:
-            summary.failed += 1
-            summary.failures.append((path, f"cannot read: {exc.strerror or exc}"))
+            _fail(summary, path, "no such file" if isinstance(exc, FileNotFoundError)
+                  else f"cannot read: {exc.strerror or exc}", claims_for(path))
             _tick(progress, path)
             continue
         known = recorder.ledger.known_file(path, st.st_size, st.st_mtime_ns)
@@ -286,12 +286,17 @@ def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress
     for outcome in outcomes:
         claims = claims_for(outcome.path)
         if outcome.error is not None:
-            summary.failed += 1
-            named = f" (named in manifest line {claims[0].extra['manifest_line']})" if claims else ""
-            summary.failures.append((outcome.path, outcome.error + named))
+            _fail(summary, outcome.path, outcome.error, claims)
         else:
             recorder.record(outcome, claims)
         _tick(progress, outcome.path)
+
+
+def _fail(summary: ScanSummary, path: str, reason: str, claims: list[Claim]) -> None:
+    summary.failed += 1
+    lines = [str(c.extra["manifest_line"]) for c in claims if "manifest_line" in c.extra]
+    named = f" (named in manifest line {', '.join(lines)})" if lines else ""
+    summary.failures.append((path, reason + named))
 
 
 def _tick(progress: Progress | None, path: str) -> None:

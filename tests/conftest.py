@@ -1,0 +1,74 @@
+"""Shared fixtures: photographs from scikit-image's bundled data, media written in code,
+and a fresh ledger per test (SQLite, or PostgreSQL when PROVENANCE_TEST_PG_URL is set)."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from provenance.ledger import Ledger
+
+SAMPLE_MEDIA = Path(__file__).resolve().parents[1] / "sample_media"
+PG_URL = os.environ.get("PROVENANCE_TEST_PG_URL")
+
+
+def photo(name: str = "astronaut", scale: float = 1.0) -> Image.Image:
+    """A freely licensed photograph from scikit-image's bundled data, as RGB."""
+    import skimage.data
+
+    arr = getattr(skimage.data, name)()
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    img = Image.fromarray(arr[..., :3].astype(np.uint8))
+    if scale != 1.0:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+    return img
+
+
+def jpeg_bytes(img: Image.Image, quality: int = 90, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, **kw)
+    return buf.getvalue()
+
+
+def save(img: Image.Image, path: Path, quality: int = 90) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        img.save(path, "JPEG", quality=quality)
+    else:
+        img.save(path)
+    return path
+
+
+@pytest.fixture
+def ledger(tmp_path) -> Ledger:
+    """An empty SQLite ledger in a temporary folder."""
+    with Ledger(tmp_path / "ledger.db") as led:
+        yield led
+
+
+def _pg_database() -> str:
+    """A fresh PostgreSQL database on the test server; its URL."""
+    import psycopg
+
+    name = "prov_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path) -> str:
+    """A ledger location for every backend under test (PostgreSQL when the server is there)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    return _pg_database()

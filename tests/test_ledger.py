@@ -1,0 +1,87 @@
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+
+from provenance.errors import LedgerError, NotFoundError
+from provenance.fingerprints import Fingerprint
+from provenance.ledger import Ledger, resolve_db_url
+from provenance.media import decode_image
+from provenance.models import SCHEMA_VERSION
+
+from .conftest import jpeg_bytes, photo
+
+
+def _decoded(name="coffee"):
+    return decode_image(jpeg_bytes(photo(name, 0.5)), f"{name}.jpg")
+
+
+def test_resolve_db_url(monkeypatch, tmp_path):
+    assert resolve_db_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    assert resolve_db_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("PROVENANCE_DB", str(tmp_path / "env.db"))
+    assert resolve_db_url(None).endswith("env.db")
+
+
+def test_items_are_keyed_by_sha256_and_sightings_are_idempotent(db_url):
+    with Ledger(db_url) as led:
+        d = _decoded()
+        fps = [Fingerprint("pdq", "1", "ab" * 32, 100)]
+        item, created = led.add_item(d, 0.5, fps)
+        again, created_again = led.add_item(d, 0.5, fps)
+        assert created and not created_again and again.id == item.id
+        when = datetime(2016, 1, 1, tzinfo=timezone.utc)
+        _, c1 = led.add_sighting(item.id, outlet="amaq", url="u", path="/a", published_at=when, published_source="manifest")
+        _, c2 = led.add_sighting(item.id, outlet="amaq", url="u", path="/a", published_at=when, published_source="manifest")
+        _, c3 = led.add_sighting(item.id, outlet="sana", url="u2", path="/b")
+        led.commit()
+        assert (c1, c2, c3) == (True, False, True)
+        assert led.counts() == {"items": 1, "sightings": 2, "outlets": 2, "links": 0}
+        views = led.sightings([item.id])
+        assert [v.outlet for v in views] == ["amaq", "sana"]  # dated first
+        assert views[0].published_at == when
+
+
+def test_links_are_recorded_once_in_either_direction(db_url):
+    with Ledger(db_url) as led:
+        a, _ = led.add_item(_decoded("coffee"), 0.5, [])
+        b, _ = led.add_item(_decoded("chelsea"), 0.5, [])
+        assert led.add_link(a.id, b.id, "pdq", 3, {"x": 1})
+        assert not led.add_link(a.id, b.id, "pdq", 3, {})
+        assert not led.add_link(b.id, a.id, "orb", 40, {})
+        assert not led.add_link(a.id, a.id, "pdq", 0, {})
+        led.commit()
+        assert led.connected_items(a.id) == {a.id, b.id}
+
+
+def test_file_state_remembers_size_and_mtime(ledger):
+    ledger.remember_file("/x.jpg", 10, 123, "s" * 64)
+    assert ledger.known_file("/x.jpg", 10, 123) == "s" * 64
+    assert ledger.known_file("/x.jpg", 11, 123) is None
+    ledger.remember_file("/x.jpg", 11, 124, "t" * 64)
+    assert ledger.known_file("/x.jpg", 11, 124) == "t" * 64
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "l.db"
+    Ledger(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE schema_info SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerError, match="newer"):
+        Ledger(path)
+
+
+def test_unreadable_ledger_is_a_clear_error(tmp_path):
+    bad = tmp_path / "garbage.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LedgerError, match="cannot open ledger"):
+        Ledger(bad)
+    with pytest.raises(LedgerError, match="no ledger"):
+        Ledger(tmp_path / "absent.db", create=False)
+
+
+def test_unknown_item_is_not_found(ledger):
+    with pytest.raises(NotFoundError):
+        ledger.item(42)

@@ -1,0 +1,187 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from provenance import Ledger, scan
+from provenance.errors import ManifestError, ProvenanceError
+
+from .conftest import photo, save
+
+NAMES = ["astronaut", "coffee", "chelsea", "rocket", "camera"]
+
+
+def make_archive(root: Path) -> Path:
+    """Five originals by two outlets, three re-publications, a broken file and a stray text file."""
+    rows = ["path,outlet,published_at,url"]
+    for i, name in enumerate(NAMES):
+        save(photo(name), root / "orig" / f"{name}.jpg")
+        rows.append(f"orig/{name}.jpg,{'agency' if i % 2 else 'statemedia'},2016-0{i + 1}-01,https://example.org/{name}")
+    small = photo("coffee").resize((240, 160))
+    save(small, root / "reposts" / "coffee_small.jpg", quality=40)
+    rows.append("reposts/coffee_small.jpg,reposter,2016-06-01,https://example.org/r/1")
+    logo = photo("chelsea")
+    ImageDraw.Draw(logo).rectangle((10, 10, 110, 50), fill=(200, 30, 30))
+    save(logo, root / "reposts" / "chelsea_logo.jpg")
+    save(ImageOps.mirror(photo("astronaut")), root / "reposts" / "astronaut_mirror.png")
+    (root / "reposts" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    (root / "notes.txt").write_text("investigator notes")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+def test_scan_indexes_links_and_reports(tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    report = tmp_path / "report.jsonl"
+    with Ledger(tmp_path / "l.db") as led, open(report, "w") as fh:
+        s = scan(led, tmp_path / "arch", manifest=manifest, report=fh)
+        assert (s.files_seen, s.new_items, s.failed, s.skipped) == (10, 8, 1, 1)
+        assert s.failures[0][0].endswith("broken.jpg") and "truncated" in s.failures[0][1]
+        assert s.new_links == 3 and s.new_sightings == 8
+        counts = led.counts()
+        assert counts["items"] == 8 and counts["links"] == 3
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    by_path = {Path(r["item"]["path"]).name: r for r in rows}
+    assert set(by_path) == {"coffee_small.jpg", "chelsea_logo.jpg", "astronaut_mirror.png"}
+    assert Path(by_path["coffee_small.jpg"]["earlier"]["path"]).name == "coffee.jpg"
+    assert by_path["coffee_small.jpg"]["earlier"]["outlet"] == "agency"
+    assert by_path["astronaut_mirror.png"]["method"] in ("pdq", "orb")
+
+
+def test_second_scan_reads_nothing_and_adds_nothing(tmp_path, monkeypatch):
+    manifest = make_archive(tmp_path / "arch")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, tmp_path / "arch", manifest=manifest)
+        before = led.counts()
+        scan_module = sys.modules["provenance.scan"]
+
+        def no_hashing(path, *a, **k):
+            raise AssertionError(f"re-read {path}")
+
+        monkeypatch.setattr(scan_module, "fingerprint_file", no_hashing)
+        # the broken file is retried on every scan (it may have been repaired); nothing else is read
+        (tmp_path / "arch" / "reposts" / "broken.jpg").unlink()
+        s = scan(led, tmp_path / "arch", manifest=manifest)
+        assert (s.new_items, s.new_sightings, s.new_links, s.unchanged) == (0, 0, 0, 8)
+        assert led.counts() == before
+
+
+def test_copy_of_known_file_adds_a_sighting_not_an_item(tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, tmp_path / "arch", manifest=manifest)
+        (tmp_path / "arch" / "copy.jpg").write_bytes((tmp_path / "arch" / "orig" / "rocket.jpg").read_bytes())
+        s = scan(led, tmp_path / "arch", manifest=manifest)
+        assert (s.new_items, s.new_sightings) == (0, 1)
+
+
+def test_interrupted_scan_resumes_without_loss_or_duplicates(tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    seen = []
+
+    def interrupt_after_six(path):
+        seen.append(path)
+        if len(seen) == 6:
+            raise KeyboardInterrupt
+
+    with Ledger(tmp_path / "l.db") as led:
+        with pytest.raises(KeyboardInterrupt) as info:
+            scan(led, tmp_path / "arch", manifest=manifest, progress=interrupt_after_six, batch_size=4)
+        assert info.value.summary.interrupted
+        # batch 1 (notes.txt + three originals) committed; batch 2 was rolled back
+        assert led.counts()["items"] == 3
+        s = scan(led, tmp_path / "arch", manifest=manifest, batch_size=4)
+        assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3}
+        assert s.unchanged == 3
+
+
+def test_killed_scan_process_resumes(tmp_path):
+    root = tmp_path / "arch"
+    for i in range(60):
+        img = photo(NAMES[i % 5], 0.5).rotate(i * 6, expand=False)
+        save(img, root / f"{i:03d}.jpg")
+    db = tmp_path / "l.db"
+    cmd = [sys.executable, "-m", "provenance.cli", "scan", str(root), "--db", str(db), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+        if db.exists() and _items(db) >= 1:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    assert _items(db) == 60
+    with Ledger(db) as led:
+        assert led.counts()["sightings"] == 60
+
+
+def _items(db: Path) -> int:
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(db, timeout=10)
+        try:
+            return con.execute("SELECT count(*) FROM item").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_hostile_files_fail_one_by_one_and_scan_goes_on(tmp_path):
+    root = tmp_path / "arch"
+    save(photo("coffee"), root / "good.jpg")
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "text.png").write_text("hello")
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    (root / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
+                                    + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    good = (root / "good.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    with Ledger(tmp_path / "l.db") as led:
+        s = scan(led, root)
+        reasons = {Path(p).name: r for p, r in s.failures}
+        assert s.new_items == 1 and s.failed == 4
+        assert "empty" in reasons["empty.jpg"]
+        assert "not an image" in reasons["text.png"]
+        assert "decompression bomb" in reasons["bomb.png"]
+        assert "truncated" in reasons["truncated.jpg"]
+
+
+def test_missing_manifest_file_is_reported_with_its_line(tmp_path):
+    root = tmp_path / "arch"
+    save(photo("coffee", 0.5), root / "a.jpg")
+    (root / "m.csv").write_text("path,outlet,published_at,url\na.jpg,x,2016-01-01,u\ngone.jpg,y,2016-01-02,u\n")
+    with Ledger(tmp_path / "l.db") as led:
+        s = scan(led, root, manifest=root / "m.csv")
+    assert s.failed == 1 and "gone.jpg" in s.failures[0][0] and "manifest line 3" in s.failures[0][1]
+
+
+def test_scan_refuses_to_run_without_folder_or_with_bad_manifest(tmp_path):
+    with Ledger(tmp_path / "l.db") as led:
+        with pytest.raises(ProvenanceError, match="no such folder"):
+            scan(led, tmp_path / "absent")
+        (tmp_path / "m.csv").write_text("file,who\n")
+        with pytest.raises(ManifestError):
+            scan(led, tmp_path, manifest=tmp_path / "m.csv")
+
+
+def test_parallel_workers_record_the_same_as_one(tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    with Ledger(tmp_path / "one.db") as a, Ledger(tmp_path / "two.db") as b:
+        s1 = scan(a, tmp_path / "arch", manifest=manifest)
+        s2 = scan(b, tmp_path / "arch", manifest=manifest, workers=2)
+        assert s1.to_dict() == s2.to_dict()
+        assert a.counts() == b.counts()
