@@ -12,8 +12,8 @@ thresholds currently written in provenance/local_match.py.
     .venv/bin/python -m benchmarks.local_tuning --half report   # final check
     .venv/bin/python -m benchmarks.local_tuning --timing 10000  # speed at N items
 
-Uses benchmarks/photos.py and benchmarks/edits.py when they exist, otherwise
-the small stand-ins below (scikit-image's bundled photographs).
+Photos come from benchmarks/photos.py, edits, degenerate images and
+distractors from benchmarks/edits.py.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -30,10 +30,12 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import edits as edits_module  # noqa: E402
+from benchmarks import photos as photos_module  # noqa: E402
 from provenance import local_match  # noqa: E402
 from provenance.local_features import extract, extract_mirrored  # noqa: E402
 from provenance.local_index import LocalFeatureIndex  # noqa: E402
@@ -42,251 +44,31 @@ SEEDS = 2
 CANDIDATES = 30  # candidates examined per query side (more than search() uses, to see ranks)
 
 
-# --- corpus ------------------------------------------------------------------
-
-@dataclass
-class Photo:
-    name: str
-    image: Image.Image
-
+# --- corpus and traps ------------------------------------------------------------
 
 def load_corpus(half: str) -> tuple[list, list]:
     """(photos of the requested half, photos of the other half)."""
-    try:
-        from benchmarks import photos as corpus
-
-        every = corpus.load_photos()
-        tune, report = corpus.split_halves(every)
-        print(f"corpus: benchmarks.photos, {len(tune)} tune / {len(report)} report")
-    except ImportError:
-        from skimage import data
-
-        names = ["astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field",
-                 "immunohistochemistry", "coins", "retina", "brick", "grass", "gravel", "moon"]
-        every = [Photo(n, Image.fromarray(getattr(data, n)()).convert("RGB")) for n in names]
-        tune, report = every[::2], every[1::2]
-        print(f"corpus: STAND-IN skimage photos, {len(tune)} tune / {len(report)} report")
+    every = photos_module.load_photos()
+    tune, report = photos_module.split_halves(every)
     return (tune, report) if half == "tune" else (report, tune)
 
 
-def load_edits():
-    """(EDITS, DEGENERATE, distractor) from benchmarks.edits, or the stand-ins."""
-    try:
-        from benchmarks import edits
-
-        print("edits: benchmarks.edits")
-        return edits.EDITS, edits.DEGENERATE, edits.distractor
-    except ImportError:
-        print("edits: STAND-IN edits of this script")
-        return STAND_IN_EDITS, STAND_IN_DEGENERATE, None
+TRAP_LOGO_SEED = "trap-logo"
+TRAP_BANNER_SEED = "trap-banner"
 
 
-# --- stand-in edits (used until benchmarks/edits.py exists) --------------------
-
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=max(8, int(size)))
-
-
-def _jpeg(img: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    img.convert("RGB").save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+def with_trap_logo(image: Image.Image) -> Image.Image:
+    """The SAME outlet logo (12 % of the width) in the top-right corner of any picture."""
+    logo = edits_module.make_logo(random.Random(TRAP_LOGO_SEED), image.width * 0.12)
+    out = image.convert("RGBA")
+    margin = int(image.width * 0.03)
+    out.alpha_composite(logo, (image.width - logo.width - margin, margin))
+    return out.convert("RGB")
 
 
-def _crop_area(img, rng, share):
-    w, h = img.size
-    aspect = float(rng.uniform(0.8, 1.25))
-    cw = min(w, round(w * math.sqrt(share) * aspect))
-    ch = min(h, round(w * h * share / cw))
-    x = int(rng.integers(0, w - cw + 1))
-    y = int(rng.integers(0, h - ch + 1))
-    return img.crop((x, y, x + cw, y + ch))
-
-
-def draw_logo(img, text="NEWS24", corner=0, rel=0.16):
-    """A fixed outlet-style logo in a corner (same text -> same logo)."""
-    img = img.copy()
-    w, h = img.size
-    lw = max(40, int(w * rel))
-    lh = max(16, lw // 3)
-    x = 10 if corner in (0, 3) else w - lw - 10
-    y = 10 if corner in (0, 1) else h - lh - 10
-    draw = ImageDraw.Draw(img)
-    draw.rounded_rectangle((x, y, x + lw, y + lh), radius=lh // 4, fill=(200, 20, 30))
-    draw.text((x + lh // 5, y + lh // 6), text, fill="white", font=_font(lh * 0.6))
-    draw.ellipse((x + lw - lh * 0.8, y + lh * 0.2, x + lw - lh * 0.2, y + lh * 0.8), fill="white")
-    return img
-
-
-def draw_banner(img, text="BREAKING: officials confirm the report", below=False, rel=0.2):
-    """The picture with a caption banner above or below (same text -> same banner)."""
-    w, h = img.size
-    bh = max(30, int(h * rel))
-    canvas = Image.new("RGB", (w, h + bh), (20, 20, 20))
-    canvas.paste(img, (0, 0 if below else bh))
-    draw = ImageDraw.Draw(canvas)
-    y0 = h if below else 0
-    size = bh * 0.3
-    draw.text((12, y0 + bh * 0.12), text, fill="white", font=_font(size))
-    draw.text((12, y0 + bh * 0.55), "Source: agency wire, 12 May", fill=(200, 200, 200), font=_font(size * 0.8))
-    return canvas
-
-
-def _screenshot(img, rng):
-    width = int(rng.integers(720, 1081))
-    dark = bool(rng.integers(0, 2))
-    bg, fg = ((0, 0, 0), (230, 230, 230)) if dark else ((255, 255, 255), (20, 20, 20))
-    pw = int(width * 0.85)
-    ph = int(img.size[1] * pw / img.size[0])
-    height = max(int(width * 2.1), ph + int(width * 0.9))
-    canvas = Image.new("RGB", (width, height), bg)
-    draw = ImageDraw.Draw(canvas)
-    u = width / 100
-    draw.rectangle((0, 0, width, 9 * u), fill=(29, 161, 242) if not dark else (21, 32, 43))
-    draw.text((4 * u, 2.5 * u), "Home", fill="white", font=_font(4 * u))
-    draw.ellipse((4 * u, 12 * u, 14 * u, 22 * u), fill=(120, 90, 200))
-    draw.text((17 * u, 13 * u), "Some Account @someaccount", fill=fg, font=_font(3.5 * u))
-    for i, line in enumerate(["Look at what happened downtown today, unbelievable",
-                              "scenes. Thread below #news #breaking"]):
-        draw.text((4 * u, (25 + 5 * i) * u), line, fill=fg, font=_font(3.3 * u))
-    top = int(37 * u)
-    canvas.paste(img.resize((pw, ph), Image.Resampling.LANCZOS), ((width - pw) // 2, top))
-    y = top + ph + 3 * u
-    for i, label in enumerate(["Reply 12", "Repost 340", "Like 1.2K", "Share"]):
-        x = 5 * u + i * 24 * u
-        draw.rounded_rectangle((x, y, x + 20 * u, y + 7 * u), radius=2 * u, outline=fg, width=2)
-        draw.text((x + 2 * u, y + 1.5 * u), label, fill=fg, font=_font(3 * u))
-    draw.text((4 * u, y + 12 * u), "Show more replies", fill=(29, 161, 242), font=_font(3.3 * u))
-    return _jpeg(canvas, int(rng.integers(70, 95)))
-
-
-def _letterbox(img, rng):
-    w, h = img.size
-    if w >= h:  # landscape: bars above and below
-        size = (w, int(h * rng.uniform(1.3, 1.8)))
-    else:  # portrait: bars left and right
-        size = (int(w * rng.uniform(1.3, 1.8)), h)
-    canvas = Image.new("RGB", size, (0, 0, 0))
-    canvas.paste(img, ((size[0] - w) // 2, (size[1] - h) // 2))
-    return canvas
-
-
-def _colour(img, rng):
-    from PIL import ImageEnhance
-
-    img = ImageEnhance.Color(img).enhance(float(rng.uniform(0.3, 1.8)))
-    img = ImageEnhance.Brightness(img).enhance(float(rng.uniform(0.7, 1.3)))
-    img = ImageEnhance.Contrast(img).enhance(float(rng.uniform(0.6, 1.5)))
-    hsv = np.asarray(img.convert("HSV")).copy()
-    hsv[..., 0] = (hsv[..., 0].astype(int) + int(rng.integers(-30, 30))) % 256
-    return Image.fromarray(hsv, "HSV").convert("RGB")
-
-
-def _rotate(img, rng):
-    angle = float(rng.uniform(2, 5)) * (1 if rng.integers(0, 2) else -1)
-    w, h = img.size
-    rotated = img.rotate(angle, resample=Image.Resampling.BICUBIC)
-    a = math.radians(abs(angle))
-    # largest axis-aligned rectangle of the same aspect inside the rotated frame
-    factor = 1 / (math.cos(a) + math.sin(a) * max(w / h, h / w))
-    cw, ch = int(w * factor), int(h * factor)
-    return rotated.crop(((w - cw) // 2, (h - ch) // 2, (w + cw) // 2, (h + ch) // 2))
-
-
-def _combo(img, rng):
-    img = _crop_area(img, rng, 0.7)
-    img = draw_logo(img, "TV9", corner=int(rng.integers(0, 4)))
-    img = _jpeg(img, 50)
-    return img.resize((max(1, img.size[0] // 2), max(1, img.size[1] // 2)), Image.Resampling.BILINEAR)
-
-
-def _collage(img, rng):
-    other = Image.fromarray((rng.random((img.size[1] // 8, img.size[0] // 8, 3)) * 255).astype(np.uint8))
-    other = other.resize(img.size, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(3))
-    canvas = Image.new("RGB", (img.size[0] * 2 + 10, img.size[1]), "white")
-    left = bool(rng.integers(0, 2))
-    canvas.paste(img, (0 if left else img.size[0] + 10, 0))
-    canvas.paste(other, (img.size[0] + 10 if left else 0, 0))
-    return canvas
-
-
-def _screen_photo(img, rng):
-    import cv2
-
-    scale = 900 / max(img.size)
-    img = img.resize((max(1, int(img.size[0] * scale)), max(1, int(img.size[1] * scale))))
-    w, h = img.size
-    pad = int(0.12 * max(w, h))
-    canvas = np.full((h + 2 * pad, w + 2 * pad, 3), 25, np.uint8)
-    canvas[pad:pad + h, pad:pad + w] = np.asarray(img)
-    src = np.float32([[pad, pad], [pad + w, pad], [pad + w, pad + h], [pad, pad + h]])
-    jitter = rng.uniform(-0.08, 0.08, (4, 2)) * np.float32([w, h])
-    dst = src + jitter.astype(np.float32)
-    matrix = cv2.getPerspectiveTransform(src, dst)
-    out = cv2.warpPerspective(canvas, matrix, (canvas.shape[1], canvas.shape[0]), borderValue=(25, 25, 25))
-    out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.8, 1.8)))
-    out = out.astype(np.float32) * float(rng.uniform(0.8, 1.1)) + rng.normal(0, 6, out.shape)
-    return _jpeg(Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)), 80)
-
-
-STAND_IN_EDITS = {
-    "jpeg30": lambda img, rng: _jpeg(img, 30),
-    "resize40": lambda img, rng: img.resize((max(1, int(img.size[0] * .4)), max(1, int(img.size[1] * .4))),
-                                            Image.Resampling.BILINEAR),
-    "crop80": lambda img, rng: _crop_area(img, rng, 0.8),
-    "crop50": lambda img, rng: _crop_area(img, rng, 0.5),
-    "logo": lambda img, rng: draw_logo(img, "CH7", corner=int(rng.integers(0, 4))),
-    "banner": lambda img, rng: draw_banner(img, "Caption of the moment", below=bool(rng.integers(0, 2))),
-    "screenshot": _screenshot,
-    "letterbox": _letterbox,
-    "mirror": lambda img, rng: ImageOps.mirror(img),
-    "grayscale": lambda img, rng: ImageOps.grayscale(img).convert("RGB"),
-    "colour": _colour,
-    "rotate": _rotate,
-    "combo": _combo,
-    "collage": _collage,
-    "screen_photo": _screen_photo,
-}
-
-
-def _ui_only(rng):
-    blank = Image.new("RGB", (600, 50), (245, 245, 245))
-    shot = _screenshot(blank, rng)
-    return shot
-
-
-def _text_page(rng):
-    page = Image.new("RGB", (900, 1200), "white")
-    draw = ImageDraw.Draw(page)
-    words = ["the", "report", "said", "officials", "city", "night", "confirmed", "video", "image", "posted"]
-    for row in range(40):
-        line = " ".join(words[int(i)] for i in rng.integers(0, len(words), 9))
-        draw.text((50, 40 + row * 28), line, fill="black", font=_font(20))
-    return page
-
-
-def _logos_buttons(rng):
-    canvas = Image.new("RGB", (800, 600), (240, 240, 240))
-    canvas = draw_logo(canvas, "NEWS24", 0)
-    canvas = draw_logo(canvas, "CH7", 2)
-    draw = ImageDraw.Draw(canvas)
-    for i in range(4):
-        draw.rounded_rectangle((100 + i * 150, 300, 220 + i * 150, 350), radius=10, fill=(29, 161, 242))
-        draw.text((115 + i * 150, 312), ["Like", "Share", "Reply", "Save"][i], fill="white", font=_font(22))
-    return canvas
-
-
-STAND_IN_DEGENERATE = {
-    "flat_grey": lambda rng: Image.new("RGB", (800, 600), (int(rng.integers(0, 256)),) * 3),
-    "gradient": lambda rng: Image.fromarray(np.tile(np.linspace(0, 255, 800, dtype=np.uint8), (600, 1)))
-    .convert("RGB").rotate(float(rng.uniform(0, 360))),
-    "checkerboard": lambda rng: Image.fromarray(
-        (((np.indices((600, 800)) // int(rng.integers(8, 64))).sum(0) % 2) * 255).astype(np.uint8)).convert("RGB"),
-    "text_page": _text_page,
-    "ui_only": _ui_only,
-    "logos_buttons": _logos_buttons,
-}
+def with_trap_banner(image: Image.Image) -> Image.Image:
+    """The SAME caption banner (text, colours, side) on any picture."""
+    return edits_module.caption_banner(image, random.Random(TRAP_BANNER_SEED))
 
 
 # --- measurement ----------------------------------------------------------------

@@ -53,12 +53,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 
 @contextmanager
-def _ledger(db: str | None, *, create: bool = True):
+def _ledger(db: str | None, *, create: bool = True, readonly: bool = False):
     """Open the ledger for one command, mapping every library error to an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
     ledger = None
     try:
-        ledger = open_ledger(db, create=create)
+        ledger = open_ledger(db, create=create, readonly=readonly)
         yield ledger
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: everything committed before this point is kept; re-run to continue")
@@ -188,7 +188,7 @@ def check(
     if record:
         when, precision = _parse_published(published)
         claim = Claim(outlet, when, precision, url, "cli")
-    with _ledger(db, create=record) as ledger:
+    with _ledger(db, create=record, readonly=not record) as ledger:
         checker = Checker(ledger)
         any_match = False
         results = []
@@ -272,7 +272,7 @@ def history_cmd(
     json_out: JsonOption = False,
 ):
     """Every sighting of a work in date order: who, where, when, and how each copy is linked."""
-    with _ledger(db, create=False) as ledger:
+    with _ledger(db, create=False, readonly=True) as ledger:
         item_id = resolve_item(ledger, item_or_query)
         h = history(ledger, item_id)
         if json_out:

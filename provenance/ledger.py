@@ -80,14 +80,14 @@ class SightingView:
 class Ledger:
     """An open ledger (one database connection and session). Use as a context manager."""
 
-    def __init__(self, db: str | os.PathLike | None = None, *, create: bool = True):
+    def __init__(self, db: str | os.PathLike | None = None, *, create: bool = True, readonly: bool = False):
         self.url = resolve_db_url(db)
         if self.url.startswith("sqlite:///") and not create:
             path = Path(self.url[len("sqlite:///"):])
             if not path.exists():
                 raise LedgerError(f"no ledger at {path}")
         try:
-            self.engine = _make_engine(self.url)
+            self.engine = _make_engine(self.url, readonly)
             self._prepare_schema()
         except (ArgumentError, OperationalError, DatabaseError, ImportError, ValueError) as exc:
             raise LedgerError(f"cannot open ledger {self.display_url}: {_first_line(exc)}") from None
@@ -135,7 +135,13 @@ class Ledger:
         self.close()
 
     def _prepare_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        # One process at a time creates tables: two scans starting together on a new PostgreSQL
+        # ledger would otherwise both CREATE and one would fail. SQLite's BEGIN IMMEDIATE (see
+        # _make_engine) serialises the same way.
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727465)")
+            SQLModel.metadata.create_all(conn)
         with Session(self.engine) as s:
             row = s.get(SchemaInfo, "schema_version")
             if row is None:
@@ -436,12 +442,16 @@ class Ledger:
         return row, True
 
 
-def open_ledger(db: str | os.PathLike | None = None, *, create: bool = True) -> Ledger:
-    """Open (and create or check the schema of) the ledger at a path or SQLAlchemy URL."""
-    return Ledger(db, create=create)
+def open_ledger(db: str | os.PathLike | None = None, *, create: bool = True, readonly: bool = False) -> Ledger:
+    """Open (and create or check the schema of) the ledger at a path or SQLAlchemy URL.
+
+    ``readonly`` promises no writes, which lets a SQLite reader run beside a scan without
+    taking the write lock.
+    """
+    return Ledger(db, create=create, readonly=readonly)
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, readonly: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
 
@@ -458,7 +468,9 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # A writer takes the write lock up front: with a deferred BEGIN, two scans racing on
+            # one file would fail with "database is locked" instead of waiting their turn.
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import NaiveDatetime
-from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Bump when a table changes; ledger.open refuses a database whose version is newer.
@@ -53,7 +53,7 @@ class Item(SQLModel, table=True):
     media_format: str = Field(max_length=32)
     width: int
     height: int
-    file_size: int
+    file_size: int = Field(sa_type=BigInteger)
     information: float = Field(description="see fingerprints.information")
     #: The camera's clock, which has no time zone: kept naive, never compared with UTC times.
     exif_taken_at: NaiveDatetime | None = None
@@ -130,7 +130,7 @@ class FileState(SQLModel, table=True):
     __tablename__ = "file_state"
     id: int | None = Field(default=None, primary_key=True)
     path: str = Field(sa_column=Column(Text, nullable=False, unique=True))
-    size: int
-    mtime_ns: int
+    size: int = Field(sa_type=BigInteger)
+    mtime_ns: int = Field(sa_type=BigInteger)
     sha256: str = Field(max_length=64)
     seen_at: datetime

@@ -185,3 +185,31 @@ def test_parallel_workers_record_the_same_as_one(tmp_path):
         s2 = scan(b, tmp_path / "arch", manifest=manifest, workers=2)
         assert s1.to_dict() == s2.to_dict()
         assert a.counts() == b.counts()
+
+
+def test_scan_and_check_on_every_backend(db_url, tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    with Ledger(db_url) as led:
+        s = scan(led, tmp_path / "arch", manifest=manifest)
+        assert (s.new_items, s.new_links) == (8, 3)
+        again = scan(led, tmp_path / "arch", manifest=manifest)
+        assert (again.new_items, again.new_sightings, again.unchanged) == (0, 0, 8)
+        from provenance import check
+
+        (r,) = check(led, [tmp_path / "arch" / "reposts" / "chelsea_logo.jpg"])
+        assert r.matches[0].method == "sha256" and r.matches[1].outlet == "statemedia"
+
+
+def test_two_scans_racing_on_one_ledger_record_everything_once(db_url, tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    cmd = [sys.executable, "-m", "provenance.cli", "scan", str(tmp_path / "arch"), "--manifest", str(manifest),
+           "--db", db_url, "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    summaries = [json.loads(o[0]) for o in outs]
+    assert sum(s["new_items"] for s in summaries) == 8
+    assert sum(s["new_sightings"] for s in summaries) == 8
+    assert sum(s["new_links"] for s in summaries) == 3
+    with Ledger(db_url) as led:
+        assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3}

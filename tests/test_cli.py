@@ -1,0 +1,118 @@
+"""The CLI end to end, in-process through Typer's runner, on a temporary ledger."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from provenance.cli import app
+
+from .test_scan import make_archive
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def scanned(tmp_path):
+    manifest = make_archive(tmp_path / "arch")
+    db = str(tmp_path / "l.db")
+    result = runner.invoke(app, ["scan", str(tmp_path / "arch"), "--manifest", str(manifest), "--db", db,
+                                 "--report", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 0, result.output
+    return tmp_path, db, result
+
+
+def test_scan_summary_and_failures(scanned):
+    _, _, result = scanned
+    assert "files seen 10 · new items 8 · new sightings 8 · new re-publication links 3" in result.stdout
+    assert "failed 1" in result.stdout
+    assert "broken.jpg" in result.stderr and "truncated" in result.stderr
+
+
+def test_rescan_json_summary(scanned):
+    tmp_path, db, _ = scanned
+    result = runner.invoke(app, ["scan", str(tmp_path / "arch"), "--manifest", str(tmp_path / "arch" / "manifest.csv"),
+                                 "--db", db, "--json"])
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0
+    assert (summary["new_items"], summary["new_links"], summary["unchanged"]) == (0, 0, 8)
+
+
+def test_check_json_one_object_per_query_and_exit_codes(scanned):
+    tmp_path, db, _ = scanned
+    (tmp_path / "bad.png").write_text("not an image")
+    q = str(tmp_path / "arch" / "reposts" / "coffee_small.jpg")
+    result = runner.invoke(app, ["check", q, str(tmp_path / "bad.png"), "--db", db, "--json"])
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == [q, str(tmp_path / "bad.png")]
+    first = lines[0]["matches"]
+    assert first[0]["method"] == "sha256"
+    by_outlet = {m["outlet"]: m for m in first}
+    assert by_outlet["agency"]["method"] == "pdq" and by_outlet["agency"]["first_seen"].startswith("2016-02-01")
+    for key in ("path", "outlet", "published_at", "url", "method", "distance", "first_seen"):
+        assert key in first[0]
+    assert lines[1]["error"] and lines[1]["matches"] == []
+
+
+def test_check_without_match_exits_1(scanned, tmp_path):
+    _, db, _ = scanned
+    from PIL import Image
+
+    Image.new("RGB", (300, 200), (10, 200, 30)).save(tmp_path / "green.png")
+    result = runner.invoke(app, ["check", str(tmp_path / "green.png"), "--db", db])
+    assert result.exit_code == 1 and "no match" in result.stdout
+
+
+def test_history_by_query_and_by_id(scanned):
+    tmp_path, db, _ = scanned
+    result = runner.invoke(app, ["history", str(tmp_path / "arch" / "reposts" / "chelsea_logo.jpg"), "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    h = json.loads(result.stdout)
+    assert h["first_seen"]["outlet"] == "statemedia" and h["first_seen"]["source"] == "claimed"
+    assert len(h["items"]) == 2 and len(h["links"]) == 1
+    text = runner.invoke(app, ["history", str(h["items"][0]), "--db", db])
+    assert text.exit_code == 0 and "first seen 2016-03-01" in text.stdout
+    missing = runner.invoke(app, ["history", "999", "--db", db])
+    assert missing.exit_code == 2 and "no item 999" in missing.stderr
+
+
+def test_index_command_and_bad_date(tmp_path):
+    from .conftest import photo, save
+
+    p = save(photo("coffee"), tmp_path / "c.jpg")
+    db = str(tmp_path / "l.db")
+    ok = runner.invoke(app, ["index", str(p), "--outlet", "amaq", "--published", "2016-11-09", "--url", "u", "--db", db])
+    assert ok.exit_code == 0 and "new items 1" in ok.stdout
+    bad = runner.invoke(app, ["index", str(p), "--published", "9 Nov", "--db", db])
+    assert bad.exit_code == 2 and "--published" in bad.stderr
+
+
+def test_errors_that_stop_a_command_exit_2(tmp_path):
+    result = runner.invoke(app, ["scan", str(tmp_path / "absent"), "--db", str(tmp_path / "l.db")])
+    assert result.exit_code == 2 and "no such folder" in result.stderr
+    (tmp_path / "m.csv").write_text("a,b\n")
+    result = runner.invoke(app, ["scan", str(tmp_path), "--manifest", str(tmp_path / "m.csv"), "--db", str(tmp_path / "l.db")])
+    assert result.exit_code == 2 and "lacks column" in result.stderr
+    (tmp_path / "junk.db").write_bytes(b"junk" * 1000)
+    result = runner.invoke(app, ["check", str(tmp_path / "m.csv"), "--db", str(tmp_path / "junk.db")])
+    assert result.exit_code == 2 and "cannot open ledger" in result.stderr
+
+
+def test_db_from_environment(scanned, monkeypatch):
+    tmp_path, db, _ = scanned
+    result = runner.invoke(app, ["check", str(tmp_path / "arch" / "orig" / "rocket.jpg"), "--json"], env={"PROVENANCE_DB": db})
+    assert result.exit_code == 0 and json.loads(result.stdout)["matches"]
+
+
+def test_every_command_has_help():
+    for command in ("scan", "index", "check", "history"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "--db" in result.stdout
+
+
+def test_installed_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "provenance.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "check" in result.stdout
