@@ -19,15 +19,12 @@ distractors from benchmarks/edits.py.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
 import statistics
 import sys
 import time
-import zlib
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -37,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import edits as edits_module  # noqa: E402
 from benchmarks import photos as photos_module  # noqa: E402
 from provenance import local_match  # noqa: E402
-from provenance.local_features import extract, extract_mirrored  # noqa: E402
+from provenance.local_features import ALGORITHM, VERSION, LocalFeatures, extract, extract_mirrored  # noqa: E402
 from provenance.local_index import LocalFeatureIndex  # noqa: E402
 
 SEEDS = 2
@@ -73,29 +70,36 @@ def with_trap_banner(image: Image.Image) -> Image.Image:
 
 # --- measurement ----------------------------------------------------------------
 
+NON_MATCH_KINDS = ("degenerate", "never", "distractor")
 PERMISSIVE = dict(MIN_INLIERS=6, MIN_HULL_SHARE=0.0, MIN_VISIBLE_SHARE=0.0, MIN_BLOCKS=0,
                   MIN_BLOCK_SHARE=0.0)
 
 
-def build_index(photos, degenerate, rng):
-    """Index originals, plus look-alike traps; return (index, features by id, labels)."""
+INDEXED_DISTRACTORS = int(os.environ.get("INDEXED_DISTRACTORS", "1000"))
+QUERY_DISTRACTORS = int(os.environ.get("QUERY_DISTRACTORS", "300"))
+TRAP_LOGO, TRAP_BANNER, DEGENERATE_ITEM, DISTRACTOR_ITEM = 10_000, 20_000, 30_000, 100_000
+
+
+def build_index(photos):
+    """Index originals plus look-alike traps; return (index, features by item id).
+
+    Item ids: i = photo i; TRAP_LOGO + i / TRAP_BANNER + i = photo i with the
+    shared logo / banner; DEGENERATE_ITEM + j = a degenerate image;
+    DISTRACTOR_ITEM + n = generated distractor n.
+    """
+    items = {}
+    for i, photo in enumerate(photos):
+        items[i] = photo.image
+        items[TRAP_LOGO + i] = with_trap_logo(photo.image)
+        items[TRAP_BANNER + i] = with_trap_banner(photo.image)
+    for j, (name, make) in enumerate(edits_module.DEGENERATE.items()):
+        items[DEGENERATE_ITEM + j] = make(random.Random(f"indexed-{name}"))
+    for n in range(INDEXED_DISTRACTORS):
+        items[DISTRACTOR_ITEM + n] = edits_module.distractor(n)
+    features = {item_id: extract(image) for item_id, image in items.items()}
     index = LocalFeatureIndex()
-    features, labels = {}, {}
-
-    def add(item_id, image, label):
-        features[item_id] = extract(image)
-        labels[item_id] = label
-        index.add(item_id, features[item_id])
-
-    for i, photo in enumerate(photos):
-        add(i, photo.image, f"orig:{photo.name}")
-    # traps: every photo also indexed with the SAME logo and the SAME banner
-    for i, photo in enumerate(photos):
-        add(10_000 + i, draw_logo(photo.image, "NEWS24", 1), f"logo:{photo.name}")
-        add(20_000 + i, draw_banner(photo.image, "BREAKING: officials confirm the report"), f"banner:{photo.name}")
-    for j, (name, make) in enumerate(degenerate.items()):
-        add(30_000 + j, make(np.random.default_rng(j)), f"degenerate:{name}")
-    return index, features, labels
+    index.add_many(features.items())
+    return index, features
 
 
 def query_rows(query_image, truth: set[int], index, features, kind: str, query_name: str):
@@ -136,26 +140,29 @@ def accepted(row, k: int) -> bool:
     )
 
 
-def make_queries(photos, edits, degenerate, distractor, others):
+def make_queries(photos, others):
     """(kind, name, image, set of true item ids) for every query of the run."""
     for i, photo in enumerate(photos):
         for seed in range(SEEDS):
-            for kind, edit in edits.items():
-                rng = np.random.default_rng(1000 * seed + zlib.crc32(kind.encode()) % 997 + i)
+            for kind, edit in edits_module.EDITS.items():
+                rng = random.Random(f"{kind}:{photo.name}:{seed}")
                 yield kind, photo.name, edit(photo.image, rng), {i}
-        # a different photo carrying the SAME logo / banner as the traps: only
-        # its own original (i) is a true match
-        yield "shared_logo", photo.name, draw_logo(photos[i].image, "NEWS24", 1), {i, 10_000 + i}
-        yield "shared_banner", photo.name, draw_banner(photos[i].image, "BREAKING: officials confirm the report"), \
-            {i, 20_000 + i}
-    for j, (name, make) in enumerate(degenerate.items()):
+        # the photo with the SAME logo / banner as every trap item: only its own
+        # original and its own trap copy are true matches
+        yield "shared_logo", photo.name, with_trap_logo(photo.image), {i, TRAP_LOGO + i}
+        yield "shared_banner", photo.name, with_trap_banner(photo.image), {i, TRAP_BANNER + i}
+    for name, make in edits_module.DEGENERATE.items():
         for seed in range(3):
-            yield f"degenerate:{name}", name, make(np.random.default_rng(100 + seed)), set()
-    for photo in others:
+            yield f"degenerate:{name}", f"{name}{seed}", make(random.Random(f"query-{name}-{seed}")), set()
+    for photo in others:  # never indexed: nothing may match, however framed
+        rng = random.Random(photo.name)
         yield "never_indexed", photo.name, photo.image, set()
-    if distractor is not None:
-        for n in range(int(os.environ.get("DISTRACTORS", "300"))):
-            yield "distractor", f"d{n}", distractor(n), set()
+        yield "never_idx_screenshot", photo.name, edits_module.social_screenshot(photo.image, rng), set()
+        yield "never_idx_logo", photo.name, with_trap_logo(photo.image), set()
+        yield "never_idx_banner", photo.name, with_trap_banner(photo.image), set()
+    for n in range(QUERY_DISTRACTORS):
+        n += INDEXED_DISTRACTORS
+        yield "distractor", f"d{n}", edits_module.distractor(n), set()
 
 
 def summarise(rows, k: int, times):
@@ -191,9 +198,9 @@ def summarise(rows, k: int, times):
         queries = [v for key, v in by_query.items() if key[0] == kind]
         hits = 0
         ranks, false_count, nccs, hulls = [], 0, [], []
-        expects_match = not kind.startswith(("degenerate", "never", "distractor"))
+        expects_match = not kind.startswith(NON_MATCH_KINDS)
         for qrows in queries:
-            true_rows = [r for r in qrows if r["true"] and r["item"] < 10_000]
+            true_rows = [r for r in qrows if r["true"] and r["item"] < TRAP_LOGO]
             if any(accepted(r, k) for r in true_rows):
                 hits += 1
             if true_rows:
@@ -218,9 +225,9 @@ def misses(rows, k: int, limit: int = 30):
         by_query.setdefault((row["kind"], row["query"], row.get("seed", 0)), []).append(row)
     shown = 0
     for key, qrows in by_query.items():
-        if key[0].startswith(("degenerate", "never", "distractor")):
+        if key[0].startswith(NON_MATCH_KINDS):
             continue
-        true_rows = [r for r in qrows if r["true"] and r["item"] < 10_000]
+        true_rows = [r for r in qrows if r["true"] and r["item"] < TRAP_LOGO]
         if any(accepted(r, k) for r in true_rows):
             continue
         best = max(true_rows, key=lambda r: r.get("inliers", 0), default=None)
@@ -244,12 +251,11 @@ _STATE: dict = {}
 
 def measure(half: str, out: str, workers: int):
     photos, others = load_corpus(half)
-    edits, degenerate, distractor = load_edits()
-    index, features, labels = build_index(photos, degenerate, np.random.default_rng(0))
+    index, features = build_index(photos)
     _STATE.update(index=index, features=features)
     jobs = []
     seen: dict[tuple, int] = {}
-    for kind, name, image, truth in make_queries(photos, edits, degenerate, distractor, others):
+    for kind, name, image, truth in make_queries(photos, others):
         seed = seen.get((kind, name), 0)
         seen[(kind, name)] = seed + 1
         jobs.append((kind, name, seed, image, truth))
@@ -275,47 +281,56 @@ def measure(half: str, out: str, workers: int):
     return rows, times
 
 
-def timing(n_items: int, n_queries: int = 40):
-    """Index n synthetic items (edited corpus photos) and time search() + extract()."""
+def distractor_blobs(count: int) -> list[bytes]:
+    """Serialised features of distractors 0..count-1, cached under bench-cache/."""
+    cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench-cache",
+                         f"local-distractors-{ALGORITHM}-{VERSION}.npz")
+    blobs: list[bytes] = []
+    if os.path.exists(cache):
+        with np.load(cache, allow_pickle=False) as data:
+            sizes, flat = data["sizes"], data["flat"].tobytes()
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        blobs = [flat[offsets[i]:offsets[i + 1]] for i in range(len(sizes))]
+    if len(blobs) < count:
+        started = time.perf_counter()
+        blobs += [extract(edits_module.distractor(n)).to_bytes() for n in range(len(blobs), count)]
+        print(f"extracted distractors in {time.perf_counter() - started:.0f} s")
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        np.savez(cache, sizes=np.array([len(b) for b in blobs]),
+                 flat=np.frombuffer(b"".join(blobs), dtype=np.uint8))
+    return blobs[:count]
+
+
+def timing(n_items: int, n_queries: int = 60):
+    """Time extract() and search() with n_items indexed (tune photos + distractors).
+
+    The load callback deserialises stored blobs, as a database-backed caller would.
+    """
     photos, _ = load_corpus("tune")
-    edits, _, _ = load_edits()
-    rng = np.random.default_rng(7)
-    kinds = list(edits)
     started = time.perf_counter()
-    pool = [extract(p.image) for p in photos]
+    blobs = {i: extract(p.image).to_bytes() for i, p in enumerate(photos)}
     extract_ms = (time.perf_counter() - started) / len(photos) * 1000
+    sizes = [len(b) for b in blobs.values()]
+    for n, blob in enumerate(distractor_blobs(n_items - len(photos))):
+        blobs[DISTRACTOR_ITEM + n] = blob
+    started = time.perf_counter()
     index = LocalFeatureIndex()
-    # Synthetic items: descriptors drawn from many corpus photos so that their
-    # distribution is realistic; ids beyond the photos never verify.
-    batch = []
-    for item in range(n_items):
-        donor = pool[item % len(pool)]
-        other = pool[int(rng.integers(0, len(pool)))]
-        take = rng.permutation(len(donor))[: len(donor) // 2]
-        take2 = rng.permutation(len(other))[: len(other) // 2]
-        descriptors = np.concatenate([donor.descriptors[take], other.descriptors[take2]])
-        # flip ~6 % of the bits: near, not exact, duplicates of real descriptors
-        descriptors = descriptors ^ np.packbits(rng.random((len(descriptors), 256)) < 0.06, axis=1)
-        fake = type(donor)(original_size=donor.original_size, working_size=donor.working_size,
-                           points=donor.points[: len(descriptors)], descriptors=descriptors,
-                           template=donor.template, colour=donor.colour)
-        batch.append((1_000_000 + item, fake))
-    index.add_many(batch)
-    for i, features in enumerate(pool):
-        index.add(i, features)
-    build_s = time.perf_counter() - started
-    print(f"{len(index)} items, {index.descriptor_count} descriptors, ivf={index.is_ivf}, built in {build_s:.1f} s")
-    load = {i: f for i, f in enumerate(pool)}
+    index.add_many((item, LocalFeatures.from_bytes(blob)) for item, blob in blobs.items())
+    print(f"{len(index)} items, {index.descriptor_count} descriptors, ivf={index.is_ivf}, "
+          f"built in {time.perf_counter() - started:.1f} s")
+    kinds = list(edits_module.EDITS)
     times, found = [], 0
     for q in range(n_queries):
         i = q % len(photos)
         kind = kinds[q % len(kinds)]
-        image = edits[kind](photos[i].image, rng)
+        image = edits_module.EDITS[kind](photos[i].image, random.Random(f"timing:{q}"))
         started = time.perf_counter()
-        matches = local_match.search(image, index, lambda item: load.get(item, batch[0][1]))
+        matches = local_match.search(image, index, lambda item: LocalFeatures.from_bytes(blobs[item]))
         times.append(time.perf_counter() - started)
         found += any(m.item_id == i for m in matches)
-    print(f"extract per indexed image: {extract_ms:.0f} ms; search median {statistics.median(times) * 1000:.0f} ms, "
+    print(f"extract per indexed image: {extract_ms:.0f} ms (blob median {statistics.median(sizes) / 1024:.1f} KB, "
+          f"max {max(sizes) / 1024:.1f} KB)")
+    print(f"search at {len(index)} items: median {statistics.median(times) * 1000:.0f} ms, "
           f"p90 {sorted(times)[int(0.9 * len(times))] * 1000:.0f} ms; found {found}/{n_queries}")
 
 

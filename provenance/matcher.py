@@ -134,7 +134,8 @@ class Matcher:
 
         if self.local is not None and image is not None and len(self.local.index):
             for lm in local_match.search(image, self.local.index, self.local.loader):
-                ev = lm.to_evidence()
+                ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
+                ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))
 
         ph = prints.get(PHash.name)
@@ -143,6 +144,21 @@ class Matcher:
                 offer(Match(hit.item_id, "phash", float(hit.distance), {"threshold": PHash.match_threshold, "bits": PHash.bits}))
 
         return sorted(found.values(), key=Match.sort_key)
+
+
+def _in_query_pixels(ev: dict, factor: float) -> dict:
+    """Local evidence is in the query's working-image pixels; express it in the file's pixels."""
+    if abs(factor - 1.0) < 1e-6:
+        return ev
+    if ev.get("quad_in_query"):
+        ev["quad_in_query"] = [[round(x * factor, 2), round(y * factor, 2)] for x, y in ev["quad_in_query"]]
+    if ev.get("homography"):  # original -> query: scale the query side
+        ev["homography"] = [[v * factor for v in ev["homography"][0]], [v * factor for v in ev["homography"][1]],
+                            list(ev["homography"][2])]
+    if ev.get("correspondences"):
+        ev["correspondences"] = [[orig, [round(qx * factor, 2), round(qy * factor, 2)]]
+                                 for orig, (qx, qy) in ev["correspondences"]]
+    return ev
 
 
 class LocalIndexCache:

@@ -164,7 +164,12 @@ def decode_image(data: bytes, name: str = "<bytes>", working_side: int = WORKING
                     "pixel limit (possible decompression bomb)",
                 )
             if fmt == "JPEG":
-                img.draft("RGB", (working_side, working_side))
+                # DCT-domain downscaling: the smallest 1/2, 1/4 or 1/8 scale whose longer side
+                # still covers working_side (draft wants both sides covered: ask proportionally).
+                long_side = max(raw_w, raw_h)
+                if long_side > working_side:
+                    k = working_side / long_side
+                    img.draft("RGB", (max(1, int(raw_w * k)), max(1, int(raw_h * k))))
             img.load()
             scale_back = raw_w / img.size[0] if img.size[0] else 1.0
             img = ImageOps.exif_transpose(img)

@@ -24,7 +24,8 @@ from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Bump when a table changes; ledger.open refuses a database whose version is newer.
-SCHEMA_VERSION = 1
+#: 2: works (work, work_member, work_event), the materialised chain (chain_edge), notes.
+SCHEMA_VERSION = 2
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -134,3 +135,93 @@ class FileState(SQLModel, table=True):
     mtime_ns: int = Field(sa_type=BigInteger)
     sha256: str = Field(max_length=64)
     seen_at: datetime
+
+
+# --- works: who published a picture first and who copied it from whom ------------------------
+# Written only through ledger_works.WorkStore; see works.py and chain.py for what they mean.
+
+
+class Work(SQLModel, table=True):
+    """One picture and every copy of it: the items joined by accepted (not rejected) match links.
+
+    The id is stable. A merge keeps the older (smaller) id and records the other work as
+    ``merged_into_id`` it, so an id once shown still resolves; a split keeps the id on the part
+    that was not split off. The first-seen fields and ``flags_json`` are derived by chain.py and
+    refreshed whenever the work changes; ``stale`` marks a work whose derived fields lag behind.
+    """
+
+    __tablename__ = "work"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime
+    updated_at: datetime
+    merged_into_id: int | None = Field(default=None, foreign_key="work.id", index=True)
+    stale: bool = Field(default=True, index=True)
+    item_count: int = 0
+    sighting_count: int = 0
+    first_seen_at: datetime | None = None
+    first_seen_precision: str | None = Field(default=None, max_length=8)
+    #: "claimed" (an outlet's date) or "indexed" (when we first saw it).
+    first_seen_source: str | None = Field(default=None, max_length=16)
+    first_sighting_id: int | None = None
+    first_item_id: int | None = None
+    first_outlet_id: int | None = Field(default=None, foreign_key="outlet.id", index=True)
+    flags_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+class WorkMember(SQLModel, table=True):
+    """Which work an item belongs to (every item belongs to exactly one)."""
+
+    __tablename__ = "work_member"
+    item_id: int = Field(foreign_key="item.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    work_id: int = Field(foreign_key="work.id", index=True)
+
+
+class WorkEvent(SQLModel, table=True):
+    """Something that happened to a work: a merge, a split, a link confirmed or rejected."""
+
+    __tablename__ = "work_event"
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="work.id", index=True)
+    #: "merged" (other_work_id was merged into work_id), "split" (other_work_id split off from
+    #: work_id), "link_confirmed", "link_rejected".
+    kind: str = Field(max_length=16)
+    other_work_id: int | None = None
+    item_id: int | None = None
+    link_id: int | None = None
+    actor: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime
+
+
+class ChainEdge(SQLModel, table=True):
+    """The materialised chain: each sighting's most likely parent as last inferred (chain.py).
+
+    Derived data, rewritten whenever its work changes; kept so ``outlets`` reads one table and a
+    scan's report can say what changed. Outlets are copied in to spare joins on large ledgers.
+    """
+
+    __tablename__ = "chain_edge"
+    sighting_id: int = Field(foreign_key="sighting.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    work_id: int = Field(foreign_key="work.id", index=True)
+    item_id: int
+    outlet_id: int | None = Field(default=None, index=True)
+    parent_sighting_id: int | None = None
+    parent_outlet_id: int | None = None
+    #: The date the chain placed this sighting at, and what it was ("claimed" or "indexed").
+    date_at: datetime | None = None
+    date_source: str | None = Field(default=None, max_length=16)
+    basis: str = Field(max_length=32)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    alternatives_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+class Note(SQLModel, table=True):
+    """An investigator's note on an item or a work."""
+
+    __tablename__ = "note"
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
+    work_id: int | None = Field(default=None, foreign_key="work.id", index=True)
+    author: str | None = Field(default=None, max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime

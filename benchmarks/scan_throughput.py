@@ -1,0 +1,135 @@
+"""Indexing throughput and memory on realistic 1-2 megapixel JPEGs.
+
+    python benchmarks/scan_throughput.py [--count 300] [--workers N]
+
+Builds COUNT distinct JPEGs of 1-2 MP from the freely licensed photo corpus (benchmarks/photos.py;
+without its Debian packages, scikit-image's photos), then measures, each in a fresh process so
+peak memory (max RSS) is its own:
+  decode     reading + decoding only (the floor any fingerprinting pays);
+  global     decode + SHA-256 + PDQ (8 dihedral) + pHash + information score;
+  full       global + ORB local features (what a scan computes per file);
+  scan/1     a full `provenance scan` into SQLite, one process;
+  scan/N     the same with N worker processes;
+  rescan     a second scan of the same archive (nothing new: must read no file).
+Figures are images per second; compare ratios within one run (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine import describe  # noqa: E402
+
+
+def make_archive(folder: Path, count: int) -> list[Path]:
+    """COUNT distinct 1-2 MP JPEGs (random crops, scales and qualities of corpus photos)."""
+    from PIL import Image
+
+    try:
+        from photos import load_photos
+
+        photos = [p.image for p in load_photos(min_count=0)]
+    except Exception:  # the Debian wallpaper packages are optional here
+        from photos import load_photos
+
+        photos = [p.image for p in load_photos(min_count=0, sources=("skimage",))]
+    rng = random.Random(7)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        src = photos[i % len(photos)]
+        target_px = rng.uniform(1.0e6, 2.0e6)
+        aspect = rng.choice([4 / 3, 3 / 2, 16 / 9, 1.0, 3 / 4])
+        w = int((target_px * aspect) ** 0.5)
+        h = int(w / aspect)
+        # a random crop of the source, scaled to w x h: every file is a distinct picture
+        cw, ch = src.size
+        frac = rng.uniform(0.6, 1.0)
+        box_w, box_h = int(cw * frac), int(ch * frac)
+        x, y = rng.randint(0, cw - box_w), rng.randint(0, ch - box_h)
+        img = src.crop((x, y, x + box_w, y + box_h)).resize((w, h), Image.Resampling.BICUBIC)
+        path = folder / f"img_{i:05d}.jpg"
+        img.save(path, "JPEG", quality=rng.randint(75, 95))
+        paths.append(path)
+    return paths
+
+
+_STAGE = r"""
+import sys, time, resource, json
+from pathlib import Path
+from provenance.media import load_image
+from provenance.prints import fingerprint_image
+paths = sorted(Path(sys.argv[2]).glob('*.jpg'))
+mode = sys.argv[1]
+t = time.perf_counter()
+for p in paths:
+    d = load_image(p)
+    if mode == 'global':
+        fingerprint_image(d, local=False)
+    elif mode == 'full':
+        fingerprint_image(d, local=True)
+elapsed = time.perf_counter() - t
+print(json.dumps({'seconds': elapsed, 'n': len(paths), 'maxrss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_stage(mode: str, folder: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", _STAGE, mode, str(folder)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def run_scan(folder: Path, db: Path, workers: int) -> dict:
+    cmd = [sys.executable, "-m", "provenance.cli", "scan", str(folder), "--db", str(db), "--json", "--quiet",
+           "--workers", str(workers)]
+    t = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = json.loads(out.stdout)
+    return {"seconds": elapsed, "n": summary["files_seen"], "new_items": summary["new_items"],
+            "maxrss_mb": usage.ru_maxrss / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=300)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    print(describe())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "archive"
+        t = time.perf_counter()
+        paths = make_archive(folder, args.count)
+        mp = sum(__import__("PIL.Image").Image.open(p).size[0] * __import__("PIL.Image").Image.open(p).size[1] for p in paths) / len(paths) / 1e6
+        print(f"archive: {len(paths)} JPEGs, mean {mp:.2f} MP, built in {time.perf_counter() - t:.0f} s")
+        rows = []
+        for mode in ("decode", "global", "full"):
+            r = run_stage(mode, folder)
+            rows.append((mode, r))
+        db1, dbn = Path(tmp) / "one.db", Path(tmp) / "many.db"
+        rows.append(("scan/1", run_scan(folder, db1, 1)))
+        rows.append((f"scan/{args.workers}", run_scan(folder, dbn, args.workers)))
+        rows.append(("rescan", run_scan(folder, db1, 1)))
+        floor = rows[0][1]["seconds"]
+        print(f"{'stage':10s} {'images/s':>9s} {'ms/image':>9s} {'x decode':>9s} {'peak MB':>8s}")
+        for name, r in rows:
+            rate = r["n"] / r["seconds"]
+            print(f"{name:10s} {rate:9.1f} {1000 / rate:9.1f} {r['seconds'] / floor:9.2f} {r['maxrss_mb']:8.0f}")
+        size = db1.stat().st_size
+        print(f"ledger: {size / len(paths) / 1024:.1f} KiB per image in SQLite ({size / 1e6:.1f} MB for {len(paths)})")
+
+
+if __name__ == "__main__":
+    main()
