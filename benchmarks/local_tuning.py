@@ -140,29 +140,42 @@ def accepted(row, k: int) -> bool:
     )
 
 
-def make_queries(photos, others):
-    """(kind, name, image, set of true item ids) for every query of the run."""
+def query_specs(photos, others):
+    """(kind, name, seed, true item ids) of every query; images are made in the workers."""
     for i, photo in enumerate(photos):
         for seed in range(SEEDS):
-            for kind, edit in edits_module.EDITS.items():
-                rng = random.Random(f"{kind}:{photo.name}:{seed}")
-                yield kind, photo.name, edit(photo.image, rng), {i}
+            for kind in edits_module.EDITS:
+                yield kind, photo.name, seed, {i}
         # the photo with the SAME logo / banner as every trap item: only its own
         # original and its own trap copy are true matches
-        yield "shared_logo", photo.name, with_trap_logo(photo.image), {i, TRAP_LOGO + i}
-        yield "shared_banner", photo.name, with_trap_banner(photo.image), {i, TRAP_BANNER + i}
-    for name, make in edits_module.DEGENERATE.items():
+        yield "shared_logo", photo.name, 0, {i, TRAP_LOGO + i}
+        yield "shared_banner", photo.name, 0, {i, TRAP_BANNER + i}
+    for name in edits_module.DEGENERATE:
         for seed in range(3):
-            yield f"degenerate:{name}", f"{name}{seed}", make(random.Random(f"query-{name}-{seed}")), set()
+            yield f"degenerate:{name}", name, seed, set()
     for photo in others:  # never indexed: nothing may match, however framed
-        rng = random.Random(photo.name)
-        yield "never_indexed", photo.name, photo.image, set()
-        yield "never_idx_screenshot", photo.name, edits_module.social_screenshot(photo.image, rng), set()
-        yield "never_idx_logo", photo.name, with_trap_logo(photo.image), set()
-        yield "never_idx_banner", photo.name, with_trap_banner(photo.image), set()
+        for kind in ("never_indexed", "never_idx_screenshot", "never_idx_logo", "never_idx_banner"):
+            yield kind, photo.name, 0, set()
     for n in range(QUERY_DISTRACTORS):
-        n += INDEXED_DISTRACTORS
-        yield "distractor", f"d{n}", edits_module.distractor(n), set()
+        yield "distractor", str(INDEXED_DISTRACTORS + n), 0, set()
+
+
+def query_image(kind: str, name: str, seed: int) -> Image.Image:
+    """The query image of a spec from `query_specs`."""
+    photo = _STATE["photos_by_name"].get(name)
+    rng = random.Random(f"{kind}:{name}:{seed}")
+    if kind in edits_module.EDITS:
+        return edits_module.EDITS[kind](photo.image, rng)
+    if kind.startswith("degenerate:"):
+        return edits_module.DEGENERATE[name](rng)
+    if kind == "distractor":
+        return edits_module.distractor(int(name))
+    return {
+        "shared_logo": with_trap_logo, "never_idx_logo": with_trap_logo,
+        "shared_banner": with_trap_banner, "never_idx_banner": with_trap_banner,
+        "never_indexed": lambda image: image,
+        "never_idx_screenshot": lambda image: edits_module.social_screenshot(image, rng),
+    }[kind](photo.image)
 
 
 def summarise(rows, k: int, times):
@@ -238,8 +251,9 @@ def misses(rows, k: int, limit: int = 30):
             break
 
 
-def _run_query(args):
-    kind, name, seed, image, truth = args
+def _run_query(spec):
+    kind, name, seed, truth = spec
+    image = query_image(kind, name, seed)
     rows, elapsed = query_rows(image, truth, _STATE["index"], _STATE["features"], kind, name)
     for row in rows:
         row["seed"] = seed
@@ -252,14 +266,10 @@ _STATE: dict = {}
 def measure(half: str, out: str, workers: int):
     photos, others = load_corpus(half)
     index, features = build_index(photos)
-    _STATE.update(index=index, features=features)
-    jobs = []
-    seen: dict[tuple, int] = {}
-    for kind, name, image, truth in make_queries(photos, others):
-        seed = seen.get((kind, name), 0)
-        seen[(kind, name)] = seed + 1
-        jobs.append((kind, name, seed, image, truth))
-    print(f"{len(index)} items indexed, {len(jobs)} queries")
+    _STATE.update(index=index, features=features,
+                  photos_by_name={p.name: p for p in photos + others})
+    specs = list(query_specs(photos, others))
+    print(f"{len(index)} items indexed, {len(specs)} queries", flush=True)
     rows, times = [], []
     if workers > 1:
         import multiprocessing
@@ -268,12 +278,12 @@ def measure(half: str, out: str, workers: int):
 
         cv2.setNumThreads(1)
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for result, elapsed in pool.imap_unordered(_run_query, jobs, chunksize=4):
+            for result, elapsed in pool.imap_unordered(_run_query, specs, chunksize=8):
                 rows.extend(result)
                 times.append(elapsed)
     else:
-        for job in jobs:
-            result, elapsed = _run_query(job)
+        for spec in specs:
+            result, elapsed = _run_query(spec)
             rows.extend(result)
             times.append(elapsed)
     with open(out, "w") as handle:

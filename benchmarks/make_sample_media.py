@@ -2,15 +2,22 @@
 
 What it writes (all deterministic, a few MB):
 
-* 8 originals (``sample_media/*.jpg``, long side at most 1024 px, JPEG quality 85), each
-  "published" by a fictional outlet in 2016;
-* ``reposts/``: re-publications of some originals by the fictional ``demo-reposter`` (re-encoded,
-  resized, logo-stamped, screenshot-framed, cropped, captioned, and one repost of a repost), with
-  later dates;
-* ``manifest.csv`` (``path,outlet,published_at,url``) listing the originals and the reposts;
-* ``queries/``: 3 images an investigator might check, NOT in the manifest;
-* ``bad/``: a truncated JPEG and a text file named ``.jpg``, NOT in the manifest;
-* ``README.md``: every file, where its photograph comes from, and its licence.
+* ``archive/`` — the folder to scan:
+  * 8 originals (``archive/*.jpg``, long side at most 1024 px, JPEG quality 85), each
+    "published" by a fictional outlet in 2016;
+  * ``archive/reposts/``: re-publications of some originals by the fictional ``demo-reposter``
+    (re-encoded, resized, logo-stamped, screenshot-framed, cropped, captioned, and one repost of
+    a repost), with later dates;
+  * ``archive/manifest.csv`` (``path,outlet,published_at,url``, paths relative to ``archive/``)
+    listing the originals and the reposts;
+  * ``archive/bad/``: a truncated JPEG and a text file named ``.jpg``, NOT in the manifest, so
+    that a scan of ``archive/`` finds them and reports them as failed files;
+* ``queries/`` — beside ``archive/``, not scanned: 3 images an investigator might check;
+* ``README.md``: the commands to try, every file, where its photograph comes from, and its
+  licence.
+
+Re-running it removes what it generated before, including the files of the older flat layout
+(originals, ``reposts/``, ``bad/`` and ``manifest.csv`` at the top of ``sample_media/``).
 
 Needs the Debian wallpaper packages and scikit-image (``bash benchmarks/setup.sh``).
 Usage: ``python benchmarks/make_sample_media.py``.
@@ -33,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import edits, photos  # noqa: E402
 
 OUT = photos.REPO_ROOT / "sample_media"
+ARCHIVE = OUT / "archive"  # scanned; manifest paths are relative to it
 LONG_SIDE = 1024  # px: web-publication size, and keeps the folder at a few MB
 QUALITY = 85
 
@@ -50,7 +58,7 @@ class Original:
 @dataclass(frozen=True)
 class Repost:
     file: str
-    of: str  # file name (inside sample_media) it was made from
+    of: str  # file name (inside archive/) it was made from
     edit: str  # edits.EDITS name
     published_at: str
     about: str
@@ -93,7 +101,8 @@ REPOSTS = (
            "a caption band added above or below"),
 )
 
-#: (file, made from, how) — not in the manifest.
+#: (file inside sample_media/, made from (a file inside archive/ or a photos key), how) — not in
+#: the manifest, and outside archive/ so that a scan of the archive never indexes them.
 QUERIES: tuple[tuple[str, str, str], ...] = (
     ("queries/coffee_screenshot.jpg", "coffee.jpg", "social_screenshot"),
     ("queries/aitzgorri_crop.jpg", "aitzgorri.jpg", "crop_50"),
@@ -128,33 +137,38 @@ def _apply(edit_name: str, img: Image.Image, seed: str) -> Image.Image:
 
 
 def _clean() -> None:
-    """Remove what this script generates (and only that)."""
-    for sub in ("reposts", "queries", "bad"):
-        shutil.rmtree(OUT / sub, ignore_errors=True)
-    for path in OUT.glob("*.jpg"):
-        path.unlink()
-    for name in ("manifest.csv", "README.md"):
-        (OUT / name).unlink(missing_ok=True)
+    """Remove what this script generates (and only that), in the current and the old layout."""
+    for folder in (ARCHIVE, OUT):  # OUT: the flat layout used before archive/ existed
+        for sub in ("reposts", "bad"):
+            shutil.rmtree(folder / sub, ignore_errors=True)
+        for path in folder.glob("*.jpg"):
+            path.unlink()
+        (folder / "manifest.csv").unlink(missing_ok=True)
+    if ARCHIVE.exists() and not any(ARCHIVE.iterdir()):
+        ARCHIVE.rmdir()
+    shutil.rmtree(OUT / "queries", ignore_errors=True)
+    (OUT / "README.md").unlink(missing_ok=True)
 
 
 def build() -> list[str]:
     """Write the folder; returns README table rows of (file, what, source, licence)."""
     OUT.mkdir(exist_ok=True)
     _clean()
+    ARCHIVE.mkdir()
     rows: list[list[str]] = []
     table: list[str] = []
     sources: dict[str, photos.Photo] = {}
     for item in ORIGINALS:
         photo = photos.load_source(item.source_key)
         sources[item.file] = photo
-        _save_jpeg(_web_size(photo.image), OUT / item.file)
+        _save_jpeg(_web_size(photo.image), ARCHIVE / item.file)
         rows.append([item.file, item.outlet, item.published_at,
                      _url(item.outlet, item.published_at, item.slug)])
-        table.append(f"| `{item.file}` | original by {item.outlet}: {item.about} | "
+        table.append(f"| `archive/{item.file}` | original by {item.outlet}: {item.about} | "
                      f"{photo.source} | {photo.licence} |")
     for item in REPOSTS:
-        out = _apply(item.edit, _open(OUT / item.of), item.file)
-        _save_jpeg(out, OUT / item.file)
+        out = _apply(item.edit, _open(ARCHIVE / item.of), item.file)
+        _save_jpeg(out, ARCHIVE / item.file)
         slug = Path(item.file).stem.replace("_", "-")
         rows.append([item.file, "demo-reposter", item.published_at,
                      _url("demo-reposter", item.published_at, slug)])
@@ -162,7 +176,8 @@ def build() -> list[str]:
         while root.startswith("reposts/"):
             root = next(r.of for r in REPOSTS if r.file == root)
         photo = sources[root]
-        table.append(f"| `{item.file}` | repost of `{item.of}` by demo-reposter: {item.about} "
+        table.append(f"| `archive/{item.file}` | repost of `archive/{item.of}` by demo-reposter: "
+                     f"{item.about} "
                      f"(`{item.edit}`) | {photo.source} | {photo.licence} |")
     for file, made_from, how in QUERIES:
         if how == "none":
@@ -171,19 +186,20 @@ def build() -> list[str]:
             what = "query: a photograph that is in no outlet's archive (should match nothing)"
         else:
             photo = sources[made_from]
-            out = _apply(how, _open(OUT / made_from), file)
-            what = f"query: `{how}` of `{made_from}` (should be traced to it)"
+            out = _apply(how, _open(ARCHIVE / made_from), file)
+            what = f"query: `{how}` of `archive/{made_from}` (should be traced to it)"
         _save_jpeg(out, OUT / file)
         table.append(f"| `{file}` | {what} | {photo.source} | {photo.licence} |")
-    bad = OUT / "bad"
+    bad = ARCHIVE / "bad"
     bad.mkdir()
-    data = (OUT / "rocket.jpg").read_bytes()
+    data = (ARCHIVE / "rocket.jpg").read_bytes()
     (bad / "truncated.jpg").write_bytes(data[: len(data) * 2 // 5])  # header and 40% of scans
     (bad / "not_an_image.jpg").write_text("This is a text file with a .jpg name.\n")
-    table.append("| `bad/truncated.jpg` | broken: the first 40% of the bytes of `rocket.jpg` | "
-                 "see `rocket.jpg` | see `rocket.jpg` |")
-    table.append("| `bad/not_an_image.jpg` | broken: a text file named .jpg | generated | - |")
-    with open(OUT / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+    table.append("| `archive/bad/truncated.jpg` | broken: the first 40% of the bytes of "
+                 "`archive/rocket.jpg` | see `archive/rocket.jpg` | see `archive/rocket.jpg` |")
+    table.append("| `archive/bad/not_an_image.jpg` | broken: a text file named .jpg | generated "
+                 "| - |")
+    with open(ARCHIVE / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["path", "outlet", "published_at", "url"])
         writer.writerows(rows)
@@ -193,9 +209,24 @@ def build() -> list[str]:
 README_HEAD = """# Sample media
 
 A small demonstration archive for `provenance`: freely licensed photographs "published" by
-**fictional outlets**, their re-publications, a few pictures to check, and two broken files.
+**fictional outlets**, their re-publications, two broken files, and a few pictures to check.
 Everything here is generated by `benchmarks/make_sample_media.py` (re-run it rather than editing
 files by hand); it needs the packages that `benchmarks/setup.sh` installs.
+
+## Try it
+
+From the repository root:
+
+```sh
+provenance scan sample_media/archive --manifest sample_media/archive/manifest.csv --db /tmp/demo.db
+provenance check sample_media/queries --db /tmp/demo.db
+```
+
+The scan indexes the 8 originals and the 7 reposts of `archive/`, links each repost to what it
+was copied from, and reports the 2 files of `archive/bad/` as failed (it goes on past them).
+The check traces `coffee_screenshot.jpg` and `aitzgorri_crop.jpg` to their originals (the crop
+also to the re-encoded repost of its original, which shows the same picture) and finds nothing
+for `unrelated_cat.jpg`. The queries are outside `archive/`, so the scan never indexes them.
 
 ## The outlets are fictional
 
@@ -206,14 +237,16 @@ No photograph here shows or implies anything about any real outlet or event.
 
 ## Layout
 
-- `*.jpg` — 8 originals, downscaled to at most 1024 px on the long side, JPEG quality 85.
-- `reposts/` — re-publications by `demo-reposter`, made with `benchmarks/edits.py`, dated after
-  their originals; `creek_logo_cropped.jpg` is a repost of the repost `creek_logo.jpg`.
-- `manifest.csv` — `path,outlet,published_at,url` for the originals and the reposts (paths
-  relative to this folder, ISO 8601 UTC date-times).
-- `queries/` — 3 pictures an investigator might check. **Not in the manifest.**
-- `bad/` — a truncated JPEG and a text file named `.jpg`, to show a scan reporting failures.
-  **Not in the manifest**: scanning `sample_media/` (or `sample_media/bad/`) reports them.
+- `archive/` — the folder to scan:
+  - `*.jpg` — 8 originals, downscaled to at most 1024 px on the long side, JPEG quality 85.
+  - `reposts/` — re-publications by `demo-reposter`, made with `benchmarks/edits.py`, dated
+    after their originals; `creek_logo_cropped.jpg` is a repost of the repost `creek_logo.jpg`.
+  - `manifest.csv` — `path,outlet,published_at,url` for the originals and the reposts (paths
+    relative to `archive/`, ISO 8601 UTC date-times).
+  - `bad/` — a truncated JPEG and a text file named `.jpg`. **Not in the manifest**: the scan
+    finds them in the folder and reports them as failed files.
+- `queries/` — 3 pictures an investigator might check, beside `archive/` and not in it (so not
+  scanned, and not in the manifest).
 
 ## Files, sources and licences
 
@@ -223,7 +256,8 @@ are further modified as described. Licences:
 CC0-1.0 (https://creativecommons.org/publicdomain/zero/1.0/),
 CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/),
 and public domain as stated by scikit-image's `skimage.data` docstrings. Each Debian package's
-copyright file (`/usr/share/doc/<package>/copyright`) has the full licence texts.
+copyright file (`/usr/share/doc/<package>/copyright`) has the full licence texts. Paths below
+are relative to `sample_media/`.
 
 | file | what | source (package: file) | licence, author |
 | --- | --- | --- | --- |

@@ -17,14 +17,31 @@ Sources (each entry of ``CATALOGUE`` names its package, file, licence and author
 * ``mate`` — Debian package ``mate-backgrounds``, the ``nature/`` photographs (GPL-2+).
 * ``plasma`` — Debian package ``plasma-workspace-wallpapers`` (GPL-2+ per its copyright file;
   each wallpaper's metadata.json says LGPL-3). Only the photographs; renders are left out.
+* ``lxqt`` — Debian package ``lxqt-themes``, the photographs of ``/usr/share/lxqt/wallpapers``
+  (LGPL-2.1+ per its copyright file; the folder's ``License`` file says CC-BY-SA-3.0, (c) LXQt
+  Project Team, and credits most of them to stefonarch). Renders and logos are left out.
+* ``palapeli`` — Debian package ``palapeli-data``, the 5 photographs of KDE's jigsaw-puzzle
+  collection (GPL-2+ per its copyright file; author and licence per each puzzle's ``.desktop``
+  file: public domain or GFDL, all from Wikimedia Commons).
+* ``sddm`` — Debian package ``sddm-theme-maldives``, its ``background.jpg`` (CC-BY-3.0, (c) 2008
+  Nevit Dilmen, per its copyright file).
 
-Tiles: the wallpapers are 2-20 MP, so most are cut into a grid of *non-overlapping* tiles (the
-``grid`` of each entry, chosen by eye so that tiles have content), and every tile is one distinct
-picture. A tile whose detail score is below ``MIN_DETAIL`` (plain sky, fog, bokeh) is dropped,
-and a tile over ``MAX_PIXELS`` is downscaled. All tiles of one source file share ``Photo.source``,
-so ``split_halves`` keeps them in the same half.
+Looked at and left out (no photographs, only renders, drawings or logos): the Debian packages
+gnome-backgrounds (43), ukui-wallpapers, sway-backgrounds, desktop-base, xfdesktop4-data,
+lomiri-wallpapers, lxde-common, fvwm-crystal, sddm-theme-maui and the rest of the wallpapers of
+the packages above; budgie-backgrounds is not in Debian 12. kphotoalbum's demo pictures (0.4 MP
+snapshots of people) would pull ~270 KDE packages, and libelementary-data's test pictures name
+no author, so they are left out too.
 
-Results are cached as raw PPM files under ``bench-cache/photos/`` (gitignored, ~0.5 GB); the
+Tiles: the source photographs are 0.7-20 MP, so most are cut into a grid of *non-overlapping*
+tiles (the ``grid`` of each entry, chosen by looking at every tile so that tiles have content and
+stay at 0.5-2 MP), and every tile is one distinct picture. A tile whose detail score is below
+``MIN_DETAIL`` (plain sky, fog, bokeh) is dropped, and so are the few tiles listed in an entry's
+``drop`` (judged by eye to be empty although they pass MIN_DETAIL, e.g. sky crossed by a cable);
+a tile over ``MAX_PIXELS`` is downscaled. All tiles of one source file share ``Photo.source``, so
+``split_halves`` keeps them in the same half.
+
+Results are cached as raw PPM files under ``bench-cache/photos/`` (gitignored, ~0.6 GB); the
 cache is rebuilt when the catalogue, the tiling rules or a source file's size change.
 
 Run ``python benchmarks/photos.py`` to build the cache and print the count per source.
@@ -52,7 +69,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO_ROOT / "bench-cache" / "photos"
 
 #: Bump when the tiling or decoding rules change, so stale caches are rebuilt.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 #: Tiles (and whole photos) above this many pixels are downscaled to it: the benchmarks want
 #: pictures of news-photo size (0.5-2 MP), not 20 MP camera originals.
 MAX_PIXELS = 2_000_000
@@ -64,6 +81,9 @@ MIN_DETAIL = 12.0
 LOMIRI = "/usr/share/backgrounds"
 MATE = "/usr/share/backgrounds/mate/nature"
 PLASMA = "/usr/share/wallpapers"
+LXQT = "/usr/share/lxqt/wallpapers"
+PALAPELI = "/usr/share/palapeli/collection"
+SDDM = "/usr/share/sddm/themes"
 
 
 @dataclass
@@ -90,6 +110,7 @@ class _Entry:
     path: str  # inside the Python package (pip collections) or absolute (Debian)
     licence: str
     grid: tuple[int, int] = (1, 1)  # (rows, columns) of non-overlapping tiles
+    drop: tuple[str, ...] = ()  # tiles ("r0c1") left out by eye although over MIN_DETAIL
 
 
 @dataclass(frozen=True)
@@ -115,15 +136,24 @@ COLLECTIONS: dict[str, _Collection] = {
     "plasma": _Collection(
         "plasma-workspace-wallpapers", "apt", "Debian plasma-workspace-wallpapers"
     ),
+    "lxqt": _Collection("lxqt-themes", "apt", "Debian lxqt-themes"),
+    "palapeli": _Collection("palapeli-data", "apt", "Debian palapeli-data"),
+    "sddm": _Collection("sddm-theme-maldives", "apt", "Debian sddm-theme-maldives"),
 }
 
 _PLASMA = "GPL-2+ (debian/copyright; LGPL-3 per the wallpaper's metadata.json), (c) "
 _MATE = "GPL-2+, (c) "
 _RISTO = _PLASMA + "Risto Saukonpaa"
+_LXQT = ("CC-BY-SA-3.0 (wallpapers/License; LGPL-2.1+ per debian/copyright), "
+         "(c) 2022 LXQt Project Team")
+_STEFONARCH = _LXQT + ", photograph by stefonarch"
+_PALAPELI = " (the puzzle's .desktop file; debian/copyright: GPL-2+), "
 
-# Grids were chosen by looking at every tile: 3x3 only for large photos busy all over, 1x1 where
-# cutting would split the subject (the bird of "nuthatch") or leave near-identical texture tiles
-# ("wood", "blinds"). Tiles below MIN_DETAIL are dropped afterwards (e.g. sunset's sky row).
+# Grids were chosen by looking at every tile (tiles of 0.5-2 MP): 4x5 only for large photos busy
+# all over, 1x1 where cutting would split the subject (the bird of "bird") or leave near-identical
+# texture tiles ("wood", "blinds", "greenmeadow") or empty ones (the fog of "darkesthour", the
+# sky of "kite", the bokeh of the lxqt macro shots). Tiles below MIN_DETAIL are dropped afterwards
+# (e.g. sunset's sky rows, seeding's dark bottom row).
 CATALOGUE: tuple[_Entry, ...] = (
     # --- scikit-image: licences quoted from the skimage.data docstrings -----------------------
     _Entry("skimage", "astronaut", "data/astronaut.png",
@@ -143,42 +173,45 @@ CATALOGUE: tuple[_Entry, ...] = (
     _Entry("sklearn", "flower", "datasets/images/flower.jpg",
            "CC-BY-2.0, (c) flickr user vultilion"),
     # --- lomiri-wallpapers-16.04: /usr/share/doc/lomiri-wallpapers-16.04/copyright ------------
+    # Bridge: the top row is blue sky crossed by the bridge's cables.
     _Entry("lomiri16", "bridge", f"{LOMIRI}/Bridge_by_Sander_Klootwijk.jpg",
-           "CC-BY-SA-4.0, (c) 2018 Sander Klootwijk", (1, 2)),
+           "CC-BY-SA-4.0, (c) 2018 Sander Klootwijk", (2, 4), ("r0c1", "r0c2")),
     _Entry("lomiri16", "dragonfly", f"{LOMIRI}/Dragonfly_by_Bolly.jpg",
-           "CC-BY-SA-4.0, (c) 2018 'Bolly'", (3, 3)),
+           "CC-BY-SA-4.0, (c) 2018 'Bolly'", (4, 5)),
     _Entry("lomiri16", "fig", f"{LOMIRI}/Picture_0B_by_freespace.jpg",
-           "CC-BY-4.0, (c) 2018 Trevor 'Freespace'", (2, 3)),
+           "CC-BY-4.0, (c) 2018 Trevor 'Freespace'", (3, 3)),
     _Entry("lomiri16", "brushes", f"{LOMIRI}/Picture_1A_by_freespace.jpg",
-           "CC-BY-4.0, (c) 2018 Trevor 'Freespace'"),
+           "CC-BY-4.0, (c) 2018 Trevor 'Freespace'", (1, 2)),
     _Entry("lomiri16", "wine", f"{LOMIRI}/Wine_by_Jakkub_Mede.jpg",
-           "CC-BY-4.0, (c) 2018 Jakub Mede", (3, 3)),
+           "CC-BY-4.0, (c) 2018 Jakub Mede", (5, 3)),
     _Entry("lomiri16", "aitzgorri", f"{LOMIRI}/aitzgorri_by_Aitzol_Berasategi.jpg",
-           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 3)),
+           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 4)),
     _Entry("lomiri16", "bird", f"{LOMIRI}/free_by_Peter_Nerlich.jpg",
            "CC-BY-SA-4.0, (c) 2018 Peter Nerlich"),
     _Entry("lomiri16", "friends", f"{LOMIRI}/friends_by_Aitzol_Berasategi.jpg",
-           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 3)),
+           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (4, 3)),
     _Entry("lomiri16", "clock", f"{LOMIRI}/greentock_by_Peter_Nerlich.jpg",
            "CC-BY-SA-4.0, (c) 2018 Peter Nerlich", (2, 2)),
     _Entry("lomiri16", "life", f"{LOMIRI}/life_by_Aitzol_Berasategi.jpg",
-           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 3)),
+           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 4)),
     _Entry("lomiri16", "picos", f"{LOMIRI}/picosdeeuropa_by_Aitzol_Berasategi.jpg",
-           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 3)),
+           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (3, 4)),
     _Entry("lomiri16", "seeding", f"{LOMIRI}/seeding_by_Clements_Engelhardt.jpg",
-           "CC0-1.0, (c) 2018 Clemens Engelhardt", (2, 2)),
+           "CC0-1.0, (c) 2018 Clemens Engelhardt", (4, 5)),
     _Entry("lomiri16", "sunset", f"{LOMIRI}/sunset_by_Aitzol_Berasategi.jpg",
-           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (2, 3)),
+           "CC-BY-4.0, (c) 2018 Aitzol Berasategi", (4, 5)),
     # --- lomiri-wallpapers-20.04 ----------------------------------------------------------------
+    # 3x5 keeps the nuthatch whole in the middle tile; the right-hand bokeh tiles are dropped.
     _Entry("lomiri20", "nuthatch", f"{LOMIRI}/Kleiber_by_Lukas_Baubkus.jpg",
-           "CC-BY-SA-3.0, (c) 2021 Lukas Baubkus"),
+           "CC-BY-SA-3.0, (c) 2021 Lukas Baubkus", (3, 5)),
     # --- mate-backgrounds, nature/: /usr/share/doc/mate-backgrounds/copyright -------------------
     _Entry("mate", "aqua", f"{MATE}/Aqua.jpg", _MATE + "2008 Charles Barbin"),
     _Entry("mate", "blinds", f"{MATE}/Blinds.jpg",
            _MATE + "2008 Lennart Poettering, Andrea Cimitan"),
-    _Entry("mate", "dune", f"{MATE}/Dune.jpg", _MATE + "2007 Marco Cogoni, 2008 Hylke Bons"),
-    _Entry("mate", "freshflower", f"{MATE}/FreshFlower.jpg", _MATE + "2005 Jens Ansorg"),
-    _Entry("mate", "garden", f"{MATE}/Garden.jpg", _MATE + "2008 Charles Barbin", (2, 2)),
+    _Entry("mate", "dune", f"{MATE}/Dune.jpg", _MATE + "2007 Marco Cogoni, 2008 Hylke Bons",
+           (1, 2)),
+    _Entry("mate", "freshflower", f"{MATE}/FreshFlower.jpg", _MATE + "2005 Jens Ansorg", (1, 2)),
+    _Entry("mate", "garden", f"{MATE}/Garden.jpg", _MATE + "2008 Charles Barbin", (2, 3)),
     _Entry("mate", "greenmeadow", f"{MATE}/GreenMeadow.jpg",
            _MATE + "2005 Timothy Schellhase, 2008 Lapo Calamandrei"),
     _Entry("mate", "ladybird", f"{MATE}/LadyBird.jpg", _MATE + "2008 Charles Barbin", (2, 3)),
@@ -186,28 +219,61 @@ CATALOGUE: tuple[_Entry, ...] = (
            (2, 2)),
     _Entry("mate", "storm", f"{MATE}/Storm.jpg", _MATE + "2008 Sergey Nazarov"),
     _Entry("mate", "twowings", f"{MATE}/TwoWings.jpg", _MATE + "2008 Charles Barbin, Hylke Bons",
-           (1, 2)),
+           (2, 3)),
     _Entry("mate", "wood", f"{MATE}/Wood.jpg", _MATE + "2008 Jean-Francois Fortin Tam"),
     _Entry("mate", "yellowflower", f"{MATE}/YellowFlower.jpg", _MATE + "2008 Charles Barbin",
-           (2, 3)),
+           (2, 4)),
     # --- plasma-workspace-wallpapers: author per each wallpaper's metadata.json -----------------
     _Entry("plasma", "bythewater", f"{PLASMA}/BytheWater/contents/images/2560x1600.jpg",
-           _PLASMA + "Maciej Wiklo", (1, 2)),
+           _PLASMA + "Maciej Wiklo", (2, 3)),
     _Entry("plasma", "coldripple", f"{PLASMA}/ColdRipple/contents/images/2560x1600.jpg", _RISTO),
     _Entry("plasma", "cups", f"{PLASMA}/ColorfulCups/contents/images/2560x1600.jpg",
-           _PLASMA + "Dmitri Popov", (2, 2)),
+           _PLASMA + "Dmitri Popov", (2, 3)),
     _Entry("plasma", "darkesthour", f"{PLASMA}/DarkestHour/contents/images/2560x1600.jpg", _RISTO),
     _Entry("plasma", "eveningglow", f"{PLASMA}/EveningGlow/contents/images/2560x1600.jpg",
            _PLASMA + "Ian Hex", (2, 3)),
     _Entry("plasma", "fallenleaf", f"{PLASMA}/FallenLeaf/contents/images/2560x1600.jpg",
            _PLASMA + "Martin Klapetek", (2, 3)),
     _Entry("plasma", "grey", f"{PLASMA}/Grey/contents/images/2560x1600.jpg",
-           _PLASMA + "Sigi Sagi", (1, 2)),
+           _PLASMA + "Sigi Sagi", (2, 3)),
     _Entry("plasma", "kite", f"{PLASMA}/Kite/contents/images/2560x1600.jpg", _RISTO),
     _Entry("plasma", "onestandsout", f"{PLASMA}/OneStandsOut/contents/images/2560x1600.jpg",
-           _RISTO, (1, 2)),
-    _Entry("plasma", "path", f"{PLASMA}/Path/contents/images/2560x1600.jpg", _RISTO, (1, 2)),
+           _RISTO, (2, 3)),
+    _Entry("plasma", "path", f"{PLASMA}/Path/contents/images/2560x1600.jpg", _RISTO, (2, 3)),
     _Entry("plasma", "summer1am", f"{PLASMA}/summer_1am/contents/images/2560x1600.jpg", _RISTO),
+    # --- lxqt-themes: /usr/share/doc/lxqt-themes/copyright and wallpapers/License ----------------
+    # The License file credits stefonarch for 8 of these; the other 3 carry only the team credit
+    # (and the butterfly's file name names Kenneth Wimer).
+    _Entry("lxqt", "butterflykw", f"{LXQT}/Butterfly-Kenneth-Wimer.jpg",
+           _LXQT + ", photograph by Kenneth Wimer (per its file name)"),
+    _Entry("lxqt", "valendas", f"{LXQT}/Valendas.png", _LXQT, (1, 2)),
+    _Entry("lxqt", "aftertherain", f"{LXQT}/after-the-rain.jpg", _STEFONARCH, (2, 3)),
+    _Entry("lxqt", "appleflower", f"{LXQT}/appleflower.png", _STEFONARCH),
+    _Entry("lxqt", "beam", f"{LXQT}/beam.png", _STEFONARCH),
+    _Entry("lxqt", "butterfly", f"{LXQT}/butterfly.png", _STEFONARCH),
+    _Entry("lxqt", "cloud", f"{LXQT}/cloud.png", _LXQT, (1, 2)),
+    _Entry("lxqt", "drop", f"{LXQT}/drop.png", _STEFONARCH),
+    _Entry("lxqt", "flowers", f"{LXQT}/flowers.png", _STEFONARCH, (3, 3)),
+    _Entry("lxqt", "fog", f"{LXQT}/fog.jpg", _STEFONARCH, (1, 2)),
+    _Entry("lxqt", "hills", f"{LXQT}/this-is-not-windows.jpg", _STEFONARCH, (1, 2)),
+    # --- palapeli-data: licence and author per each puzzle's .desktop file ----------------------
+    _Entry("palapeli", "castle", f"{PALAPELI}/castle-maintenon.jpg",
+           "GFDL" + _PALAPELI + "(c) 2008 Eric Pouhier (Wikimedia Commons: EPO_2432_wiki.jpg)"),
+    _Entry("palapeli", "bridge", f"{PALAPELI}/cincinnati-bridge.jpg",
+           "Public domain" + _PALAPELI
+           + "Derek Jensen (Wikimedia Commons: Cincinnati-roebling-suspension-bridge.jpg)", (1, 2)),
+    _Entry("palapeli", "citrus", f"{PALAPELI}/citrus-fruits.jpg",
+           "Public domain" + _PALAPELI
+           + "US Department of Agriculture (Wikimedia Commons: Citrus_fruits.jpg)", (1, 2)),
+    _Entry("palapeli", "bee", f"{PALAPELI}/european-honey-bee.jpg",
+           "Public domain" + _PALAPELI
+           + "John Severns (Wikimedia Commons: European_honey_bee_extracts_nectar.jpg)", (1, 2)),
+    _Entry("palapeli", "chameleon", f"{PALAPELI}/panther-chameleon-female.jpg",
+           "GFDL" + _PALAPELI + "(c) B. Navez and others (Wikimedia Commons: "
+           "FurciferPardalisFemale.JPG)", (2, 1)),
+    # --- sddm-theme-maldives: /usr/share/doc/sddm-theme-maldives/copyright ----------------------
+    _Entry("sddm", "maldives", f"{SDDM}/maldives/background.jpg",
+           "CC-BY-3.0, (c) 2008 Nevit Dilmen (Wikimedia Commons user Nevit)", (2, 3)),
 )
 
 
@@ -309,10 +375,12 @@ def _photos_of(entry: _Entry) -> list[Photo]:
         return [Photo(base, _fit_pixels(image), _source_label(entry), entry.licence)]
     photos = []
     for index, box in enumerate(tile_boxes(image.width, image.height, rows, cols)):
+        r, c = divmod(index, cols)
+        if f"r{r}c{c}" in entry.drop:
+            continue
         tile = image.crop(box)
         if _detail(tile) < MIN_DETAIL:
             continue
-        r, c = divmod(index, cols)
         photos.append(
             Photo(f"{base}-r{r}c{c}", _fit_pixels(tile), _source_label(entry), entry.licence)
         )
@@ -371,8 +439,8 @@ def _write_cache(folder: Path, photos: list[Photo]) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for photo in photos:
-        # Raw PPM: exact pixels, and 5x faster to read back than PNG (the corpus is ~140
-        # pictures of ~1 MP, ~0.5 GB on disk; it is a cache, so speed wins over size).
+        # Raw PPM: exact pixels, and 5x faster to read back than PNG (the corpus is ~265
+        # pictures of ~1 MP, ~0.6 GB on disk; it is a cache, so speed wins over size).
         photo.image.save(tmp / f"{photo.name}.ppm")
     records = [{"name": p.name, "source": p.source, "licence": p.licence} for p in photos]
     (tmp / "index.json").write_text(json.dumps(records, indent=1))
@@ -417,7 +485,7 @@ def _load_collection(collection: str, cache_dir: Path) -> list[Photo]:
 
 
 def load_photos(
-    min_count: int = 130,
+    min_count: int = 250,
     *,
     sources: tuple[str, ...] | None = None,
     cache_dir: Path | str | None = None,
@@ -456,8 +524,10 @@ def split_halves(photos: list[Photo]) -> tuple[list[Photo], list[Photo]]:
 
     All tiles of one source file go to the same half (so a threshold is never tuned on one
     part of a picture and reported on its neighbour). Within each collection the source files
-    are shuffled with a fixed seed and each is given to the half that has fewer photos so far,
-    which balances both the halves' sizes and their mix of collections.
+    are taken largest first (files with as many tiles in an order shuffled with a fixed seed),
+    and each goes to the half that has fewer photos of that collection so far, or on a tie
+    fewer photos overall. That balances each collection's mix across the halves and, since
+    every collection ends with its smallest files, the halves' sizes too (132/133 of 265).
     """
     groups: dict[str, list[Photo]] = {}
     for photo in photos:
@@ -471,10 +541,13 @@ def split_halves(photos: list[Photo]) -> tuple[list[Photo], list[Photo]]:
     for collection in sorted(by_collection):
         sources = sorted(by_collection[collection])
         rng.shuffle(sources)
+        sources.sort(key=lambda source: -len(groups[source]))  # stable: ties stay shuffled
+        in_collection = [0, 0]
         for source in sources:
-            half = 0 if counts[0] <= counts[1] else 1
+            half = min((0, 1), key=lambda h: (in_collection[h], counts[h]))
             half_of[source] = half
             counts[half] += len(groups[source])
+            in_collection[half] += len(groups[source])
     tune = [p for p in photos if half_of[p.source] == 0]
     report = [p for p in photos if half_of[p.source] == 1]
     return tune, report

@@ -7,7 +7,9 @@
 #
 # - pip (into $PYTHON, default: the `python` on PATH, else python3): scikit-image (bundled
 #   photographs) and scikit-learn (china.jpg, flower.jpg).
-# - apt (as root, or through sudo): the photographic wallpapers and the DejaVu fonts.
+# - apt (as root, or through sudo): the photographic wallpapers (lomiri, mate, plasma, lxqt),
+#   palapeli's puzzle photographs, the sddm Maldives background, and the DejaVu fonts;
+#   --no-install-recommends, so sddm itself and the KDE games are not pulled in.
 set -euo pipefail
 
 PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
@@ -30,6 +32,9 @@ APT_PACKAGES=(
     lomiri-wallpapers-20.04
     mate-backgrounds
     plasma-workspace-wallpapers
+    lxqt-themes
+    palapeli-data
+    sddm-theme-maldives
     fonts-dejavu-core
 )
 missing_apt=()

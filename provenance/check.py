@@ -16,9 +16,13 @@ from .chain import FirstSeen, first_seen
 from .errors import MediaError
 from .ledger import Ledger
 from .matcher import Match, Matcher
-from .media import IMAGE_EXTENSIONS, QUERY_WORKING_SIDE, load_image
+from .media import IMAGE_EXTENSIONS, QUERY_WORKING_SIDE, VIDEO_EXTENSIONS, load_image
 from .prints import FileOutcome, fingerprint_image
 from .scan import Claim, Recorder, ScanSummary
+from .video import fingerprint_video, is_video_file
+from .video_match import match_video
+
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
 @dataclass
@@ -75,12 +79,12 @@ class CheckResult:
 
 
 def expand_queries(queries: Iterable[str | os.PathLike]) -> Iterator[str]:
-    """Queries as given; a folder stands for the image files inside it (sorted, recursive)."""
+    """Queries as given; a folder stands for the image and video files inside it (sorted, recursive)."""
     for q in queries:
         path = Path(q)
         if path.is_dir():
             for sub in sorted(path.rglob("*")):
-                if sub.is_file() and sub.suffix.lower() in IMAGE_EXTENSIONS and not sub.name.startswith("."):
+                if sub.is_file() and sub.suffix.lower() in MEDIA_EXTENSIONS and not sub.name.startswith("."):
                     yield str(sub)
         else:
             yield str(q)
@@ -94,7 +98,9 @@ class Checker:
         self.matcher = matcher or Matcher(ledger)
 
     def check_path(self, query: str, *, record: Claim | None = None) -> CheckResult:
-        """Check one image file; with ``record``, also index it under that claim."""
+        """Check one image or video file; with ``record``, also index it under that claim."""
+        if is_video_file(query):
+            return self.check_video(query, record=record)
         try:
             decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
         except MediaError as exc:
@@ -111,6 +117,27 @@ class Checker:
             recorder.commit()
             self.matcher.save()
             result.recorded_item_id = (own or self.ledger.item_by_sha(prints.sha256)).id
+        return result
+
+    def check_video(self, query: str, *, record: Claim | None = None) -> CheckResult:
+        """Check one video: the indexed videos whose footage it re-uses (segments, offset, share of
+        the query) and the indexed pictures that appear in it (at which moment)."""
+        try:
+            video = fingerprint_video(query)
+        except MediaError as exc:
+            return CheckResult(query, error=exc.reason)
+        own = self.ledger.item_by_sha(video.sha256)
+        matches = match_video(self.matcher, video, exclude={own.id} if own else set())
+        if own is not None:
+            matches.insert(0, Match(own.id, "sha256", 0.0, {"note": "identical file bytes"}))
+        result = CheckResult(query, [self.view(m) for m in matches])
+        if record is not None:
+            st = os.stat(query)
+            recorder = Recorder(self.ledger, self.matcher, ScanSummary())
+            recorder.record(FileOutcome(os.path.abspath(query), None, None, st.st_size, st.st_mtime_ns, video=video), [record])
+            recorder.commit()
+            self.matcher.save()
+            result.recorded_item_id = self.ledger.item_by_sha(video.sha256).id
         return result
 
     def view(self, m: Match) -> MatchView:

@@ -22,12 +22,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .chain import History, history
+from .chain import Chain, History, history, work_chain
 from .check import CheckResult, Checker, expand_queries
 from .errors import LedgerError, ManifestError, NotFoundError, ProvenanceError
 from .ledger import ENV_VAR, Ledger, open_ledger
 from .manifest import parse_date
 from .scan import Claim, ScanSummary, index_files, scan as run_scan
+from .works import parse_work_ref, work_of_item
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {ManifestError: EXIT_USAGE, LedgerError: EXIT_USAGE, NotFoundError: EXIT_USAGE, ProvenanceError: EXIT_USAGE}
@@ -149,7 +150,7 @@ def _print_summary(summary: ScanSummary, json_out: bool, quiet: bool) -> None:
 
 @app.command()
 def index(
-    files: Annotated[list[Path], typer.Argument(help="Image files to index.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(help="Image or video files to index.", show_default=False)],
     outlet: Annotated[Optional[str], typer.Option(help="Who published them, e.g. amaq.")] = None,
     published: Annotated[Optional[str], typer.Option(help="Claimed publication date, ISO (2016-11-09 or "
                                                      "2016-11-09T14:30:00+03:00).")] = None,
@@ -169,7 +170,7 @@ def index(
 
 @app.command()
 def check(
-    queries: Annotated[list[Path], typer.Argument(help="Images (or folders of images) to look up.", show_default=False)],
+    queries: Annotated[list[Path], typer.Argument(help="Images or videos (or folders of them) to look up.", show_default=False)],
     db: DbOption = None,
     json_out: JsonOption = False,
     record: Annotated[bool, typer.Option(help="Also index the queries in the ledger (with --outlet/--url).")] = False,
@@ -228,7 +229,7 @@ def _print_check(result: CheckResult) -> None:
             _date(m.published_at),
             f"{_date(fs.date)} ({fs.source}{', ' + escape(fs.outlet) if fs.outlet else ''})" if fs else "-",
             m.method,
-            escape(_evidence_text(m.method, m.distance, m.evidence)),
+            escape(_evidence_text(m.method, m.distance, m.evidence) + _moment_text(m.evidence)),
             escape("\n".join(x for x in (m.path, m.url) if x)),
         )
     out.print(table)
@@ -237,6 +238,8 @@ def _print_check(result: CheckResult) -> None:
 def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
     if method == "sha256":
         return "identical bytes"
+    if method == "video":
+        return _clip_text(distance, ev)
     if method in ("pdq", "phash"):
         text = f"distance {distance:.0f}/{ev.get('bits')} (<= {ev.get('threshold')})"
         if ev.get("query_quality") is not None:
@@ -254,6 +257,33 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
     return text
 
 
+def _clip_text(distance: float | None, ev: dict) -> str:
+    """A clip match (video_match.py): which part of the query shows which part of the source."""
+    parts = [f"{float(ev.get('query_share', 0)):.0%} of the query matched "
+             f"({ev.get('matched_samples')}/{ev.get('query_samples')} samples, mean distance {distance or 0:.0f}/{ev.get('bits')})"]
+    for seg in ev.get("segments", []):
+        parts.append(f"query {seg['query']} = source {seg['source']} (offset {seg['offset_s']:+.1f} s)")
+    if ev.get("mirrored"):
+        parts.append("mirrored")
+    return "; ".join(parts)
+
+
+def _moment_text(ev: dict) -> str:
+    """Where in a video a picture matched (video_match.py), or nothing for an image."""
+    if "keyframe_item_id" not in ev and ev.get("in_video") != "query":
+        return ""
+    where = "in the query video" if ev.get("in_video") == "query" else "in the video"
+    text = f"; {where} at {ev.get('timecode')}"
+    if ev.get("range_s"):
+        a, b = ev["range_s"]
+        text += f" (same picture {a:.1f}-{b:.1f} s)"
+    if ev.get("keyframe_timestamp_s") is not None:
+        text += f", keyframe at {float(ev['keyframe_timestamp_s']):.1f} s ({float(ev.get('from_keyframe_s') or 0):+.1f} s)"
+    if ev.get("moments"):
+        text += "; also at " + ", ".join(mo["timecode"] for mo in ev["moments"][1:])
+    return text
+
+
 def _date(value: datetime | None) -> str:
     if value is None:
         return "-"
@@ -266,14 +296,20 @@ def _date(value: datetime | None) -> str:
 
 @app.command(name="history")
 def history_cmd(
-    item_or_query: Annotated[str, typer.Argument(help="An item id, a SHA-256 (or its first 8+ hex digits), "
-                                                 "or an image file to look up.", show_default=False)],
+    item_or_query: Annotated[str, typer.Argument(help="A work (W12), an item id, a SHA-256 (or its first 8+ hex "
+                                                 "digits), or an image file to look up.", show_default=False)],
     db: DbOption = None,
     json_out: JsonOption = False,
 ):
-    """Every sighting of a work in date order: who, where, when, and how each copy is linked."""
+    """Every sighting of a work in date order: who, where, when, and how each copy is linked.
+
+    Each date shows its source; the chain's most likely source of each sighting, conflicts (flags),
+    notes, merges, splits and reviewed links follow.
+    """
     with _ledger(db, create=False, readonly=True) as ledger:
-        item_id = resolve_item(ledger, item_or_query)
+        work = parse_work_ref(item_or_query)
+        item_id = ledger.work_item_ids(ledger.resolve_work_id(work))[0] if work is not None \
+            else resolve_item(ledger, item_or_query)
         h = history(ledger, item_id)
         if json_out:
             out.print_json(json.dumps(h.to_dict(), default=str))
@@ -301,24 +337,381 @@ def resolve_item(ledger: Ledger, ref: str) -> int:
 def _print_history(h: History) -> None:
     fs = h.first_seen
     if fs:
-        out.print(f"[bold]first seen[/] {_date(fs.date)} ({fs.source}) by {escape(fs.outlet or 'unknown outlet')}, "
-                  f"item {fs.item_id}; {len(h.item_ids)} item(s), {len(h.sightings)} sighting(s)")
+        work = f"W{h.work_id}: " if h.work_id is not None else ""
+        out.print(f"{work}[bold]first seen[/] {_date(fs.date)} ({_first_seen_source(fs)}) by "
+                  f"{escape(fs.outlet or 'unknown outlet')}, item {fs.item_id}; {len(h.item_ids)} item(s), "
+                  f"{len(h.sightings)} sighting(s)")
+        for aside in fs.set_aside:
+            out.print(f"  [dim]set aside: {escape(aside['outlet'] or '-')} {aside['date'][:10]}: {escape(aside['why'] or '')}[/]")
     table = Table(title_justify="left")
-    for col in ("#", "item", "outlet", "claimed", "indexed", "EXIF taken", "where", "linked"):
+    for col in ("#", "item", "outlet", "claimed", "indexed", "EXIF taken", "where", "linked", "source (chain)"):
         table.add_column(col, overflow="fold")
+    sighting_no = {s.sighting_id: n for n, s in enumerate(h.sightings, 1)}
     for n, s in enumerate(h.sightings, 1):
         links = []
         for ln in h.links_of(s.item_id):
             other = ln.earlier_item_id if ln.later_item_id == s.item_id else ln.later_item_id
             arrow = "copy of" if ln.later_item_id == s.item_id else "copied as"
             links.append(f"{arrow} {other} ({ln.method} {ln.distance:g})" if ln.distance is not None else f"{arrow} {other}")
+            if ln.evidence.get("timecode") is not None:  # a picture at a moment of a video, or a clip's start
+                links[-1] += f" at {ln.evidence['timecode']}"
+        links += [f"link {ln.id} {ln.status}" + (f" by {ln.reviewed_by}" if ln.reviewed_by else "")
+                  for ln in h.links_of(s.item_id) if ln.status != "auto" and ln.later_item_id == s.item_id]
+        claimed, source = _claim_and_source(h, s, sighting_no)
         table.add_row(
-            str(n), str(s.item_id), escape(s.outlet or "-"),
-            f"{_date(s.published_at)} ({s.published_source})" if s.published_at else "-",
+            str(n), str(s.item_id), escape(s.outlet or "-"), escape(claimed),
             _date(s.indexed_at), _date(s.exif_taken_at),
-            escape("\n".join(x for x in (s.url, s.path) if x)), escape("\n".join(links) or "-"),
+            escape("\n".join(x for x in (s.url, s.path) if x)), escape("\n".join(links) or "-"), escape(source),
         )
     out.print(table)
+    _print_flags(h.flags)
+    for note in h.notes:
+        on = f"item {note['item_id']}" if note["item_id"] else f"W{note['work_id']}"
+        out.print(f"[bold]note[/] on {on} by {escape(note['author'] or '-')} ({_date(note['created_at'])}): "
+                  f"{escape(note['text'])}")
+    for e in h.events:
+        out.print(f"[dim]{_date(e['at'])} {_event_text(e)}[/]")
+
+
+def _claim_and_source(h: History, s, sighting_no: dict[int, int]) -> tuple[str, str]:
+    """The claimed date with its source (and why it is doubted), and the chain's parent."""
+    node = h.node(s.sighting_id)
+    claimed = f"{_date(s.published_at)} ({s.published_source})" if s.published_at else "-"
+    claim = next((d for d in node.dates if d.kind == "claimed"), None) if node else None
+    if claim is not None and not claim.credible:
+        claimed += f"\n! {claim.doubt}"
+    if node is None:
+        return claimed, "-"
+    if node.parent_sighting_id is None:
+        return claimed, node.basis
+    return claimed, f"#{sighting_no.get(node.parent_sighting_id, '?')} {node.basis} ({node.confidence})"
+
+
+def _first_seen_source(fs) -> str:
+    return f"claimed, {fs.basis}" if fs.source == "claimed" and fs.basis else fs.source
+
+
+def _print_flags(flags) -> None:
+    for f in flags:
+        out.print(f"[yellow]flag[/] {f.kind}: {escape(f.message)}")
+
+
+def _event_text(e: dict) -> str:
+    who = f" by {escape(e['actor'])}" if e.get("actor") else ""
+    why = f": {escape(e['note'])}" if e.get("note") else ""
+    if e["kind"] == "merged":
+        return f"W{e['other_work_id']} merged into W{e['work_id']} (link {e['link_id']}){who}"
+    if e["kind"] == "split":
+        return f"W{e['other_work_id']} split off from W{e['work_id']}{who}{why}"
+    return f"link {e['link_id']} {e['kind'].removeprefix('link_')}{who}{why}"
+
+
+# --- chain ------------------------------------------------------------------------------------
+
+def resolve_work(ledger: Ledger, ref: str) -> int:
+    """A work id from "W12", or from anything ``resolve_item`` takes (the work of that item)."""
+    work = parse_work_ref(ref)
+    if work is not None:
+        return ledger.resolve_work_id(work)
+    return work_of_item(ledger, resolve_item(ledger, ref))
+
+
+WorkArgument = Annotated[str, typer.Argument(help="A work (W12), an item id, a SHA-256 (8+ hex digits), or an "
+                                             "image file to look up.", show_default=False, metavar="WORK_OR_QUERY")]
+
+
+@app.command(name="chain")
+def chain_cmd(
+    work_or_query: WorkArgument,
+    dot: Annotated[Optional[Path], typer.Option(help="Also write the chain for Graphviz to this .dot file "
+                                                "('-': standard output).")] = None,
+    graphml: Annotated[Optional[Path], typer.Option(help="Also write the chain as GraphML (Gephi, yEd) to this "
+                                                    "file ('-': standard output).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also draw the timeline, one lane per outlet, into "
+                                                 "FILE.png, FILE.svg or FILE.html.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Who copied whom: every sighting of a work as a tree, each under its most likely source.
+
+    Each link says why (a crop, an added frame, lower resolution, the dates), how sure it is, and
+    the other possible sources where the evidence is ambiguous. Conflicting dates are flagged.
+    """
+    from .exchange import chain_to_dot, chain_to_graphml
+    from .plot import plot_chain
+
+    with _ledger(db, create=False, readonly=True) as ledger:
+        c = work_chain(ledger, resolve_work(ledger, work_or_query))
+        for target, render in ((dot, chain_to_dot), (graphml, chain_to_graphml)):
+            if target is not None:
+                _write_text(target, render(c))
+        if plot is not None:
+            plot_chain(c, plot)
+        if json_out:
+            out.print_json(json.dumps(c.to_dict(), default=str))
+        elif "-" not in (str(dot), str(graphml)):
+            _print_chain(c)
+            if plot is not None:
+                out.print(f"timeline drawn into {escape(str(plot))}")
+
+
+def _write_text(target: Path, text: str) -> None:
+    if str(target) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ProvenanceError(f"{target}: cannot write ({exc.strerror or exc})") from None
+
+
+def _print_chain(c: Chain) -> None:
+    from rich.tree import Tree
+
+    fs = c.first_seen
+    head = f"[bold]W{c.work_id}[/]: {len(c.item_ids)} item(s), {len(c.nodes)} sighting(s)"
+    if fs:
+        head += (f"; first seen {_date(fs.date)} ({_first_seen_source(fs)}) by "
+                 f"{escape(fs.outlet or 'an unnamed source')}")
+        if fs.tied_with:
+            head += f" [yellow](tied with {escape(', '.join(fs.tied_with))})[/]"
+    tree = Tree(head)
+    flagged = {sid for f in c.flags for sid in f.sighting_ids}
+    children = c.children()
+
+    def label(n) -> str:
+        mark = " [yellow]![/]" if n.sighting_id in flagged else ""
+        text = (f"[bold]{escape(n.outlet or '(no outlet)')}[/] {_date(n.date)} ({n.date_source}) · item {n.item_id} · "
+                f"sighting {n.sighting_id}{mark}")
+        if n.parent_sighting_id is None:
+            return text + f" [dim]— {n.basis}: {escape(n.reason)}[/]"
+        text += f"\n[dim]{n.basis}, {n.confidence}: {escape(n.reason)}[/]"
+        for alt in n.alternatives:
+            text += f"\n[dim]  or from sighting {alt.sighting_id} ({escape(alt.outlet or '-')}): {escape(alt.reason)}[/]"
+        return text
+
+    def grow(branch, parent_id) -> None:
+        for n in children.get(parent_id, []):
+            grow(branch.add(label(n)), n.sighting_id)
+
+    grow(tree, None)
+    out.print(tree)
+    _print_flags(c.flags)
+
+
+# --- outlets ----------------------------------------------------------------------------------
+
+@app.command(name="outlets")
+def outlets_cmd(
+    limit: Annotated[int, typer.Option(min=0, help="Show only the first N outlets (0: all).")] = 0,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Per outlet: works published first, works re-published from others, whom it copies, how late.
+
+    The lag is the median, over the works it re-published, of its first claimed date minus the
+    work's first-seen date.
+    """
+    from .outlets import outlets
+
+    with _ledger(db, create=False) as ledger:
+        stats = outlets(ledger)
+    if limit:
+        stats = stats[:limit]
+    if json_out:
+        out.print_json(json.dumps([s.to_dict() for s in stats]))
+        return
+    table = Table(title_justify="left")
+    for col in ("outlet", "sightings", "works", "first", "re-published", "copies most from", "median lag"):
+        table.add_column(col, overflow="fold")
+    for s in stats:
+        copies = ", ".join(f"{escape(o)} ({n})" for o, n in s.copies_from[:3]) or "-"
+        table.add_row(escape(s.outlet), str(s.sightings), str(s.works), str(s.first_published), str(s.republished),
+                      copies, _duration(s.median_lag) + (f" (n={s.lag_samples})" if s.lag_samples else ""))
+    out.print(table)
+
+
+def _duration(value) -> str:
+    if value is None:
+        return "-"
+    seconds = value.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+# --- export / import ------------------------------------------------------------------------------
+
+@app.command(name="export")
+def export_cmd(
+    destination: Annotated[Path, typer.Argument(help="A folder for csv and jsonl (one file per table); a file for "
+                                                "pdq ('-': standard output).", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl: items, sightings (with chain parents), works, "
+                                     "links (with reviews), notes, events; pdq: the works' PDQ hashes as hex,quality "
+                                     "lines.")] = "csv",
+    work: Annotated[Optional[list[str]], typer.Option(help="Only this work (W12, an item id, ...); repeat for "
+                                                      "more. Default: everything.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Export the ledger for other tools, or the PDQ hashes of selected works for hash sharing."""
+    from .exchange import export_ledger, export_pdq
+
+    if fmt not in ("csv", "jsonl", "pdq"):
+        err.print(f"[red]error[/]: --format must be csv, jsonl or pdq, not {escape(fmt)}")
+        raise typer.Exit(EXIT_USAGE)
+    with _ledger(db, create=False) as ledger:
+        works = [resolve_work(ledger, w) for w in work] if work else None
+        if fmt == "pdq":
+            if str(destination) == "-":
+                count = export_pdq(ledger, sys.stdout, work_ids=works)
+            else:
+                try:
+                    with open(destination, "w", encoding="utf-8") as fh:
+                        count = export_pdq(ledger, fh, work_ids=works)
+                except OSError as exc:
+                    raise ProvenanceError(f"{destination}: cannot write ({exc.strerror or exc})") from None
+            result = {"format": "pdq", "file": str(destination), "hashes": count}
+        else:
+            result = export_ledger(ledger, destination, fmt=fmt, work_ids=works).to_dict()
+    if json_out:
+        err.print_json(json.dumps(result)) if str(destination) == "-" else out.print_json(json.dumps(result))
+    elif str(destination) != "-":
+        rows = result.get("rows") or {"hashes": result.get("hashes")}
+        out.print(f"exported to {escape(str(destination))}: " + " · ".join(f"{k} {v}" for k, v in rows.items()))
+
+
+@app.command(name="import")
+def import_cmd(
+    hash_list: Annotated[Path, typer.Argument(help="A list of PDQ hashes, one hex[,quality] per line.",
+                                              show_default=False)],
+    source: Annotated[str, typer.Option(help="Who shared the list (a programme, a partner): the outlet of every "
+                                        "sighting it adds.", show_default=False)],
+    published: Annotated[Optional[str], typer.Option(help="When the list says the pictures were published "
+                                                     "(ISO date).")] = None,
+    url: Annotated[Optional[str], typer.Option(help="Where the list came from.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Import a hash list: each hash becomes a sighting by SOURCE, linked to the matching pictures.
+
+    Hashes below PDQ's quality gate (or without a quality) are recorded but matched with nothing.
+    A malformed line is reported and skipped.
+    """
+    from .exchange import import_hash_list
+
+    when, precision = _parse_published(published)
+    with _ledger(db) as ledger:
+        summary = import_hash_list(ledger, hash_list, source=source, published_at=when, precision=precision, url=url)
+    if json_out:
+        out.print_json(json.dumps(summary.to_dict(), default=str))
+        return
+    for problem in summary.problems:
+        err.print(f"[yellow]{escape(str(hash_list))}[/]: {escape(problem)}")
+    out.print(f"hashes {summary.hashes} · new items {summary.new_items} · new sightings {summary.new_sightings} · "
+              f"new links {summary.new_links} · not matched (low or no quality) {summary.unmatched_low_quality} · "
+              f"skipped lines {len(summary.problems)}")
+
+
+# --- judgements -------------------------------------------------------------------------------
+
+link_app = typer.Typer(help="Confirm or reject a match link; kept with who and why, shown in history and exports.",
+                       no_args_is_help=True, rich_markup_mode="rich")
+work_app = typer.Typer(help="Judgements on whole works.", no_args_is_help=True, rich_markup_mode="rich")
+app.add_typer(link_app, name="link")
+app.add_typer(work_app, name="work")
+
+ByOption = Annotated[Optional[str], typer.Option("--by", help="Who judges (default: $PROVENANCE_USER, else the "
+                                                 "login name).")]
+NoteOption = Annotated[Optional[str], typer.Option("--note", help="Why, in a few words.")]
+LinkArgument = Annotated[str, typer.Argument(help="A link id (see history --json), or ITEM:ITEM, the two items it "
+                                             "joins.", show_default=False, metavar="LINK")]
+
+
+@link_app.command("reject")
+def link_reject(link: LinkArgument, by: ByOption = None, note: NoteOption = None, db: DbOption = None,
+                json_out: JsonOption = False):
+    """Mark a link as wrong: kept as rejected, never re-created by a later scan.
+
+    If the link held a work together the work is split; the part with the oldest item keeps the id.
+    """
+    from .review import find_link, reject_link
+
+    with _ledger(db, create=False) as ledger:
+        review = reject_link(ledger, find_link(ledger, link), by=by, note=note)
+    _print_review(review, json_out, "rejected")
+
+
+@link_app.command("confirm")
+def link_confirm(link: LinkArgument, by: ByOption = None, note: NoteOption = None, db: DbOption = None,
+                 json_out: JsonOption = False):
+    """Confirm a link (a rejected one is accepted again, which may merge two works)."""
+    from .review import confirm_link, find_link
+
+    with _ledger(db, create=False) as ledger:
+        review = confirm_link(ledger, find_link(ledger, link), by=by, note=note)
+    _print_review(review, json_out, "confirmed")
+
+
+@work_app.command("split")
+def work_split(
+    work: WorkArgument,
+    items: Annotated[str, typer.Option(help="The items to take out, comma-separated (e.g. 7,8).", show_default=False)],
+    by: ByOption = None,
+    note: NoteOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Take items out of a work into a new one: every link joining them to the rest is rejected."""
+    from .review import split_work
+
+    try:
+        moved = [int(x) for x in items.replace(" ", "").split(",") if x]
+    except ValueError:
+        err.print(f"[red]error[/]: --items: expected item ids separated by commas, not {escape(items)}")
+        raise typer.Exit(EXIT_USAGE) from None
+    with _ledger(db, create=False) as ledger:
+        review = split_work(ledger, resolve_work(ledger, work), moved, by=by, note=note)
+    _print_review(review, json_out, "split")
+
+
+@app.command(name="note")
+def note_cmd(
+    target: Annotated[str, typer.Argument(help="An item id or a work (W12).", show_default=False)],
+    text: Annotated[str, typer.Argument(help="The note.", show_default=False)],
+    by: ByOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Attach a note to an item or a work; it shows in history and exports."""
+    from .review import add_note
+
+    with _ledger(db, create=False) as ledger:
+        work = parse_work_ref(target)
+        if work is not None:
+            note_id = add_note(ledger, text, work_id=work, by=by)
+        elif target.isdigit():
+            note_id = add_note(ledger, text, item_id=int(target), by=by)
+        else:
+            raise ProvenanceError(f"{target}: expected an item id or a work (W12)")
+    if json_out:
+        out.print_json(json.dumps({"note_id": note_id}))
+    else:
+        out.print(f"note {note_id} added")
+
+
+def _print_review(review, json_out: bool, verb: str) -> None:
+    if json_out:
+        out.print_json(json.dumps(review.to_dict(), default=str))
+        return
+    text = f"{verb}: link(s) {', '.join(map(str, review.link_ids))}" if review.link_ids else verb
+    if review.work_id is not None:
+        text += f"; work W{review.work_id}"
+    if review.new_work_ids:
+        text += "; split off " + ", ".join(f"W{w}" for w in review.new_work_ids)
+    out.print(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

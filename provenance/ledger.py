@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, or_
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from .errors import LedgerError, NotFoundError
 from .fingerprints import Fingerprint
+from .ledger_works import WorkStore
 from .media import DecodedImage
 from .models import (
     SCHEMA_VERSION,
@@ -34,7 +36,12 @@ from .models import (
     Outlet,
     SchemaInfo,
     Sighting,
+    FrameRecord,
+    VideoRecord,
 )
+
+if TYPE_CHECKING:
+    from .video import FramePrints, VideoPrints
 
 DEFAULT_DB = "provenance.db"
 ENV_VAR = "PROVENANCE_DB"
@@ -77,8 +84,12 @@ class SightingView:
     exif_taken_at: datetime | None
 
 
-class Ledger:
-    """An open ledger (one database connection and session). Use as a context manager."""
+class Ledger(WorkStore):
+    """An open ledger (one database connection and session). Use as a context manager.
+
+    The store methods for works (membership, merges, splits, the stored chain, notes) are in
+    ledger_works.py.
+    """
 
     def __init__(self, db: str | os.PathLike | None = None, *, create: bool = True, readonly: bool = False):
         self.url = resolve_db_url(db)
@@ -93,7 +104,9 @@ class Ledger:
             raise LedgerError(f"cannot open ledger {self.display_url}: {_first_line(exc)}") from None
         self.session = Session(self.engine, expire_on_commit=False)
         self._outlet_ids: dict[str, int] = {}
+        self._init_work_tracking()
         self.created_at = self.session.get(SchemaInfo, "created_at").value
+        self._upgrade_works()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -114,13 +127,18 @@ class Ledger:
         return None
 
     def commit(self) -> None:
-        """Make every write since the last commit durable, as one transaction."""
+        """Make every write since the last commit durable, as one transaction.
+
+        New items and links are first folded into works (ledger_works.py), in that transaction.
+        """
+        self.flush_works()
         self.session.commit()
 
     def rollback(self) -> None:
         """Drop every write since the last commit."""
         self.session.rollback()
         self._outlet_ids.clear()
+        self._forget_pending()
 
     def close(self) -> None:
         """Roll back anything uncommitted and release the connection."""
@@ -204,6 +222,8 @@ class Ledger:
                 {"item_id": item.id, "algorithm": algorithm, "version": version},
                 {"data": blob},
             )
+        if created:
+            self._note_new_item(item.id)
         return item, created
 
     def add_sighting(
@@ -237,6 +257,8 @@ class Ledger:
                 "extra_json": json.dumps(extra or {}, sort_keys=True),
             },
         )
+        if created:
+            self._note_new_sighting(row.id, item_id)
         return row, created
 
     def add_link(
@@ -255,7 +277,7 @@ class Ledger:
         ).first()
         if existing is not None:
             return False
-        _, created = self._get_or_create(
+        row, created = self._get_or_create(
             MatchLink,
             {"earlier_item_id": earlier_item_id, "later_item_id": later_item_id},
             {
@@ -266,6 +288,8 @@ class Ledger:
                 "status": "auto",
             },
         )
+        if created:
+            self._note_new_link(row.id, earlier_item_id, later_item_id)
         return created
 
     def remember_file(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
@@ -323,6 +347,20 @@ class Ledger:
         )
         yield from self.session.exec(stmt)
 
+    def iter_fingerprint_rows(
+        self, algorithm: str, version: str, after_id: int = 0
+    ) -> Iterator[tuple[int, int, str, int | None, float]]:
+        """(row id, item_id, value, quality, item information) of fingerprints with row id > after_id."""
+        stmt = (
+            select(FingerprintRecord.id, FingerprintRecord.item_id, FingerprintRecord.value,
+                   FingerprintRecord.quality, Item.information)
+            .join(Item, Item.id == FingerprintRecord.item_id)
+            .where(FingerprintRecord.algorithm == algorithm, FingerprintRecord.version == version,
+                   FingerprintRecord.id > after_id)
+            .order_by(FingerprintRecord.id)
+        )
+        yield from self.session.exec(stmt)
+
     def stale_fingerprint_count(self, current: dict[str, str]) -> int:
         """How many stored fingerprints were made by another version of a current algorithm."""
         total = 0
@@ -336,14 +374,13 @@ class Ledger:
             )
         return total
 
-    def items_information(self) -> dict[int, float]:
-        """The information score of every item (see fingerprints.information), by id."""
-        return dict(self.session.exec(select(Item.id, Item.information)).all())
-
-    def iter_local_features(self, algorithm: str, version: str, after_id: int = 0) -> Iterator[tuple[int, int, bytes]]:
-        """(row id, item_id, blob) of stored local features with row id > after_id, in id order."""
+    def iter_local_features(
+        self, algorithm: str, version: str, after_id: int = 0
+    ) -> Iterator[tuple[int, int, bytes, float]]:
+        """(row id, item_id, blob, item information) of local features with row id > after_id."""
         stmt = (
-            select(LocalFeatureRecord.id, LocalFeatureRecord.item_id, LocalFeatureRecord.data)
+            select(LocalFeatureRecord.id, LocalFeatureRecord.item_id, LocalFeatureRecord.data, Item.information)
+            .join(Item, Item.id == LocalFeatureRecord.item_id)
             .where(
                 LocalFeatureRecord.algorithm == algorithm,
                 LocalFeatureRecord.version == version,
@@ -352,6 +389,14 @@ class Ledger:
             .order_by(LocalFeatureRecord.id)
         )
         yield from self.session.exec(stmt)
+
+    def fingerprint_quality(self, item_id: int, algorithm: str, version: str) -> int | None:
+        """The stored quality of one item's fingerprint (PDQ's 0-100)."""
+        return self.session.exec(
+            select(FingerprintRecord.quality).where(
+                FingerprintRecord.item_id == item_id, FingerprintRecord.algorithm == algorithm,
+                FingerprintRecord.version == version)
+        ).first()
 
     def local_features(self, item_id: int, algorithm: str, version: str) -> bytes | None:
         """The local-features blob of one item."""
@@ -418,6 +463,113 @@ class Ledger:
         for name, model in (("items", Item), ("sightings", Sighting), ("outlets", Outlet), ("links", MatchLink)):
             out[name] = self.session.exec(select(func.count()).select_from(model)).one()
         return out
+
+    # --- video (see video.py) --------------------------------------------------------------------
+
+    def add_video(self, video: "VideoPrints") -> tuple[Item, bool]:
+        """Record a video item (by the file's SHA-256) with its facts, its track and its keyframes.
+
+        Each keyframe becomes an item of kind "frame" with its fingerprints and local features
+        (so every image matcher finds it) and a ``frame`` row naming its video and moment. Frame
+        items have no sightings and take no part in works: matches on them are reported as
+        matches on their video (video_match.fold_frames). Returns (video item, newly created).
+        """
+        from .fingerprints import SHA256
+
+        facts = video.facts
+        created_at = facts.creation_time.isoformat() if facts.creation_time else None
+        exif = {"container_created_at": created_at, "encoder": facts.encoder, "title": facts.title}
+        item, created = self._get_or_create(
+            Item,
+            {"sha256": facts.sha256},
+            {
+                "kind": "video",
+                "media_format": f"{facts.container}/{facts.video_codec}"[:32],
+                "width": facts.width,
+                "height": facts.height,
+                "file_size": facts.file_size,
+                "information": round(video.information, 4),
+                "exif_taken_at": None,
+                "exif_json": json.dumps({k: v for k, v in exif.items() if v}, sort_keys=True),
+                "first_indexed_at": utcnow(),
+            },
+        )
+        if not created:
+            return item, False
+        # A new video's keyframe keys derive from its SHA-256, so none of its rows can exist yet:
+        # plain inserts in one savepoint instead of a get-or-create per row.
+        with self.session.begin_nested():
+            self.session.add(FingerprintRecord(item_id=item.id, algorithm=SHA256.name, version=SHA256.version,
+                                               value=facts.sha256, quality=None))
+            self.session.add(VideoRecord(
+                item_id=item.id, container=facts.container[:32], duration_s=facts.duration_s, fps=facts.fps,
+                video_codec=facts.video_codec[:32], audio_codecs=",".join(facts.audio_codecs)[:200],
+                creation_time=facts.creation_time, encoder=facts.encoder, title=facts.title,
+                rotation=facts.rotation, keyframe_count=len(video.keyframes),
+                metadata_json=json.dumps(facts.metadata, sort_keys=True, default=str),
+                track_algorithm=video.track.ALGORITHM, track_version=video.track.VERSION,
+                track=video.track.to_bytes(),
+            ))
+            frames = [self._frame_item(kf) for kf in video.keyframes]
+            self.session.add_all(frames)
+            self.session.flush()
+            for frame, kf in zip(frames, video.keyframes):
+                self._add_frame_rows(item.id, frame.id, kf)
+        self._note_new_item(item.id)
+        return item, True
+
+    @staticmethod
+    def _frame_item(kf: "FramePrints") -> Item:
+        p = kf.prints
+        return Item(sha256=p.sha256, kind="frame", media_format="frame", width=p.width, height=p.height,
+                    file_size=0, information=round(p.information, 4), exif_taken_at=None, exif_json="{}",
+                    first_indexed_at=utcnow())
+
+    def _add_frame_rows(self, video_id: int, frame_id: int, kf: "FramePrints") -> None:
+        from .fingerprints import SHA256
+
+        p = kf.prints
+        for fp in p.fingerprints:
+            if fp.algorithm != SHA256.name:  # a frame's key is not the SHA-256 of any file
+                self.session.add(FingerprintRecord(item_id=frame_id, algorithm=fp.algorithm, version=fp.version,
+                                                   value=fp.value, quality=fp.quality))
+        if p.local_record is not None:
+            algorithm, version, blob = p.local_record
+            self.session.add(LocalFeatureRecord(item_id=frame_id, algorithm=algorithm, version=version, data=blob))
+        self.session.add(FrameRecord(item_id=frame_id, video_item_id=video_id, timestamp_s=round(kf.time, 3),
+                                     reason=kf.reason))
+
+    def frames_by_item(self, item_ids: Iterable[int]) -> dict[int, FrameRecord]:
+        """The frame rows of those of these items that are keyframes, by item id."""
+        found: dict[int, FrameRecord] = {}
+        for chunk in _chunks(sorted(set(item_ids)), 500):
+            for row in self.session.exec(select(FrameRecord).where(FrameRecord.item_id.in_(chunk))):
+                found[row.item_id] = row
+        return found
+
+    def has_frames(self) -> bool:
+        """Whether any video keyframe is indexed."""
+        return self.session.exec(select(FrameRecord.item_id).limit(1)).first() is not None
+
+    def frames_of(self, video_item_id: int) -> list[FrameRecord]:
+        """The keyframes of a video, in time order."""
+        return list(self.session.exec(
+            select(FrameRecord).where(FrameRecord.video_item_id == video_item_id).order_by(FrameRecord.timestamp_s)
+        ))
+
+    def video(self, item_id: int) -> VideoRecord | None:
+        """The video facts and track of an item of kind "video"."""
+        return self.session.get(VideoRecord, item_id)
+
+    def fingerprint_value(self, item_id: int, algorithm: str, version: str) -> str | None:
+        """One stored fingerprint of one item."""
+        return self.session.exec(
+            select(FingerprintRecord.value).where(
+                FingerprintRecord.item_id == item_id,
+                FingerprintRecord.algorithm == algorithm,
+                FingerprintRecord.version == version,
+            )
+        ).first()
 
     # --- helpers -----------------------------------------------------------------------------
 

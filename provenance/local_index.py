@@ -34,7 +34,7 @@ IVF_MIN_DESCRIPTORS = 100_000
 # training stays under ~10 s; rebuilt when the index has grown REBUILD_GROWTH-fold.
 IVF_MAX_LISTS = 4096
 REBUILD_GROWTH = 8
-TRAIN_POINTS_PER_LIST = 32
+TRAIN_POINTS_PER_LIST = 40
 # Lists probed per query descriptor (see benchmarks/local_tuning.py: the true
 # item's rank barely changes beyond 16 probes at 10,000 items).
 IVF_NPROBE = 16

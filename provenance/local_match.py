@@ -301,16 +301,37 @@ def _visible_region(h_orig: np.ndarray, query_size, candidate_size):
         inverse = np.linalg.inv(h_orig)
     except np.linalg.LinAlgError:
         return None
-    query_in_original = _project(inverse, _corners(query_size)).astype(np.float32)
-    original = _corners(candidate_size).astype(np.float32)
-    if not _is_convex(query_in_original.astype(np.float64)):
+    query_in_original = _project(inverse, _corners(query_size))
+    if not _is_convex(query_in_original):
         return None
-    area, polygon = cv2.intersectConvexConvex(query_in_original, original)
-    if polygon is None or area <= 0:
+    polygon = _clip_to_rectangle(query_in_original, *candidate_size)
+    if len(polygon) < 3:
         return None
-    polygon = polygon.reshape(-1, 2)
+    x, y = polygon[:, 0], polygon[:, 1]
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
     box = [*polygon.min(axis=0), *polygon.max(axis=0)]
-    return box, float(area) / float(candidate_size[0] * candidate_size[1])
+    return box, area / float(candidate_size[0] * candidate_size[1])
+
+
+def _clip_to_rectangle(polygon: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Sutherland-Hodgman clipping of a polygon to [0, width] x [0, height]."""
+    points = [tuple(p) for p in polygon]
+    edges = ((0, 0.0, 1), (0, width, -1), (1, 0.0, 1), (1, height, -1))  # axis, bound, inside sign
+    for axis, bound, sign in edges:
+        clipped = []
+        for i, current in enumerate(points):
+            previous = points[i - 1]
+            current_in = sign * (current[axis] - bound) >= 0
+            previous_in = sign * (previous[axis] - bound) >= 0
+            if current_in != previous_in:
+                t = (bound - previous[axis]) / (current[axis] - previous[axis])
+                clipped.append(tuple(previous[j] + t * (current[j] - previous[j]) for j in range(2)))
+            if current_in:
+                clipped.append(current)
+        points = clipped
+        if not points:
+            break
+    return np.array(points, dtype=np.float64).reshape(-1, 2)
 
 
 def _hull_share(points: np.ndarray, size: tuple[int, int]) -> float:
@@ -433,15 +454,21 @@ def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_o
 
 
 def _perspective(h_orig: np.ndarray, size) -> bool:
-    """True when the corners stray over 2 % of the diagonal from the best affine map."""
-    corners = _corners(size)
-    quad = _project(h_orig, corners)
-    affine, _ = cv2.estimateAffine2D(corners.astype(np.float32), quad.astype(np.float32))
-    if affine is None:
-        return False
-    fitted = corners @ affine[:, :2].T + affine[:, 2]
-    diagonal = float(np.hypot(*(quad.max(axis=0) - quad.min(axis=0))))
-    return float(np.abs(fitted - quad).max()) > 0.02 * diagonal
+    """True when the original's outline is no longer a parallelogram (keystone).
+
+    Opposite sides differing in length by over 3 % or in direction by over 2
+    degrees; an affine copy (scaled, rotated, sheared) keeps both equal.
+    """
+    quad = _project(h_orig, _corners(size))
+    sides = [quad[(i + 1) % 4] - quad[i] for i in range(4)]
+    for a, b in ((sides[0], -sides[2]), (sides[1], -sides[3])):
+        la, lb = float(np.hypot(*a)), float(np.hypot(*b))
+        if abs(la - lb) > 0.03 * max(la, lb):
+            return True
+        cos = float(np.dot(a, b)) / max(la * lb, 1e-9)
+        if math.degrees(math.acos(min(1.0, max(-1.0, cos)))) > 2.0:
+            return True
+    return False
 
 
 def _colour_edits(query, candidate, h_orig, mirrored) -> list[str]:
@@ -469,19 +496,22 @@ def _colour_edits(query, candidate, h_orig, mirrored) -> list[str]:
                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
     if valid.sum() < 8:
         return []
-    chroma_query = _chroma(warped.astype(np.float32)[valid])
-    chroma_original_visible = _chroma(candidate.colour.astype(np.float32)[valid])
+    query_pixels = warped.astype(np.float32)[valid]
+    original_pixels = candidate.colour.astype(np.float32)[valid]
+    chroma_query, chroma_original = _chroma(query_pixels), _chroma(original_pixels)
     if chroma_original > 8.0 and chroma_query < 2.5:
         return ["grayscale"]
-    hue_shift = np.abs(_opponent(warped.astype(np.float32)[valid])
-                       - _opponent(candidate.colour.astype(np.float32)[valid])).mean()
-    if hue_shift > 12.0 or abs(chroma_query - chroma_original_visible) > 10.0:
+    if chroma_original < 4.0:
+        return []  # a near-neutral original: hue and saturation are not measurable
+    # saturation relative to brightness, so that a brightness change alone is not a recolour
+    saturation_ratio = _saturation(query_pixels) / max(_saturation(original_pixels), 1e-6)
+    if not 0.65 <= saturation_ratio <= 1.5 or _hue_shift(query_pixels, original_pixels) > 12.0:
         return ["recoloured"]
     return []
 
 
 def _opponent(rgb: np.ndarray) -> np.ndarray:
-    """Mean-free opponent colour axes (red-green, yellow-blue) of pixels (..., 3)."""
+    """Opponent colour axes (red-green, yellow-blue) of pixels (..., 3) -> (n, 2)."""
     rgb = rgb.reshape(-1, 3)
     return np.stack([rgb[:, 0] - rgb[:, 1], 0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]], axis=1)
 
@@ -489,3 +519,19 @@ def _opponent(rgb: np.ndarray) -> np.ndarray:
 def _chroma(rgb: np.ndarray) -> float:
     """Mean opponent-colour magnitude: ~0 for grayscale pixels."""
     return float(np.hypot(*_opponent(rgb).T).mean())
+
+
+def _saturation(rgb: np.ndarray) -> float:
+    """Mean chroma over brightness (scale-free colourfulness)."""
+    rgb = rgb.reshape(-1, 3)
+    return float((np.hypot(*_opponent(rgb).T) / (rgb.mean(axis=1) + 10.0)).mean())
+
+
+def _hue_shift(query: np.ndarray, original: np.ndarray) -> float:
+    """Chroma-weighted mean hue-angle difference in degrees between matching pixels."""
+    a, b = _opponent(query), _opponent(original)
+    weight = np.minimum(np.hypot(*a.T), np.hypot(*b.T))
+    if weight.sum() < 1e-6:
+        return 0.0
+    angle = np.abs(np.angle((a[:, 0] + 1j * a[:, 1]) * np.conj(b[:, 0] + 1j * b[:, 1]), deg=True))
+    return float((angle * weight).sum() / weight.sum())

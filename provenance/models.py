@@ -25,7 +25,8 @@ from sqlmodel import Field, SQLModel
 
 #: Bump when a table changes; ledger.open refuses a database whose version is newer.
 #: 2: works (work, work_member, work_event), the materialised chain (chain_edge), notes.
-SCHEMA_VERSION = 2
+#: 3: video (video, frame): items of kind "video" and their keyframes, items of kind "frame".
+SCHEMA_VERSION = 3
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -225,3 +226,49 @@ class Note(SQLModel, table=True):
     author: str | None = Field(default=None, max_length=200)
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
+
+
+# --- video: a video item's facts and sample track, and its keyframes --------------------------
+# Written only through ledger.add_video; see video.py (what they are) and video_match.py (use).
+
+
+class VideoRecord(SQLModel, table=True):
+    """The facts of an item of kind "video", and the PDQ hashes of its samples (video.Track).
+
+    The item itself keys the file's real SHA-256; its keyframes are items of kind "frame".
+    """
+
+    __tablename__ = "video"
+    item_id: int = Field(foreign_key="item.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    container: str = Field(max_length=32)
+    duration_s: float | None = None
+    fps: float | None = None
+    video_codec: str = Field(max_length=32)
+    audio_codecs: str = Field(default="", max_length=200)
+    #: The container's creation time (UTC by the MP4/MKV specifications; often the encoder's clock).
+    creation_time: datetime | None = None
+    encoder: str | None = Field(default=None, sa_column=Column(Text))
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    rotation: int = 0
+    keyframe_count: int = 0
+    #: Every container and stream tag, as found (values cut at 512 characters).
+    metadata_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    track_algorithm: str = Field(max_length=32)
+    track_version: str = Field(max_length=16)
+    track: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class FrameRecord(SQLModel, table=True):
+    """A keyframe: an item of kind "frame", fingerprinted as an image, at a moment of a video.
+
+    Frame items have no sightings and no work of their own; matches on them are reported as
+    matches on their video at this moment (video_match.fold_frames).
+    """
+
+    __tablename__ = "frame"
+    item_id: int = Field(foreign_key="item.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    video_item_id: int = Field(foreign_key="item.id", index=True)
+    #: Seconds from the start of the video, as a player counts them.
+    timestamp_s: float
+    #: Why this moment is a keyframe: "start", "cut", "change" or "interval" (video.KeyframePolicy).
+    reason: str = Field(max_length=16)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import local_features
 from .errors import MediaError
 from .fingerprints import PDQ, PHash, SHA256, Fingerprint, information_score
 from .media import DecodedImage, ExifFacts, load_image
+
+if TYPE_CHECKING:
+    from .video import VideoPrints
 
 
 @dataclass
@@ -74,13 +78,14 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
 
 @dataclass
 class FileOutcome:
-    """The result of fingerprinting one file: prints, or the reason it failed."""
+    """The result of fingerprinting one file: prints (an image's or a video's), or the reason it failed."""
 
     path: str
     prints: ImagePrints | None = None
     error: str | None = None
     size: int = 0
     mtime_ns: int = 0
+    video: "VideoPrints | None" = None
 
 
 def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
@@ -89,8 +94,12 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
     ``keep_image`` keeps the working image on the prints, for the local-feature stage of
     matching the new file against the ledger.
     """
+    from .video import fingerprint_video, is_video_file  # imported late: video.py imports this module
+
     try:
         st = os.stat(path)
+        if is_video_file(path):
+            return FileOutcome(path, None, None, st.st_size, st.st_mtime_ns, video=fingerprint_video(path))
         decoded = load_image(path)
         return FileOutcome(path, fingerprint_image(decoded, keep_image=keep_image), None, st.st_size, st.st_mtime_ns)
     except MediaError as exc:

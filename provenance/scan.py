@@ -26,6 +26,9 @@ from .manifest import Attribution, Manifest, read_manifest
 from .matcher import Match, Matcher
 from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, looks_like_image
 from .prints import FileOutcome, ImagePrints, fingerprint_file
+from .video import looks_like_video
+from .video_match import record_video
+from .works import refresh as refresh_works
 
 #: Files per transaction: small enough that an interrupted scan redoes little, large enough
 #: that commits do not dominate (benchmarks/scan_throughput.py).
@@ -104,6 +107,8 @@ class Recorder:
 
     def record(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
         """Record one fingerprinted file; returns the matches that became new links."""
+        if outcome.video is not None:
+            return self.record_video(outcome, claims)
         prints = outcome.prints
         assert prints is not None
         item, created = self.ledger.add_item(
@@ -125,8 +130,32 @@ class Recorder:
         self.matcher.add(item.id, prints)
         return linked
 
+    def record_video(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
+        """Record one fingerprinted video and its keyframes; link it to the videos whose footage it
+        re-uses and the pictures that appear in it (video_match.py)."""
+        video = outcome.video
+        item, created, matches = record_video(self.ledger, self.matcher, video)
+        self.ledger.remember_file(outcome.path, outcome.size, outcome.mtime_ns, video.sha256)
+        self._add_sightings(item.id, outcome.path, claims)
+        if not created:
+            return []
+        self.summary.new_items += 1
+        linked = []
+        for m in matches:
+            if self.ledger.add_link(m.item_id, item.id, m.method, m.distance, m.evidence):
+                self.summary.new_links += 1
+                linked.append(m)
+                self._pending_report.append(self._report_row(item.id, outcome.path, claims, m))
+        return linked
+
     def commit(self) -> None:
-        """Commit the batch, then write its report lines (so the report never runs ahead)."""
+        """Commit the batch, then write its report lines (so the report never runs ahead).
+
+        The chains of the works the batch touched are derived again first, in the same
+        transaction; their changes become report rows (works.py: new_work, new_sighting,
+        chain_change).
+        """
+        self._pending_report.extend(refresh_works(self.ledger))
         self.ledger.commit()
         if self.report is not None:
             for row in self._pending_report:
@@ -194,16 +223,14 @@ def walk_archive(root: Path, exclude: set[str]) -> Iterator[str]:
 def classify(path: str) -> str | None:
     """None if the file is worth fingerprinting, else the reason it is skipped."""
     ext = Path(path).suffix.lower()
-    if ext in VIDEO_EXTENSIONS:
-        return "video files are not indexed yet"
-    if ext in IMAGE_EXTENSIONS:
+    if ext in VIDEO_EXTENSIONS or ext in IMAGE_EXTENSIONS:
         return None
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
     except OSError:
         return None  # let fingerprinting report the read error
-    return None if looks_like_image(head) else "not a media file"
+    return None if looks_like_image(head) or looks_like_video(head) else "not a media file"
 
 
 def scan(
@@ -289,6 +316,8 @@ def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress
             _fail(summary, outcome.path, outcome.error, claims)
         else:
             recorder.record(outcome, claims)
+            if outcome.video is not None:
+                recorder.commit()  # a video is a long unit of work: an interruption keeps it
         _tick(progress, outcome.path)
 
 

@@ -141,6 +141,28 @@ def test_split_keeps_tiles_of_a_source_together_and_is_deterministic():
     assert [p.name for p in again[0]] == [p.name for p in tune]
 
 
+def test_split_balances_each_collection_and_the_halves():
+    # pkg-a: files of 1..6 tiles (21 photos); pkg-b: 9 whole photos.
+    corpus = [_fake(f"a-{s}-r0c{t}", f"pkg-a: /x/{s}.jpg") for s in range(6) for t in range(s + 1)]
+    corpus += [_fake(f"b-{s}", f"pkg-b: y/{s}.png") for s in range(9)]
+    tune, report = photos.split_halves(corpus)
+    assert abs(len(tune) - len(report)) <= 1
+    for package in ("pkg-a", "pkg-b"):
+        a = sum(p.source.startswith(package) for p in tune)
+        b = sum(p.source.startswith(package) for p in report)
+        assert abs(a - b) <= 1, (package, a, b)
+
+
+def test_tiles_listed_in_drop_are_left_out(tmp_path, monkeypatch):
+    noise = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    path = tmp_path / "noise.png"
+    Image.fromarray(noise).save(path)
+    monkeypatch.setattr(photos, "_source_path", lambda entry: path)
+    entry = photos._Entry("skimage", "noise", "noise.png", "CC0-1.0", (2, 3), ("r0c1", "r1c2"))
+    names = [p.name for p in photos._photos_of(entry)]
+    assert names == [f"skimage-noise-{t}" for t in ("r0c0", "r0c2", "r1c0", "r1c1")]
+
+
 def test_load_photos_from_skimage_and_its_cache(tmp_path):
     pytest.importorskip("skimage")
     first = photos.load_photos(min_count=8, sources=("skimage",), cache_dir=tmp_path)

@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from provenance import Claim, Ledger, check, history, index_files
@@ -81,7 +82,9 @@ def test_low_information_queries_match_nothing(tmp_path):
         for i in range(30):
             d.text((30, 20 + 30 * i), f"line {i} of a text only page, nothing else", fill="black", font_size=20)
         page_path = save(page, tmp_path / "q" / "page.png")
-        for r in check(led, [flat, page_path]):
+        checker = Image.fromarray(((np.add.outer(np.arange(600) // 40, np.arange(800) // 40) % 2) * 255).astype(np.uint8))
+        checker_path = save(checker.convert("RGB"), tmp_path / "q" / "checker.png")
+        for r in check(led, [flat, page_path, checker_path]):
             assert r.matches == [], r.query
 
 

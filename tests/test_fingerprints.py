@@ -96,9 +96,9 @@ def test_hamming_hex():
     [
         lambda: Image.new("RGB", (640, 480), (120, 120, 120)),
         lambda: Image.fromarray(np.tile(np.linspace(0, 255, 640), (480, 1)).astype(np.uint8)).convert("RGB"),
-        lambda: Image.fromarray(((np.add.outer(np.arange(480) // 40, np.arange(640) // 40) % 2) * 255).astype(np.uint8)).convert("RGB"),
+        lambda: Image.fromarray((np.hypot(*np.mgrid[-240:240, -320:320]) / 400 * 255).clip(0, 255).astype(np.uint8)).convert("RGB"),
     ],
-    ids=["flat", "gradient", "checkerboard"],
+    ids=["flat", "gradient", "radial-gradient"],
 )
 def test_low_information_images_are_flagged(make):
     assert is_low_information(information_score(_decoded(make())))

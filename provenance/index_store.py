@@ -1,0 +1,196 @@
+"""Where a ledger's search indexes live on disk, and how they catch up with the ledger.
+
+Building the indexes from the ledger's rows costs seconds at a million items, so each is saved
+in a file beside the ledger (for a server ledger, in the user's cache folder) with a stamp: which
+ledger it belongs to and the last ledger row it holds. Loading reads the file, then adds the rows
+the ledger gained since (another machine's scan, an interrupted scan); a file that belongs to
+another ledger or cannot be read is rebuilt from scratch. The ledger stays the source of truth:
+deleting the files only costs a rebuild.
+
+To add an index: subclass :class:`PersistedIndex` with ``suffix``, ``empty``, ``read``,
+``write`` and ``rows`` (the ledger rows to add, after a row id).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from hashlib import sha256
+from pathlib import Path
+
+from . import local_features
+from .fingerprints import PDQ, PHash, is_low_information
+from .index import HashIndex
+from .ledger import Ledger
+from .local_index import LocalFeatureIndex
+
+
+def index_folder(ledger: Ledger) -> tuple[Path, str]:
+    """(folder, file-name prefix) of a ledger's index files."""
+    sqlite = ledger.sqlite_path
+    if sqlite is not None:
+        return sqlite.parent, sqlite.name
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "provenance"
+    return cache, sha256(ledger.url.encode()).hexdigest()[:16]
+
+
+class PersistedIndex:
+    """One search index of a ledger, persisted beside it and kept up to date (see module doc)."""
+
+    suffix = "index"
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        folder, prefix = index_folder(ledger)
+        self.path = folder / f"{prefix}.{self.suffix}"
+        self.index = self.empty()
+        self.last_row_id = 0
+        self._fresh: set[int] = set()  # items added in memory since the last catch-up
+
+    # hooks ------------------------------------------------------------------------------------
+    def empty(self):
+        raise NotImplementedError
+
+    def read(self, path: Path):
+        raise NotImplementedError
+
+    def write(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def rows(self, after_id: int) -> Iterator[tuple[int, int, object]]:
+        """(row id, item id, value to add or None to skip) of ledger rows after a row id."""
+        raise NotImplementedError
+
+    def add_value(self, item_id: int, value) -> None:
+        raise NotImplementedError
+
+    def add_values(self, pairs: list[tuple[int, object]]) -> None:
+        """Add many (item id, value) pairs; override where the index adds in bulk faster."""
+        for item_id, value in pairs:
+            self.add_value(item_id, value)
+
+    # mechanism --------------------------------------------------------------------------------
+    def add(self, item_id: int, value) -> None:
+        """Add an item just recorded in this process (its row may not be committed yet)."""
+        self.add_value(item_id, value)
+        self._fresh.add(item_id)
+
+    @property
+    def _meta_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".json")
+
+    def load(self) -> "PersistedIndex":
+        """Load the file if it belongs to this ledger, then add newer ledger rows."""
+        try:
+            meta = json.loads(self._meta_path.read_text())
+            if meta.get("ledger") == self.ledger.url and meta.get("created_at") == self.ledger.created_at:
+                self.index, self.last_row_id = self.read(self.path), int(meta["last_row_id"])
+        except (OSError, ValueError, KeyError, RuntimeError):
+            self.index, self.last_row_id = self.empty(), 0
+        self.catch_up()
+        return self
+
+    def catch_up(self) -> None:
+        """Add the ledger rows after the last one held (skipping items added in memory)."""
+        batch: list[tuple[int, object]] = []
+        for row_id, item_id, value in self.rows(self.last_row_id):
+            self.last_row_id = row_id
+            if value is not None and item_id not in self._fresh:
+                batch.append((item_id, value))
+                if len(batch) >= 1000:
+                    self.add_values(batch)
+                    batch = []
+        self.add_values(batch)
+        self._fresh.clear()
+
+    def save(self) -> None:
+        """Catch up with committed rows, then write the index and its stamp atomically."""
+        self.catch_up()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.write(tmp)
+        os.replace(tmp, self.path)
+        meta_tmp = self._meta_path.with_name(self._meta_path.name + ".tmp")
+        meta_tmp.write_text(json.dumps({"ledger": self.ledger.url, "created_at": self.ledger.created_at,
+                                        "last_row_id": self.last_row_id, "items": len(self.index)}))
+        os.replace(meta_tmp, self._meta_path)
+
+
+class HashIndexFile(PersistedIndex):
+    """A PDQ or pHash multi-index-hashing index (index.HashIndex) of a ledger."""
+
+    def __init__(self, ledger: Ledger, algorithm, *, min_quality: int | None = None):
+        self.algorithm = algorithm
+        self.min_quality = min_quality
+        self.suffix = f"{algorithm.name}-v{algorithm.version}.npz"
+        self.quality: dict[int, int] = {}
+        super().__init__(ledger)
+
+    def empty(self) -> HashIndex:
+        return HashIndex(self.algorithm.bits)
+
+    def read(self, path: Path) -> HashIndex:
+        return HashIndex.load(path)
+
+    def write(self, path: Path) -> None:
+        self.index.save(path)
+
+    def rows(self, after_id: int):
+        for row_id, item_id, value, quality, information in self.ledger.iter_fingerprint_rows(
+            self.algorithm.name, self.algorithm.version, after_id
+        ):
+            usable = not is_low_information(information) and (
+                self.min_quality is None or (quality is not None and quality >= self.min_quality))
+            yield row_id, item_id, value if usable else None
+
+    def add_value(self, item_id: int, value: str) -> None:
+        self.index.add(item_id, value)
+
+
+class LocalIndexFile(PersistedIndex):
+    """The local-feature (ORB) index of a ledger (local_index.LocalFeatureIndex)."""
+
+    suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.faiss"
+
+    def empty(self) -> LocalFeatureIndex:
+        return LocalFeatureIndex()
+
+    def read(self, path: Path) -> LocalFeatureIndex:
+        return LocalFeatureIndex.load(path)
+
+    def write(self, path: Path) -> None:
+        self.index.save(path)
+
+    def rows(self, after_id: int):
+        for row_id, item_id, blob, information in self.ledger.iter_local_features(
+            local_features.ALGORITHM, local_features.VERSION, after_id=after_id
+        ):
+            usable = not is_low_information(information)
+            yield row_id, item_id, local_features.LocalFeatures.from_bytes(blob) if usable else None
+
+    def add_value(self, item_id: int, value) -> None:
+        if item_id not in self.index:
+            self.index.add(item_id, value)
+
+    def add_values(self, pairs: list[tuple[int, object]]) -> None:
+        self.index.add_many([(i, v) for i, v in pairs if i not in self.index])
+
+    def loader(self, item_id: int) -> local_features.LocalFeatures:
+        """The stored local features of one item (for verification)."""
+        blob = self.ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
+        if blob is None:
+            raise KeyError(item_id)
+        return local_features.LocalFeatures.from_bytes(blob)
+
+
+def pdq_file(ledger: Ledger) -> HashIndexFile:
+    """The PDQ index of a ledger: only hashes of quality >= PDQ.min_quality take part."""
+    return HashIndexFile(ledger, PDQ, min_quality=PDQ.min_quality)
+
+
+def phash_file(ledger: Ledger) -> HashIndexFile:
+    """The pHash index of a ledger."""
+    return HashIndexFile(ledger, PHash)
+
+

@@ -1,0 +1,590 @@
+"""Matching with video: a still to its moment in a video, and a clip to the footage it re-uses.
+
+Keyframes are items of kind "frame" (video.py), so the image matcher finds them like any picture.
+This module turns what it finds into answers about videos:
+
+- :meth:`VideoFrames.fold` reports a match on keyframes as a match on their **video at a
+  timecode**. The moment is narrowed with the video's track (the PDQ hash of every sample, 4 a
+  second): among the samples around the matched keyframe, the one nearest the query's picture.
+  The evidence says which keyframe matched, its time, and how far from it the moment lies.
+- :func:`match_video` finds the indexed videos whose footage a query video re-uses. The query's
+  keyframes and track samples are looked up in the index; every hit on a keyframe of video V
+  proposes a time offset between the two. Each proposal is then checked on the tracks: the
+  query's samples are compared with V's samples near ``t + offset``, the offset that the most
+  query samples agree with wins (a vote), and the agreeing samples form the overlapping
+  segment(s). Re-encoding, scaling, letterbox bars (cut before hashing), a logo, grey or sepia
+  colouring move PDQ hashes by a few bits only; trimming and cutting a clip out of a longer
+  video only change the offset; a mirrored re-upload is checked with the mirrored track.
+  Unrelated videos lie ~128 bits apart, and a match needs ``MIN_MATCH_SAMPLES`` samples agreeing
+  on one offset, so a chance match would need several unlikely coincidences at once.
+
+Evidence keys (JSON): a match on a video at a moment has ``timestamp_s``, ``timecode``,
+``keyframe_item_id``, ``keyframe_timestamp_s``, ``from_keyframe_s``, ``timecode_basis`` ("track"
+or "keyframe"), and ``moments`` when the picture appears more than once. A clip match (method
+"video") has ``segments`` (each with query and source start/end and offset), ``offset_s``,
+``query_share``, ``matched_samples``, ``query_samples`` and ``mirrored``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from .fingerprints import PDQ
+from .video import MAX_GAP, SAMPLE_FPS, Track, VideoPrints, picture_thumb, thumb_hash, timecode, tiny
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+    from .matcher import Match, Matcher
+
+# --- a still's moment -------------------------------------------------------------------------
+#: Largest distance between the query's tiny thumbnail and a track sample's for the sample to
+#: narrow the moment (mean absolute difference of brightness-normalised cells, the worst quarter
+#: of cells left out); beyond it the keyframe's own time is reported. Unrelated pictures score
+#: near 0.8 and the same picture below 0.3, screenshots with player controls included
+#: (benchmarks/video_bench.py prints both).
+REFINE_MAX = 0.5
+#: Samples within this distance of the best one are as good: the moment is the middle of their
+#: run (a still shot looks the same for its whole length).
+REFINE_TIE = 0.02
+#: The share of thumbnail cells compared (the rest, the most different, may be covered by a
+#: player's controls, a logo or a caption).
+REFINE_CELLS = 0.75
+#: The same with PDQ hashes, when the query has no pixels at hand (bits of 256).
+REFINE_MAX_BITS, REFINE_TIE_BITS = 64, 3
+#: Keyframe hits further apart than this are separate moments (the picture appears twice).
+MOMENT_GAP = 2 * MAX_GAP
+
+# --- a clip's footage -----------------------------------------------------------------------
+#: Largest PDQ distance between a query sample and a source sample for the pair to vote. Looser
+#: than PDQ.match_threshold (31) because a clip match needs many pairs agreeing on one offset;
+#: benchmarks/video_bench.py prints where true pairs (edited re-uploads) and unrelated pairs fall.
+PAIR_DISTANCE = 44
+#: Half-width of the offset window a vote is counted in: samples are 0.25 s apart, an I-frame-only
+#: track 1 s, and moving pictures keep matching a sample or two away.
+OFFSET_TOLERANCE = 0.6
+#: Source samples considered around each proposed offset (seconds either side).
+BAND = MAX_GAP + 1.0
+#: Fewest agreeing samples for a clip match, and for one segment of it.
+MIN_MATCH_SAMPLES = 3
+MIN_SEGMENT_SAMPLES = 2
+#: Agreeing samples further apart than this (seconds of query) start a new segment.
+SEGMENT_GAP = 3.0
+#: At most this many segments per pair of videos, and candidate videos per query.
+MAX_SEGMENTS = 8
+MAX_CANDIDATES = 20
+#: Track samples of the query looked up in the index, per second (keyframes are looked up too).
+LOOKUPS_PER_SECOND = 1.0
+#: Tracks kept in memory between queries.
+TRACK_CACHE = 16
+
+
+def _hex(packed: np.ndarray) -> str:
+    return packed.tobytes().hex()
+
+
+def _unhex(value: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(value), np.uint8)
+
+
+def _popcount(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(np.bitwise_xor(a, b)).sum(axis=-1, dtype=np.int32)
+
+
+# --- keyframes known to a matcher -------------------------------------------------------------
+
+class VideoFrames:
+    """What a matcher knows about keyframe items: their video, their moment, the video's track."""
+
+    def __init__(self, ledger: "Ledger"):
+        self.ledger = ledger
+        self._tracks: OrderedDict[int, Track | None] = OrderedDict()
+        self._any: bool | None = None
+
+    def any(self) -> bool:
+        """Whether the ledger holds any keyframe (no lookups at all for an image-only ledger)."""
+        if self._any is None:
+            self._any = self.ledger.has_frames()
+        return self._any
+
+    def added(self) -> None:
+        """A video was recorded: lookups are needed from now on."""
+        self._any = True
+
+    def parents(self, item_ids) -> dict:
+        """The frame rows (video, moment) of those of these items that are keyframes."""
+        if not self.any():
+            return {}
+        return self.ledger.frames_by_item(item_ids)
+
+    def track(self, video_id: int) -> Track | None:
+        """The stored track of a video (cached)."""
+        if video_id in self._tracks:
+            self._tracks.move_to_end(video_id)
+            return self._tracks[video_id]
+        row = self.ledger.video(video_id)
+        track = None
+        if row is not None and row.track_algorithm == Track.ALGORITHM and row.track_version == Track.VERSION:
+            try:
+                track = Track.from_bytes(row.track)
+            except ValueError:
+                track = None
+        self._tracks[video_id] = track
+        if len(self._tracks) > TRACK_CACHE:
+            self._tracks.popitem(last=False)
+        return track
+
+    # --- a still's moment ----------------------------------------------------------------
+
+    def fold(self, matches: list["Match"], query: "QueryView") -> list["Match"]:
+        """Matches on keyframes become one match per video, at the timecode(s) of the moment."""
+        from .matcher import Match
+
+        frames = self.parents(m.item_id for m in matches)
+        if not frames:
+            return matches
+        out = [m for m in matches if m.item_id not in frames]
+        by_video: dict[int, list[tuple[Match, float, int, str]]] = defaultdict(list)
+        for m in matches:
+            f = frames.get(m.item_id)
+            if f is not None:
+                by_video[f.video_item_id].append((m, f.timestamp_s, f.item_id, f.reason))
+        for video_id, hits in by_video.items():
+            moments = [self._moment(video_id, group, query) for group in _groups(hits)]
+            moments.sort(key=lambda mo: _strength(mo[0]))
+            best, evidence = moments[0]
+            evidence = {**best.evidence, **evidence}
+            if len(moments) > 1:
+                evidence["moments"] = [ev for _, ev in moments]
+            folded = Match(video_id, best.method, best.distance, evidence)
+            out = [m for m in out if m.item_id != video_id or m.sort_key() < folded.sort_key()]
+            if not any(m.item_id == video_id for m in out):
+                out.append(folded)
+        return sorted(out, key=lambda m: m.sort_key())
+
+    def _moment(self, video_id: int, hits: list, query: "QueryView") -> tuple["Match", dict]:
+        best, key_t, key_id, reason = min(hits, key=lambda h: _strength(h[0]))
+        times = [h[1] for h in hits]
+        track = self.track(video_id)
+        found = None
+        if track is not None:
+            found = refine(track, query.signature(best), min(times) - MAX_GAP, max(times) + MAX_GAP)
+        evidence = {
+            "video_item_id": video_id,
+            "keyframe_item_id": key_id,
+            "keyframe_timestamp_s": key_t,
+            "keyframe_timecode": timecode(key_t),
+            "keyframe_reason": reason,
+        }
+        if found is None:
+            evidence.update(timestamp_s=key_t, timecode=timecode(key_t), from_keyframe_s=0.0,
+                            timecode_basis="keyframe", track_distance=None)
+        else:
+            t, distance, span = found
+            evidence.update(timestamp_s=round(t, 3), timecode=timecode(t), from_keyframe_s=round(t - key_t, 3),
+                            timecode_basis="track", track_distance=distance)
+            if span[1] - span[0] > 0:
+                evidence["range_s"] = [round(span[0], 3), round(span[1], 3)]
+        return best, evidence
+
+
+def _strength(m: "Match") -> tuple:
+    """Sort key, strongest first: by method, then distance (for local features: most inliers)."""
+    from .matcher import METHOD_RANK
+
+    return (METHOD_RANK.get(m.method, 9), -(m.distance or 0) if m.method == "orb" else (m.distance or 0), m.item_id)
+
+
+def _groups(hits: list) -> list[list]:
+    """Keyframe hits split into moments: runs of keyframes less than MOMENT_GAP apart."""
+    hits = sorted(hits, key=lambda h: h[1])
+    groups = [[hits[0]]]
+    for h in hits[1:]:
+        if h[1] - groups[-1][-1][1] > MOMENT_GAP:
+            groups.append([h])
+        else:
+            groups[-1].append(h)
+    return groups
+
+
+@dataclass
+class Signature:
+    """A query picture reduced the way track samples are: tiny thumbnails (as is and mirrored)
+    and PDQ hashes."""
+
+    tiny: list[np.ndarray]
+    hashes: list[np.ndarray]
+
+
+def refine(track: Track, query: Signature, start: float, end: float) -> tuple[float, float, tuple[float, float]] | None:
+    """(moment, distance, (first, last) equally good sample) of the track sample nearest the query
+    between start and end; None when none is near enough to say.
+
+    Tiny thumbnails are compared when both sides have them, else PDQ hashes.
+    """
+    window = np.flatnonzero((track.times >= start) & (track.times <= end) & track.informative)
+    if not len(window):
+        return None
+    if query.tiny and track.thumbs is not None:
+        dist = np.min(np.stack([tiny_distance(q, track.thumbs[window]) for q in query.tiny]), axis=0)
+        limit, tie = REFINE_MAX, REFINE_TIE
+    elif query.hashes:
+        dist = np.min(np.stack([_popcount(track.hashes[window], h) for h in query.hashes]), axis=0).astype(float)
+        limit, tie = REFINE_MAX_BITS, REFINE_TIE_BITS
+    else:
+        return None
+    best = int(np.argmin(dist))
+    if dist[best] > limit:
+        return None
+    good = dist <= dist[best] + tie
+    lo = hi = best
+    while lo > 0 and good[lo - 1]:
+        lo -= 1
+    while hi < len(window) - 1 and good[hi + 1]:
+        hi += 1
+    first, last = float(track.times[window[lo]]), float(track.times[window[hi]])
+    return (first + last) / 2, round(float(dist[best]), 3), (first, last)
+
+
+def tiny_distance(query: np.ndarray, thumbs: np.ndarray) -> np.ndarray:
+    """Distance of a tiny thumbnail to each of several: mean absolute difference of the cells after
+    normalising brightness and contrast, over the REFINE_CELLS most similar cells."""
+    q = _normalised(query[None].astype(np.float32)).reshape(1, -1)
+    t = _normalised(thumbs.astype(np.float32)).reshape(len(thumbs), -1)
+    diff = np.abs(t - q)
+    keep = max(1, int(diff.shape[1] * REFINE_CELLS))
+    return np.partition(diff, keep - 1, axis=1)[:, :keep].mean(axis=1)
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    axes = tuple(range(1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    std = x.std(axis=axes, keepdims=True)
+    return (x - mean) / (std + 4.0)
+
+
+@dataclass
+class QueryView:
+    """The query of an image match, for narrowing a moment: its pixels when at hand (cut to where
+    the local-feature stage found the picture in it, so a screenshot's surroundings do not count),
+    else its PDQ hashes."""
+
+    image: Image.Image | None
+    original_size: tuple[int, int] | None
+    pdq_variants: list[str]
+
+    def signature(self, m: "Match") -> Signature:
+        region = self.image
+        quad = m.evidence.get("quad_in_query") if m.method == "orb" else None
+        if region is not None and quad and self.original_size:
+            sx = region.width / max(self.original_size[0], 1)
+            sy = region.height / max(self.original_size[1], 1)
+            xs = [p[0] * sx for p in quad]
+            ys = [p[1] * sy for p in quad]
+            box = (max(0, int(min(xs))), max(0, int(min(ys))), min(region.width, int(max(xs)) + 1),
+                   min(region.height, int(max(ys)) + 1))
+            if box[2] - box[0] >= 16 and box[3] - box[1] >= 16:
+                region = region.crop(box)
+        if region is not None:
+            return picture_signature(picture_thumb(region))
+        variants = self.pdq_variants
+        return Signature([], [_unhex(v) for i, v in enumerate(variants) if i in (0, 4)])
+
+
+def picture_signature(thumb: np.ndarray) -> Signature:
+    """The signature of a picture's grey thumbnail (bars cut), as is and mirrored."""
+    flipped = np.ascontiguousarray(thumb[:, ::-1])
+    return Signature([tiny(thumb), tiny(flipped)], [thumb_hash(thumb)[0], thumb_hash(flipped)[0]])
+
+
+# --- a clip's footage -------------------------------------------------------------------------
+
+@dataclass
+class Segment:
+    """A stretch of the query that shows a stretch of the source: source time = query time + offset."""
+
+    query_start_s: float
+    query_end_s: float
+    source_start_s: float
+    source_end_s: float
+    offset_s: float
+    samples: int
+    mean_distance: float
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["query"] = f"{timecode(self.query_start_s)}-{timecode(self.query_end_s)}"
+        out["source"] = f"{timecode(self.source_start_s)}-{timecode(self.source_end_s)}"
+        return out
+
+
+@dataclass
+class ClipMatch:
+    """Footage of a source video found in a query video: the segments and how much of the query."""
+
+    item_id: int
+    segments: list[Segment]
+    matched_samples: int
+    query_samples: int
+    query_share: float
+    mirrored: bool
+
+    @property
+    def mean_distance(self) -> float:
+        total = sum(s.samples for s in self.segments)
+        return sum(s.mean_distance * s.samples for s in self.segments) / total if total else 0.0
+
+    def to_match(self) -> "Match":
+        from .matcher import Match
+
+        main = max(self.segments, key=lambda s: (s.query_end_s - s.query_start_s, s.samples))
+        evidence = {
+            "offset_s": main.offset_s,
+            "query_start_s": main.query_start_s,
+            "query_end_s": main.query_end_s,
+            "source_start_s": main.source_start_s,
+            "source_end_s": main.source_end_s,
+            "timestamp_s": main.source_start_s,
+            "timecode": timecode(main.source_start_s),
+            "query_share": round(self.query_share, 3),
+            "matched_samples": self.matched_samples,
+            "query_samples": self.query_samples,
+            "mirrored": self.mirrored,
+            "pair_threshold": PAIR_DISTANCE,
+            "bits": PDQ.bits,
+            "segments": [s.to_dict() for s in sorted(self.segments, key=lambda s: s.query_start_s)],
+            "edits": ["mirrored"] if self.mirrored else [],
+        }
+        return Match(self.item_id, "video", round(self.mean_distance, 2), evidence)
+
+
+def align(query: Track, source: Track, offsets: list[float], item_id: int = 0,
+          query_duration: float | None = None) -> ClipMatch | None:
+    """The footage of ``source`` that ``query`` shows, checked around the proposed offsets."""
+    qi = np.flatnonzero(query.informative)
+    si = np.flatnonzero(source.informative)
+    if len(qi) < MIN_MATCH_SAMPLES or not len(si) or not offsets:
+        return None
+    qt, st = query.times[qi], source.times[si]
+    sh = source.hashes[si]
+    hints = np.unique(np.round(np.asarray(offsets, np.float64) * 2) / 2)
+    best: tuple[int, list[Segment], bool] | None = None
+    variants = [(query.hashes[qi], False)]
+    if query.mirrored is not None and len(query.mirrored):
+        variants.append((query.mirrored[qi], True))
+    for qh, mirrored in variants:
+        pi, pj, pd = _band_pairs(qt, qh, st, sh, hints)
+        segments = _segments(qt, st, pi, pj, pd)
+        matched = sum(s.samples for s in segments)
+        if segments and (best is None or matched > best[0]):
+            best = (matched, segments, mirrored)
+    if best is None or best[0] < MIN_MATCH_SAMPLES:
+        return None
+    matched, segments, mirrored = best
+    period = _period(query.times)
+    duration = query_duration or (float(query.times[-1]) + period if len(query.times) else 0.0)
+    covered = sum(s.query_end_s - s.query_start_s + period for s in segments)
+    share = min(1.0, covered / duration) if duration > 0 else 0.0
+    return ClipMatch(item_id, segments, matched, len(qi), share, mirrored)
+
+
+def _period(times: np.ndarray) -> float:
+    if len(times) < 2:
+        return 1.0 / SAMPLE_FPS
+    return float(np.median(np.diff(times)))
+
+
+def _band_pairs(qt, qh, st, sh, hints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (query sample, source sample, distance) within BAND of a proposed offset and within
+    PAIR_DISTANCE bits."""
+    pairs = set()
+    for h in hints[:64]:
+        lo = np.searchsorted(st, qt + h - BAND, side="left")
+        hi = np.searchsorted(st, qt + h + BAND, side="right")
+        counts = hi - lo
+        total = int(counts.sum())
+        if not total:
+            continue
+        i = np.repeat(np.arange(len(qt)), counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        j = np.repeat(lo, counts) + (np.arange(total) - starts)
+        pairs.update(zip(i.tolist(), j.tolist()))
+    if not pairs:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    arr = np.array(sorted(pairs), dtype=np.int64)
+    i, j = arr[:, 0], arr[:, 1]
+    d = _popcount(qh[i], sh[j])
+    keep = d <= PAIR_DISTANCE
+    return i[keep], j[keep], d[keep]
+
+
+def _segments(qt, st, pi, pj, pd) -> list[Segment]:
+    """Segments found by voting: the offset most query samples agree on, its runs, then again
+    without those samples, up to MAX_SEGMENTS."""
+    segments: list[Segment] = []
+    alive = np.ones(len(pi), bool)
+    while len(segments) < MAX_SEGMENTS and alive.sum() >= MIN_SEGMENT_SAMPLES:
+        idx = np.flatnonzero(alive)
+        offset, support = _vote(qt, st, pi[idx], pj[idx], pd[idx])
+        if len(support) < MIN_SEGMENT_SAMPLES:
+            break
+        samples = sorted(support)  # query sample indices
+        runs, run = [], [samples[0]]
+        for a in samples[1:]:
+            if qt[a] - qt[run[-1]] > SEGMENT_GAP:
+                runs.append(run)
+                run = [a]
+            else:
+                run.append(a)
+        runs.append(run)
+        found = False
+        for run in runs:
+            if len(run) < MIN_SEGMENT_SAMPLES:
+                continue
+            q0, q1 = float(qt[run[0]]), float(qt[run[-1]])
+            dists = [support[a] for a in run]
+            segments.append(Segment(round(q0, 3), round(q1, 3), round(q0 + offset, 3), round(q1 + offset, 3),
+                                    round(offset, 3), len(run), round(float(np.mean(dists)), 2)))
+            found = True
+        alive &= ~np.isin(pi, samples)
+        if not found:
+            break
+    return segments
+
+
+def _vote(qt, st, pi, pj, pd) -> tuple[float, dict[int, int]]:
+    """(offset, {query sample: best distance}) for the offset window holding the most distinct
+    query samples."""
+    offs = st[pj] - qt[pi]
+    order = np.argsort(offs, kind="stable")
+    offs, pi_s, pd_s = offs[order], pi[order], pd[order]
+    width = 2 * OFFSET_TOLERANCE
+    counts: dict[int, int] = defaultdict(int)
+    best_n, best_lo, best_hi = 0, 0, 0
+    lo = 0
+    for hi in range(len(offs)):
+        counts[int(pi_s[hi])] += 1
+        while offs[hi] - offs[lo] > width:
+            key = int(pi_s[lo])
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+            lo += 1
+        if len(counts) > best_n:
+            best_n, best_lo, best_hi = len(counts), lo, hi
+    if not best_n:
+        return 0.0, {}
+    centre = (offs[best_lo] + offs[best_hi]) / 2
+    chosen: dict[int, tuple[int, float]] = {}
+    for k in range(best_lo, best_hi + 1):
+        a, d, o = int(pi_s[k]), int(pd_s[k]), float(offs[k])
+        if a not in chosen or (d, abs(o - centre)) < (chosen[a][0], abs(chosen[a][1] - centre)):
+            chosen[a] = (d, o)
+    offset = float(np.median([o for _, o in chosen.values()]))
+    near = np.abs(offs - offset) <= OFFSET_TOLERANCE
+    support: dict[int, int] = {}
+    for a, d in zip(pi_s[near].tolist(), pd_s[near].tolist()):
+        support[a] = min(d, support.get(a, 1 << 30))
+    return offset, support
+
+
+def match_video(matcher: "Matcher", video: VideoPrints, *, exclude: set[int] | None = None) -> list["Match"]:
+    """Indexed videos whose footage ``video`` re-uses (method "video"), and indexed pictures that
+    appear in it (image methods, with the moment in ``video`` as evidence), best first."""
+    from .matcher import Match
+
+    exclude = exclude or set()
+    frames_known = matcher.videos
+    raw: list[tuple[float, Match, bool]] = []  # (moment in the query, match, found by a track sample)
+    for kf in video.keyframes:
+        for m in matcher.match(kf.prints, image=None, exclude=exclude, fold_frames=False):
+            raw.append((kf.time, m, False))
+    track = video.track
+    if frames_known.any() and len(track):
+        step = max(1, int(round(1.0 / (LOOKUPS_PER_SECOND * _period(track.times)))))
+        for k in np.flatnonzero(track.informative)[::step]:
+            queries = [_hex(track.hashes[k])] + ([_hex(track.mirrored[k])] if track.mirrored is not None else [])
+            for hit in matcher.pdq.search(queries, PDQ.match_threshold):
+                raw.append((float(track.times[k]), Match(hit.item_id, "pdq", float(hit.distance), {}), True))
+    frames = frames_known.parents({m.item_id for _, m, _ in raw})
+    proposals: dict[int, list[float]] = defaultdict(list)
+    stills: dict[int, list[tuple[float, Match]]] = defaultdict(list)
+    for t, m, from_track in raw:
+        f = frames.get(m.item_id)
+        if f is None:
+            if m.item_id not in exclude and not from_track:
+                stills[m.item_id].append((t, m))
+        elif f.video_item_id not in exclude:
+            proposals[f.video_item_id].append(f.timestamp_s - t)
+    results: list[Match] = []
+    ranked = sorted(proposals.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_CANDIDATES]
+    for video_id, offsets in ranked:
+        source = frames_known.track(video_id)
+        if source is None:
+            continue
+        clip = align(track, source, offsets, video_id, video.facts.duration_s)
+        if clip is not None:
+            results.append(clip.to_match())
+    for item_id, hits in stills.items():
+        results.append(_still_in_video(item_id, hits, track, matcher))
+    return sorted(results, key=lambda m: m.sort_key())
+
+
+def _still_in_video(item_id: int, hits: list[tuple[float, "Match"]], track: Track, matcher: "Matcher") -> "Match":
+    """An indexed picture found at keyframes of the query video, at its moment(s) in it."""
+    from .matcher import Match
+
+    signature = _stored_signature(matcher.ledger, item_id)
+    moments = []
+    for group in _groups([(m, t, None, None) for t, m in hits]):
+        best, key_t = min(((h[0], h[1]) for h in group), key=lambda x: _strength(x[0]))
+        found = refine(track, signature, group[0][1] - MAX_GAP, group[-1][1] + MAX_GAP)
+        t = found[0] if found else key_t
+        moments.append((best, {"timestamp_s": round(t, 3), "timecode": timecode(t),
+                               "keyframe_timestamp_s": key_t, "from_keyframe_s": round(t - key_t, 3),
+                               "timecode_basis": "track" if found else "keyframe",
+                               "track_distance": found[1] if found else None}))
+    moments.sort(key=lambda mo: _strength(mo[0]))
+    best, evidence = moments[0]
+    evidence = {**best.evidence, **evidence, "in_video": "query"}
+    if len(moments) > 1:
+        evidence["moments"] = [ev for _, ev in moments]
+    return Match(item_id, best.method, best.distance, evidence)
+
+
+def _stored_signature(ledger: "Ledger", item_id: int) -> Signature:
+    """An indexed picture's signature, from the grey template its local features keep (128 px),
+    else from its PDQ hash."""
+    from . import local_features
+
+    blob = ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
+    if blob is not None:
+        try:
+            template = local_features.LocalFeatures.from_bytes(blob).template
+            return picture_signature(picture_thumb(Image.fromarray(template)))
+        except ValueError:
+            pass
+    value = ledger.fingerprint_value(item_id, PDQ.name, PDQ.version)
+    return Signature([], [_unhex(value)] if value else [])
+
+
+# --- recording --------------------------------------------------------------------------------
+
+def record_video(ledger: "Ledger", matcher: "Matcher", video: VideoPrints):
+    """Add a video to the ledger, find what it re-uses, make its keyframes findable.
+
+    Returns (video item, newly created, matches to link it to); a known video matches nothing.
+    """
+    item, created = ledger.add_video(video)
+    if not created:
+        return item, False, []
+    matches = match_video(matcher, video, exclude={item.id})
+    for frame, kf in zip(ledger.frames_of(item.id), sorted(video.keyframes, key=lambda k: k.time)):
+        matcher.add(frame.item_id, kf.prints)
+    matcher.videos.added()
+    return item, True, matches

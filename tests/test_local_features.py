@@ -1,0 +1,111 @@
+"""Local features: extraction invariants and the compact, versioned byte format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from provenance.local_features import (
+    ALGORITHM,
+    INDEX_FEATURES,
+    QUERY_FEATURES,
+    VERSION,
+    LocalFeatures,
+    extract,
+    extract_mirrored,
+)
+
+
+def _photo(name: str = "astronaut") -> Image.Image:
+    import skimage.data
+
+    array = getattr(skimage.data, name)()
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    return Image.fromarray(array[..., :3].astype(np.uint8))
+
+
+def test_round_trip_is_exact_and_compact():
+    features = extract(_photo())
+    blob = features.to_bytes()
+    again = LocalFeatures.from_bytes(blob)
+    assert again.to_bytes() == blob
+    np.testing.assert_array_equal(again.points, features.points)
+    np.testing.assert_array_equal(again.descriptors, features.descriptors)
+    np.testing.assert_array_equal(again.template, features.template)
+    np.testing.assert_array_equal(again.colour, features.colour)
+    assert again.original_size == features.original_size == (512, 512)
+    assert again.working_size == features.working_size
+    assert again.version == f"{ALGORITHM}-{VERSION}"
+    assert len(features) == INDEX_FEATURES
+    assert len(blob) <= 30 * 1024  # a square picture is the largest case
+
+
+def test_foreign_or_truncated_blob_is_refused():
+    blob = extract(_photo("coffee")).to_bytes()
+    with pytest.raises(ValueError):
+        LocalFeatures.from_bytes(b"XYZ" + blob[3:])
+    with pytest.raises(ValueError):
+        LocalFeatures.from_bytes(blob[:-10])
+    with pytest.raises(ValueError):
+        LocalFeatures.from_bytes(blob + b"\0")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(0, 60),
+    size=st.tuples(st.integers(1, 9000), st.integers(1, 9000)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_round_trip_of_arbitrary_features(n, size, seed):
+    rng = np.random.default_rng(seed)
+    working = (min(size[0], 640), min(size[1], 640))
+    features = LocalFeatures(
+        original_size=size,
+        working_size=working,
+        points=(np.round(rng.uniform(0, 639, (n, 2)) * 8) / 8).astype(np.float32),
+        descriptors=rng.integers(0, 256, (n, 32), dtype=np.uint8),
+        template=rng.integers(0, 256, (int(rng.integers(1, 129)), int(rng.integers(1, 129))), dtype=np.uint8),
+        colour=rng.integers(0, 256, (12, 16, 3), dtype=np.uint8),
+    )
+    again = LocalFeatures.from_bytes(features.to_bytes())
+    assert (again.original_size, again.working_size) == (features.original_size, features.working_size)
+    for name in ("points", "descriptors", "template", "colour"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(features, name))
+
+
+def test_reduced_input_reports_original_coordinates():
+    image = _photo("coffee")  # 600 x 400
+    full = extract(image)
+    half = extract(image.resize((300, 200), Image.Resampling.LANCZOS), original_size=(600, 400))
+    assert half.original_size == (600, 400)
+    assert half.points_original()[:, 0].max() > 400  # spans the original's width
+    assert full.points_original()[:, 0].max() <= 600
+
+
+def test_query_extraction_keeps_working_images_and_mirrors():
+    image = _photo("chelsea")
+    query = extract(image, for_query=True, keep_working=True)
+    assert query.working is not None and query.working_colour is not None
+    assert len(query) <= QUERY_FEATURES
+    mirrored = extract_mirrored(query)
+    assert mirrored.working_size == query.working_size
+    np.testing.assert_array_equal(mirrored.working, query.working[:, ::-1])
+    with pytest.raises(ValueError):
+        extract_mirrored(extract(image))
+
+
+def test_flat_image_has_no_keypoints_and_still_serialises():
+    features = extract(Image.new("RGB", (800, 600), (128, 128, 128)))
+    assert len(features) == 0
+    assert len(LocalFeatures.from_bytes(features.to_bytes())) == 0
+
+
+def test_large_input_is_reduced_to_the_working_size():
+    image = _photo("astronaut").resize((4000, 3000))
+    features = extract(image)
+    assert max(features.working_size) == 640
+    assert features.original_size == (4000, 3000)

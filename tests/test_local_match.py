@@ -1,0 +1,224 @@
+"""Local matching: re-publications are found with the right geometry, look-alikes are not."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from provenance.local_features import LocalFeatures, extract
+from provenance.local_index import LocalFeatureIndex
+from provenance.local_match import LocalMatch, search, verify
+
+INDEXED = ("astronaut", "coffee", "chelsea", "camera")
+LOGO_ITEM, BANNER_ITEM = 100, 101
+
+
+def _photo(name: str) -> Image.Image:
+    import skimage.data
+
+    array = getattr(skimage.data, name)()
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    return Image.fromarray(array[..., :3].astype(np.uint8))
+
+
+def _with_logo(image: Image.Image) -> Image.Image:
+    """The same outlet logo (a red plate with white lettering) in the top-left corner."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    width = int(image.width * 0.16)
+    height = width // 3
+    draw.rounded_rectangle((12, 12, 12 + width, 12 + height), radius=height // 4, fill=(200, 20, 30))
+    draw.text((12 + height // 4, 12 + height // 6), "NEWS24", fill="white",
+              font=ImageFont.load_default(size=int(height * 0.6)))
+    return out
+
+
+def _with_banner(image: Image.Image) -> Image.Image:
+    """The same caption banner above the picture."""
+    band = int(image.height * 0.2)
+    out = Image.new("RGB", (image.width, image.height + band), (20, 20, 20))
+    out.paste(image, (0, band))
+    draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=int(band * 0.3))
+    draw.text((12, band * 0.12), "BREAKING: officials confirm the report", fill="white", font=font)
+    draw.text((12, band * 0.55), "Source: agency wire, 12 May", fill=(200, 200, 200), font=font)
+    return out
+
+
+@pytest.fixture(scope="module")
+def library():
+    """An index of a few photos plus a logo'd and a captioned photo; and its loader."""
+    features = {i: extract(_photo(name)) for i, name in enumerate(INDEXED)}
+    features[LOGO_ITEM] = extract(_with_logo(_photo("chelsea")))
+    features[BANNER_ITEM] = extract(_with_banner(_photo("chelsea")))
+    blobs = {item: f.to_bytes() for item, f in features.items()}
+    index = LocalFeatureIndex()
+    for item, f in features.items():
+        index.add(item, f)
+    return index, lambda item: LocalFeatures.from_bytes(blobs[item])
+
+
+def _found(query: Image.Image, library, item: int) -> LocalMatch:
+    index, load = library
+    matches = search(query, index, load)
+    assert matches, "nothing matched"
+    assert matches[0].item_id == item
+    return matches[0]
+
+
+def _corners(image: Image.Image) -> np.ndarray:
+    return np.array([[0, 0], [image.width, 0], [image.width, image.height], [0, image.height]], float)
+
+
+def _assert_quad(match: LocalMatch, expected: np.ndarray, tolerance: float) -> None:
+    error = np.abs(np.array(match.quad_in_query) - expected).max()
+    assert error <= tolerance, (match.quad_in_query, expected.tolist())
+
+
+def test_crop_is_found_with_its_position(library):
+    original = _photo("astronaut")
+    box = (150, 40, 150 + 300, 40 + 360)  # ~41 % of the area
+    match = _found(original.crop(box), library, 0)
+    _assert_quad(match, _corners(original) - box[:2], tolerance=4)
+    x0, y0, x1, y1 = match.visible_in_original
+    assert abs(x0 - box[0]) < 4 and abs(y0 - box[1]) < 4 and abs(x1 - box[2]) < 4 and abs(y1 - box[3]) < 4
+    assert 0.38 < match.visible_share < 0.45
+    assert "cropped" in match.edits and not match.mirrored
+
+
+def test_picture_framed_in_a_phone_screenshot(library):
+    original = _photo("coffee")
+    canvas = Image.new("RGB", (1080, 2340), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=36)
+    draw.rectangle((0, 0, 1080, 170), fill=(29, 161, 242))
+    draw.ellipse((40, 220, 140, 320), fill=(120, 90, 200))
+    for row, line in enumerate(["Some Account @someaccount", "Look at this morning's coffee,",
+                                "best in town #coffee"]):
+        draw.text((40 if row else 170, 240 + row * 60), line, fill=(20, 20, 20), font=font)
+    width = 918
+    pasted = original.resize((width, width * 400 // 600), Image.Resampling.LANCZOS)
+    canvas.paste(pasted, (81, 460))
+    for i, label in enumerate(["Reply", "Repost", "Like", "Share"]):
+        draw.rounded_rectangle((60 + i * 250, 1140, 260 + i * 250, 1210), radius=20, outline=(20, 20, 20), width=3)
+        draw.text((80 + i * 250, 1155), label, fill=(20, 20, 20), font=font)
+    match = _found(canvas, library, 1)
+    expected = _corners(original) * (width / 600) + [81, 460]
+    _assert_quad(match, expected, tolerance=8)
+    assert "framed" in match.edits and "scaled" in match.edits
+    assert match.visible_share > 0.97
+
+
+def test_mirrored_copy(library):
+    original = _photo("chelsea")
+    match = _found(ImageOps.mirror(original), library, 2)
+    w, h = original.size
+    _assert_quad(match, np.array([[w, 0], [0, 0], [0, h], [w, h]], float), tolerance=4)
+    assert match.mirrored and "mirrored" in match.edits
+    assert abs(match.rotation_deg) < 1
+
+
+def test_rotated_copy_with_corners_cropped(library):
+    original = _photo("astronaut")
+    rotation = cv2.getRotationMatrix2D((256, 256), 5, 1.0)  # 5 degrees counter-clockwise
+    rotated = cv2.warpAffine(np.asarray(original), rotation, (512, 512), flags=cv2.INTER_CUBIC)
+    query = Image.fromarray(rotated[40:472, 40:472])
+    match = _found(query, library, 0)
+    expected = _corners(original) @ rotation[:, :2].T + rotation[:, 2] - 40
+    _assert_quad(match, expected, tolerance=5)
+    assert abs(match.rotation_deg - 5) < 0.7
+    assert "rotated" in match.edits and "cropped" in match.edits
+
+
+def test_phone_photo_of_a_screen(library):
+    original = _photo("coffee")
+    w, h = original.size
+    rng = np.random.default_rng(3)
+    pad = 80
+    screen = np.full((h + 2 * pad, w + 2 * pad, 3), 25, np.uint8)
+    screen[pad:pad + h, pad:pad + w] = np.asarray(original)
+    corners = (_corners(original) + pad).astype(np.float32)
+    shot = corners + np.float32([[45, 30], [-35, 20], [-10, -10], [15, -5]])  # keystone, up to 7 %
+    perspective = cv2.getPerspectiveTransform(corners, shot)
+    photo = cv2.warpPerspective(screen, perspective, (screen.shape[1], screen.shape[0]), borderValue=(25, 25, 25))
+    photo = cv2.GaussianBlur(photo, (0, 0), 1.2).astype(np.float32) * 0.9 + rng.normal(0, 5, photo.shape)
+    match = _found(Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)), library, 1)
+    _assert_quad(match, shot.astype(float), tolerance=6)
+    assert "perspective" in match.edits
+
+
+def test_grayscale_copy_is_labelled(library):
+    match = _found(ImageOps.grayscale(_photo("chelsea")).convert("RGB"), library, 2)
+    assert "grayscale" in match.edits
+
+
+def test_different_photo_is_not_matched(library):
+    index, load = library
+    for name in ("rocket", "hubble_deep_field", "immunohistochemistry"):
+        assert search(_photo(name), index, load) == [], name
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Image.new("RGB", (800, 600), (128, 128, 128)),
+    lambda: Image.fromarray(np.tile(np.linspace(0, 255, 800).astype(np.uint8), (600, 1))).convert("RGB"),
+    lambda: Image.fromarray((((np.indices((600, 800)) // 40).sum(0) % 2) * 255).astype(np.uint8)).convert("RGB"),
+    lambda: Image.fromarray((((np.indices((600, 800)) // 7).sum(0) % 2) * 255).astype(np.uint8)).convert("RGB"),
+], ids=["flat", "gradient", "checkerboard", "fine-checkerboard"])
+def test_degenerate_images_are_not_matched(library, make):
+    index, load = library
+    assert search(make(), index, load) == []
+
+
+def test_photos_sharing_only_a_logo_do_not_match(library):
+    index, load = library
+    matches = search(_with_logo(_photo("rocket")), index, load)  # chelsea + the logo is indexed
+    assert matches == []
+
+
+def test_photos_sharing_only_a_caption_banner_do_not_match(library):
+    index, load = library
+    matches = search(_with_banner(_photo("rocket")), index, load)
+    assert matches == []
+
+
+def test_verify_agrees_with_search_and_evidence_is_json(library):
+    index, load = library
+    query = extract(_photo("camera").crop((50, 50, 450, 450)), for_query=True, keep_working=True)
+    match = verify(query, load(3), 3)
+    assert match is not None and match.inliers >= 12
+    evidence = match.to_evidence()
+    assert json.loads(json.dumps(evidence)) == evidence
+    assert len(evidence["correspondences"]) <= 50
+    assert verify(query, load(0), 0) is None
+
+
+def test_index_save_load_and_remove(library, tmp_path):
+    index, _ = library
+    query = extract(_photo("coffee"), for_query=True)
+    before = index.candidates(query, k=3)
+    path = tmp_path / "local.npz"
+    index.save(path)
+    loaded = LocalFeatureIndex.load(path)
+    assert len(loaded) == len(index)
+    assert loaded.candidates(query, k=3) == before
+    assert loaded.remove(1) and not loaded.remove(1)
+    assert 1 not in loaded and len(loaded) == len(index) - 1
+    assert all(item != 1 for item, _ in loaded.candidates(query, k=10))
+
+
+def test_index_switches_to_ivf_when_large(monkeypatch):
+    from provenance import local_index
+
+    monkeypatch.setattr(local_index, "IVF_MIN_DESCRIPTORS", 2000)
+    index = LocalFeatureIndex()
+    photos = ["astronaut", "coffee", "chelsea", "camera", "rocket", "hubble_deep_field"]
+    for item, name in enumerate(photos):
+        index.add(item, extract(_photo(name)))
+    assert index.is_ivf and index.descriptor_count == 400 * len(photos)
+    best, _votes = index.candidates(extract(_photo("rocket"), for_query=True), k=1)[0]
+    assert best == 4
