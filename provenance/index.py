@@ -46,6 +46,11 @@ def _pack(hex_value: str, bits: int) -> np.ndarray:
 
 
 def _distances(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Hamming distance of every row of codes to the query (both packed bytes)."""
+    if codes.shape[1] % 8 == 0:  # 64-bit words: 8x fewer popcounts than bytes
+        words = np.ascontiguousarray(codes).view(np.uint64)
+        q = np.ascontiguousarray(query).view(np.uint64)
+        return np.bitwise_count(np.bitwise_xor(words, q)).sum(axis=1, dtype=np.int32)
     return np.bitwise_count(np.bitwise_xor(codes, query)).sum(axis=1, dtype=np.int32)
 
 
@@ -165,38 +170,37 @@ class HashIndex:
         if not hex_values or not len(self):
             return []
         queries = np.stack([_pack(h, self.bits) for h in hex_values])
-        radius = max_distance // self.substrings
-        masks = _flip_masks(SUBSTRING_BITS, radius)
-        q_values = self._substring_values(queries)  # (substrings, variants)
-        all_ids, all_dist, all_var = [], [], []
-        for variant, query in enumerate(queries):
-            rows = self._candidate_rows(q_values[:, variant], masks)
-            if len(rows):
-                dist = _distances(self._codes[rows], query)
-                all_ids.append(self._ids[rows])
-                all_dist.append(dist)
-                all_var.append(np.full(len(rows), variant, dtype=np.int32))
-            if self._pending_ids:
-                pending = np.stack(self._pending_codes)
-                all_ids.append(np.asarray(self._pending_ids, dtype=np.int64))
-                all_dist.append(_distances(pending, query))
-                all_var.append(np.full(len(pending), variant, dtype=np.int32))
-        if not all_ids:
+        masks = _flip_masks(SUBSTRING_BITS, max_distance // self.substrings)
+        rows = self._candidate_rows(self._substring_values(queries), masks)
+        codes, ids = self._codes[rows], self._ids[rows]
+        if self._pending_ids:
+            codes = np.concatenate([codes, np.stack(self._pending_codes)])
+            ids = np.concatenate([ids, np.asarray(self._pending_ids, dtype=np.int64)])
+        if not len(ids):
             return []
-        return _best_hits(np.concatenate(all_ids), np.concatenate(all_dist), np.concatenate(all_var), max_distance)
+        # (variants, candidates) distances; every candidate against every variant
+        dist = np.stack([_distances(codes, q) for q in queries])
+        variant = dist.argmin(axis=0).astype(np.int32)
+        return _best_hits(ids, dist.min(axis=0), variant, max_distance)
 
     def _candidate_rows(self, q_values: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """Rows sharing, in some substring, a value within the probe radius of a query's."""
         if not len(self._ids):
             return np.zeros(0, dtype=np.int64)
         found = []
         for s in range(self.substrings):
-            probes = np.unique(np.bitwise_xor(masks, q_values[s]))
+            probes = np.unique(np.bitwise_xor.outer(q_values[s], masks).ravel())
             column = self._sorted_values[s]
             lo = np.searchsorted(column, probes, side="left")
             hi = np.searchsorted(column, probes, side="right")
-            for a, b in zip(lo[hi > lo], hi[hi > lo]):
-                found.append(self._sorted_rows[s, a:b])
-        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+            lengths = hi - lo
+            total = int(lengths.sum())
+            if total:
+                # positions lo[i] .. hi[i]-1 of every probe i, without a Python loop
+                starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+                found.append(self._sorted_rows[s, starts + np.arange(total)])
+        # duplicates are left in: cheaper to measure twice than to deduplicate; _best_hits keeps one
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # --- persistence ---------------------------------------------------------------------
 

@@ -88,7 +88,7 @@ def test_mirrored_reupload_is_found(corpus):
 
 def test_unrelated_video_and_identical_copy(corpus):
     root, frames, src, db = corpus
-    unrelated = write_video(root / "q_unrelated.mp4", slideshow(["retina", "immunohistochemistry", "camera"], fps=FPS,
+    unrelated = write_video(root / "q_unrelated.mp4", slideshow(["retina", "immunohistochemistry", "coins"], fps=FPS,
                                                                   shot_s=3.0, seed=11), FPS)
     with Ledger(db) as led:
         r_unrelated, r_same = check(led, [unrelated, src])
