@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .arborescence import max_arborescence
@@ -46,9 +46,14 @@ W_ONE_WAY = 4.0
 #: ... two claimed dates in the other order (outlets back-date, manifests err), which weigh more
 #: than ...
 W_DATES = 2.0
+#: A picture found whole inside a larger one whose surroundings go on across its outline
+#: (surround.py: it was cut out of the larger one) weighs between the two: measured, not certain.
+W_SURROUND_CROP = 3.0
 #: ... a part of a picture shown inside a larger frame (a screenshot of a crop, or two crops of a
-#: source we do not hold), which weighs more than ...
+#: source we do not hold), or a picture with a border along its outline (a frame, caption or
+#: screenshot added; but a frame can be cropped away again), which weigh more than ...
 W_FRAMED_CROP = 1.5
+W_SURROUND_FRAME = 1.5
 #: ... quality: a lower-resolution or more compressed copy derives from the better one.
 W_QUALITY = 1.0
 #: An investigator-confirmed link is the preferred path among otherwise equal ones.
@@ -115,6 +120,9 @@ class LinkFacts:
     distance: float | None
     status: str
     evidence: dict
+    #: For a link whose earlier item sits whole inside the later one: "frame" or "crop"
+    #: (surround.py), None when undecided or not such a link.
+    surround: str | None = None
 
 
 @dataclass
@@ -131,7 +139,47 @@ def load_facts(ledger: Ledger, item_ids: Iterable[int]) -> WorkFacts:
     sightings = [SightingFacts(*row) for row in ledger.sighting_facts(ids)]
     links = [LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6])) for r in ledger.link_facts(ids)
              if r[1] in items and r[2] in items]
-    return WorkFacts(items, sightings, links)
+    return WorkFacts(items, sightings, judge_surrounds(ledger, links, items))
+
+
+def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, ItemFacts]) -> list[LinkFacts]:
+    """Say, for each link that found an earlier item whole inside a later one, whether the later
+    one frames it or it was cut out of the later one (surround.py, from the stored template)."""
+    from . import local_features
+    from .media import WORKING_SIDE
+    from .surround import surround
+
+    out = []
+    for link in links:
+        orb = _orb_evidence(link)
+        edits = (orb or {}).get("edits") or []
+        quad = (orb or {}).get("quad_in_query")
+        if orb is None or "framed" not in edits or _is_cropped(orb) or not quad or link.later not in items:
+            out.append(link)
+            continue
+        blob = ledger.local_features(link.later, local_features.ALGORITHM, local_features.VERSION)
+        if blob is None:
+            out.append(link)
+            continue
+        later = items[link.later]
+        size = orb.get("query_size")  # the quad is in the query file's pixels when the matcher says so
+        if not size:  # older evidence: pixels of the working image the scan decoded
+            shrink = min(1.0, WORKING_SIDE / max(later.width, later.height, 1))
+            size = (later.width * shrink, later.height * shrink)
+        verdict = surround(local_features.LocalFeatures.from_bytes(blob), quad, (float(size[0]), float(size[1])))
+        out.append(replace(link, surround=verdict))
+    return out
+
+
+def _orb_evidence(link: LinkFacts) -> dict | None:
+    ev = link.evidence
+    if link.method == "orb":
+        return ev
+    return next((x for x in ev.get("also", []) if isinstance(x, dict) and x.get("method") == "orb"), None)
+
+
+def _is_cropped(orb: dict) -> bool:
+    return "cropped" in (orb.get("edits") or []) or float(orb.get("visible_share", 1.0)) < CROPPED_SHARE
 
 
 def _item_facts(row) -> ItemFacts:
@@ -235,7 +283,8 @@ class ChainNode:
     dates: tuple[DateFact, ...]
     parent_sighting_id: int | None = None
     parent_item_id: int | None = None
-    #: "origin", "independent", "same_file", "crop", "edit", "containment", "quality", "dates", "order"
+    #: "origin", "independent", "same_file", "crop", "frame", "edit", "containment", "quality", "dates",
+    #: "order"
     basis: str = "origin"
     reason: str = ""
     confidence: str = "-"  # "strong", "likely", "weak" ("-" for a root)
@@ -398,8 +447,7 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
     """Derivation evidence of a link. The matcher's evidence describes the later item (the
     query) against the earlier one (the indexed original)."""
     ev = link.evidence
-    orb = ev if link.method == "orb" else next(
-        (x for x in ev.get("also", []) if isinstance(x, dict) and x.get("method") == "orb"), None)
+    orb = _orb_evidence(link)
     edits = tuple(dict.fromkeys([*(ev.get("edits") or []), *((orb or {}).get("edits") or [])]))
     r = _Reading(edits=edits)
     a, b = link.earlier, link.later
@@ -422,6 +470,10 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
             r.tightness = share
             r.ambiguous = (f"item {b} shows part of item {a} in a larger frame: a screenshot of a crop, "
                            "or another crop of a source the ledger does not hold")
+        elif framed and link.surround == "crop":
+            r.evidence.append(("crop", -W_SURROUND_CROP, f"a crop of item {b}: the picture goes on around it there"))
+        elif framed and link.surround == "frame":
+            r.evidence.append(("frame", W_SURROUND_FRAME, f"item {a} with a frame, caption or screenshot around it"))
         elif framed:
             r.ambiguous = (f"item {b} shows all of item {a} with more around it: either item {a} with a frame, "
                            f"caption or banner added, or item {a} is a crop of item {b}")
@@ -546,7 +598,7 @@ def _attach_to_item(node: ChainNode, first: SightingFacts, parent_item: int, ite
                  and o.parent in by_item]
         if option.strong and not close:
             node.confidence = "strong"
-        elif (option.strong or option.basis in ("dates", "crop", "edit")) and not option.ambiguous:
+        elif (option.strong or option.basis in ("dates", "crop", "edit", "frame")) and not option.ambiguous:
             node.confidence = "likely"
         else:
             node.confidence = "weak"

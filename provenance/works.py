@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
-from .chain import Chain, LinkFacts, SightingFacts, WorkFacts, _item_facts, infer_chain
+from .chain import Chain, LinkFacts, SightingFacts, WorkFacts, _item_facts, infer_chain, judge_surrounds
 from .errors import NotFoundError
 from .ledger import Ledger
 from .ledger_works import WorkChanges, evidence_of
@@ -102,6 +102,7 @@ def _facts_by_work(ledger: Ledger, work_ids: list[int]) -> Iterator[tuple[int, W
             facts[w].links.append(LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6])))
     for w in work_ids:
         if facts[w].items:
+            facts[w].links = judge_surrounds(ledger, facts[w].links, facts[w].items)
             yield w, facts[w]
 
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -116,3 +117,27 @@ def test_every_command_has_help():
 def test_installed_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "provenance.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "check" in result.stdout
+
+
+def test_readme_main_job_on_sample_media(tmp_path):
+    """The README's main command, on the shipped sample media, in a real subprocess."""
+    from .conftest import SAMPLE_MEDIA
+
+    db = str(tmp_path / "demo.db")
+    archive = SAMPLE_MEDIA / "archive"
+    scan_run = subprocess.run([sys.executable, "-m", "provenance.cli", "scan", str(archive), "--manifest",
+                               str(archive / "manifest.csv"), "--db", db, "--json"], capture_output=True, text=True)
+    assert scan_run.returncode == 0, scan_run.stderr
+    summary = json.loads(scan_run.stdout)
+    assert (summary["new_items"], summary["failed"]) == (15, 2)
+    assert summary["new_links"] >= 7
+    check_run = subprocess.run([sys.executable, "-m", "provenance.cli", "check", str(SAMPLE_MEDIA / "queries"),
+                                "--db", db, "--json"], capture_output=True, text=True)
+    assert check_run.returncode == 0, check_run.stderr
+    results = {Path(r["query"]).name: r for r in map(json.loads, check_run.stdout.splitlines())}
+    paths = {name: {Path(m["path"]).name for m in r["matches"]} for name, r in results.items()}
+    assert "coffee.jpg" in paths["coffee_screenshot.jpg"]
+    assert "aitzgorri.jpg" in paths["aitzgorri_crop.jpg"]
+    assert paths["unrelated_cat.jpg"] == set()
+    shot = next(m for m in results["coffee_screenshot.jpg"]["matches"] if m["path"].endswith("coffee.jpg"))
+    assert shot["outlet"] == "demo-agency" and shot["first_seen"].startswith("2016-11-30")
