@@ -114,10 +114,11 @@ def script(rng: random.Random, pictures: list[int], seconds: float) -> list[Shot
 
 
 def cuts_of(shots: list[Shot]) -> list[float]:
-    out, t = [], 0.0
+    """The times of the first frames of shots 2, 3, ... (render() gives each shot whole frames)."""
+    out, frames = [], 0
     for s in shots[:-1]:
-        t += s.seconds
-        out.append(round(t * FPS) / FPS)
+        frames += int(round(s.seconds * FPS))
+        out.append(frames / FPS)
     return out
 
 
@@ -244,8 +245,11 @@ def player_screenshot(frame: np.ndarray, rng: random.Random, t: float, duration:
     d.rectangle((60, y, 60 + done, y + 4), fill=(230, 30, 30))
     d.polygon([(76, y + 14), (76, y + 40), (98, y + 27)], fill="white")
     d.text((116, y + 14), f"{int(t // 60)}:{int(t % 60):02d} / {int(duration // 60)}:{int(duration % 60):02d}", fill="white", font_size=18)
-    cx, cy = 60 + width // 2, 90 + shown.height // 2
-    d.ellipse((cx - 34, cy - 34, cx + 34, cy + 34), fill=(0, 0, 0, 0), outline="white", width=4)
+    cx, cy = 60 + width // 2, 90 + shown.height // 2  # a "paused" button over the middle
+    disc = Image.new("RGBA", (72, 72), (0, 0, 0, 0))
+    ImageDraw.Draw(disc).ellipse((0, 0, 71, 71), fill=(0, 0, 0, 140))
+    page.paste(disc, (cx - 36, cy - 36), disc)
+    d.polygon([(cx - 10, cy - 16), (cx - 10, cy + 16), (cx + 16, cy)], fill="white")
     return page
 
 
@@ -306,10 +310,11 @@ def build(config: Config) -> Corpus:
         shots = script(rng, take(8), 20.0)
         path = encode(root / "queries" / f"unrelated_{k}.mp4", render(pictures, shots, (854, 480)), options=X264_PLATFORM)
         corpus.queries.append(Query(path, "unrelated", None))
-        for j, (t, frame) in enumerate(decode(path, 5.0 + 4 * k, 5.0 + 4 * k + 0.05)):
+        for t, frame in decode(path, 5.0 + 4 * k, 5.0 + 4 * k + 0.05):
             shot = root / "queries" / f"unrelated_{k}_shot.png"
             player_screenshot(frame, rng, t, 20.0).save(shot)
             corpus.queries.append(Query(shot, "unrelated_screenshot", None))
+            break
     manifest.write_text(json.dumps({
         "sources": corpus.sources,
         "distractors": [str(p) for p in corpus.distractors],

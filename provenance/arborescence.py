@@ -20,11 +20,12 @@ def max_arborescence(nodes: Iterable[Node], edges: Iterable[tuple[Node, Node, fl
 
     ``edges`` are (parent, child, weight); every node must have an edge from ``root`` or be
     reachable from it. Among equal choices the edge listed first wins, so callers make results
-    deterministic by listing edges in a fixed order.
+    deterministic by listing edges in a fixed order. Every round contracts all the cycles of the
+    chosen edges at once, so even a work full of ties needs few rounds.
     """
     current = [(u, v, float(w), None) for u, v, w in edges if v != root and u != v]
     live = [n for n in nodes if n != root]
-    levels: list[tuple[set, tuple, dict]] = []
+    levels: list[tuple[dict, dict]] = []
     fresh = count()
     while True:
         best: dict = {}
@@ -35,43 +36,46 @@ def max_arborescence(nodes: Iterable[Node], edges: Iterable[tuple[Node, Node, fl
         missing = [n for n in live if n not in best]
         if missing:
             raise ValueError(f"nodes not reachable from the root: {missing[:5]}")
-        cycle = _find_cycle(best, root, live)
-        if cycle is None:
+        cycles = _find_cycles(best, root, live)
+        if not cycles:
             break
-        members = set(cycle)
-        merged = ("cycle", next(fresh))
+        into: dict = {}  # cycle member -> the node standing for its cycle
+        members: dict = {}
+        for cycle in cycles:
+            merged = ("cycle", next(fresh))
+            members[merged] = cycle
+            for x in cycle:
+                into[x] = merged
         contracted = []
         for edge in current:
             u, v, w, _ = edge
-            if u in members and v in members:
+            cu, cv = into.get(u, u), into.get(v, v)
+            if cu == cv:
                 continue
-            if v in members:  # entering the cycle: pay for the cycle edge it replaces
-                contracted.append((u, merged, w - best[v][2], edge))
-            elif u in members:
-                contracted.append((merged, v, w, edge))
-            else:
-                contracted.append((u, v, w, edge))
-        levels.append((members, merged, best))
-        live = [n for n in live if n not in members] + [merged]
+            if v in into:  # entering a cycle: pay for the cycle edge it replaces
+                w -= best[v][2]
+            contracted.append((cu, cv, w, edge))
+        levels.append((members, best))
+        live = [n for n in live if n not in into] + list(members)
         current = contracted
 
     chosen = dict(best)
-    for members, merged, best_then in reversed(levels):
+    for members, best_then in reversed(levels):
         expanded = {}
         for v, edge in chosen.items():
             inner = edge[3]  # the edge one level down that this one stands for
             expanded[inner[1]] = inner
-            if v == merged:
-                for x in members:
-                    if x != inner[1]:
-                        expanded[x] = best_then[x]
+            for x in members.get(v, ()):
+                if x != inner[1]:
+                    expanded[x] = best_then[x]
         chosen = expanded
     return {v: edge[0] for v, edge in chosen.items()}
 
 
-def _find_cycle(best: dict, root: Node, nodes: list[Node]) -> list[Node] | None:
-    """A cycle among the chosen incoming edges, or None."""
+def _find_cycles(best: dict, root: Node, nodes: list[Node]) -> list[list[Node]]:
+    """Every cycle among the chosen incoming edges (they are disjoint)."""
     state: dict = {}
+    cycles = []
     for start in nodes:
         if start in state:
             continue
@@ -82,5 +86,5 @@ def _find_cycle(best: dict, root: Node, nodes: list[Node]) -> list[Node] | None:
             path.append(v)
             v = best[v][0]
         if v != root and state.get(v) == start:
-            return path[path.index(v):]
-    return None
+            cycles.append(path[path.index(v):])
+    return cycles

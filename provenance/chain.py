@@ -149,18 +149,24 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
     from .media import WORKING_SIDE
     from .surround import surround
 
+    def framed(link: LinkFacts) -> dict | None:
+        orb = _orb_evidence(link)
+        if orb is None or "framed" not in (orb.get("edits") or []) or _is_cropped(orb) or not orb.get("quad_in_query"):
+            return None
+        return orb if link.later in items else None
+
+    todo = {link.id: orb for link in links if (orb := framed(link)) is not None}
+    if not todo:
+        return links
+    blobs = ledger.feature_blobs({link.later for link in links if link.id in todo}, local_features.ALGORITHM,
+                                 local_features.VERSION)
     out = []
     for link in links:
-        orb = _orb_evidence(link)
-        edits = (orb or {}).get("edits") or []
-        quad = (orb or {}).get("quad_in_query")
-        if orb is None or "framed" not in edits or _is_cropped(orb) or not quad or link.later not in items:
+        orb, blob = todo.get(link.id), blobs.get(link.later)
+        if orb is None or blob is None:
             out.append(link)
             continue
-        blob = ledger.local_features(link.later, local_features.ALGORITHM, local_features.VERSION)
-        if blob is None:
-            out.append(link)
-            continue
+        quad = orb["quad_in_query"]
         later = items[link.later]
         size = orb.get("query_size")  # the quad is in the query file's pixels when the matcher says so
         if not size:  # older evidence: pixels of the working image the scan decoded
@@ -372,13 +378,16 @@ def infer_chain(facts: WorkFacts, work_id: int | None = None) -> Chain:
     edges = [(_ROOT, i, W_OUTSIDE_SOURCE) for i in sorted(items)]
     for c in sorted(options):
         edges += [(o.parent, c, o.score) for o in options[c]]
-    parents = max_arborescence(sorted(items), edges, _ROOT)
+    parents = max_arborescence(sorted(items), edges, _ROOT) if links else {i: _ROOT for i in items}
     item_parent = {i: (None if p == _ROOT else p) for i, p in parents.items()}
 
     nodes = _sighting_tree(facts, item_parent, options, by_item, dated, dates, flags)
     nodes.sort(key=lambda n: (n.date, n.sighting_id))
     set_aside = {f.sighting_ids[0]: f for f in flags if f.kind == "dated_before_source"}
     first = _first_seen(nodes, dated, set_aside, flags)
+    for n in nodes:
+        if n.basis == "origin" and first is not None and n.sighting_id != first.sighting_id:
+            n.reason = "the copy the others derive from, though not the first seen (see its dates)"
     return Chain(work_id, sorted(items), nodes, first, flags, item_parent)
 
 

@@ -240,6 +240,8 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
         return "identical bytes"
     if method == "video":
         return _clip_text(distance, ev)
+    if method == "thumb":
+        return f"thumbnail distance {distance or 0:.2f} (<= {ev.get('threshold')})"
     if method in ("pdq", "phash"):
         text = f"distance {distance:.0f}/{ev.get('bits')} (<= {ev.get('threshold')})"
         if ev.get("query_quality") is not None:
@@ -429,6 +431,8 @@ def chain_cmd(
                                                     "file ('-': standard output).")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Also draw the timeline, one lane per outlet, into "
                                                  "FILE.png, FILE.svg or FILE.html.")] = None,
+    max_nodes: Annotated[int, typer.Option(min=0, help="Show at most this many sightings in the terminal "
+                                           "(0: all); --json and the files always hold all.")] = 200,
     db: DbOption = None,
     json_out: JsonOption = False,
 ):
@@ -448,9 +452,9 @@ def chain_cmd(
         if plot is not None:
             plot_chain(c, plot)
         if json_out:
-            out.print_json(json.dumps(c.to_dict(), default=str))
+            _emit_json(c.to_dict())
         elif "-" not in (str(dot), str(graphml)):
-            _print_chain(c)
+            _print_chain(c, max_nodes)
             if plot is not None:
                 out.print(f"timeline drawn into {escape(str(plot))}")
 
@@ -465,7 +469,12 @@ def _write_text(target: Path, text: str) -> None:
         raise ProvenanceError(f"{target}: cannot write ({exc.strerror or exc})") from None
 
 
-def _print_chain(c: Chain) -> None:
+def _emit_json(value) -> None:
+    """JSON on standard output, unadorned (rich's highlighting is slow on large documents)."""
+    sys.stdout.write(json.dumps(value, default=str, indent=2) + "\n")
+
+
+def _print_chain(c: Chain, max_nodes: int = 0) -> None:
     from rich.tree import Tree
 
     fs = c.first_seen
@@ -490,12 +499,21 @@ def _print_chain(c: Chain) -> None:
             text += f"\n[dim]  or from sighting {alt.sighting_id} ({escape(alt.outlet or '-')}): {escape(alt.reason)}[/]"
         return text
 
+    shown = 0
+
     def grow(branch, parent_id) -> None:
+        nonlocal shown
         for n in children.get(parent_id, []):
+            if max_nodes and shown >= max_nodes:
+                return
+            shown += 1
             grow(branch.add(label(n)), n.sighting_id)
 
     grow(tree, None)
     out.print(tree)
+    if shown < len(c.nodes):
+        out.print(f"[dim]... and {len(c.nodes) - shown} more sighting(s): --max-nodes 0 shows all; --json, --dot, "
+                  "--graphml and --plot hold all[/]")
     _print_flags(c.flags)
 
 
@@ -519,7 +537,7 @@ def outlets_cmd(
     if limit:
         stats = stats[:limit]
     if json_out:
-        out.print_json(json.dumps([s.to_dict() for s in stats]))
+        _emit_json([s.to_dict() for s in stats])
         return
     table = Table(title_justify="left")
     for col in ("outlet", "sightings", "works", "first", "re-published", "copies most from", "median lag"):
@@ -577,7 +595,7 @@ def export_cmd(
         else:
             result = export_ledger(ledger, destination, fmt=fmt, work_ids=works).to_dict()
     if json_out:
-        err.print_json(json.dumps(result)) if str(destination) == "-" else out.print_json(json.dumps(result))
+        err.print_json(json.dumps(result)) if str(destination) == "-" else _emit_json(result)
     elif str(destination) != "-":
         rows = result.get("rows") or {"hashes": result.get("hashes")}
         out.print(f"exported to {escape(str(destination))}: " + " · ".join(f"{k} {v}" for k, v in rows.items()))
@@ -606,7 +624,7 @@ def import_cmd(
     with _ledger(db) as ledger:
         summary = import_hash_list(ledger, hash_list, source=source, published_at=when, precision=precision, url=url)
     if json_out:
-        out.print_json(json.dumps(summary.to_dict(), default=str))
+        _emit_json(summary.to_dict())
         return
     for problem in summary.problems:
         err.print(f"[yellow]{escape(str(hash_list))}[/]: {escape(problem)}")
@@ -697,14 +715,14 @@ def note_cmd(
         else:
             raise ProvenanceError(f"{target}: expected an item id or a work (W12)")
     if json_out:
-        out.print_json(json.dumps({"note_id": note_id}))
+        _emit_json({"note_id": note_id})
     else:
         out.print(f"note {note_id} added")
 
 
 def _print_review(review, json_out: bool, verb: str) -> None:
     if json_out:
-        out.print_json(json.dumps(review.to_dict(), default=str))
+        _emit_json(review.to_dict())
         return
     text = f"{verb}: link(s) {', '.join(map(str, review.link_ids))}" if review.link_ids else verb
     if review.work_id is not None:

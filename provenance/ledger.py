@@ -537,7 +537,7 @@ class Ledger(WorkStore):
             algorithm, version, blob = p.local_record
             self.session.add(LocalFeatureRecord(item_id=frame_id, algorithm=algorithm, version=version, data=blob))
         self.session.add(FrameRecord(item_id=frame_id, video_item_id=video_id, timestamp_s=round(kf.time, 3),
-                                     reason=kf.reason))
+                                     reason=kf.reason, tiny=None if kf.tiny is None else kf.tiny.tobytes()))
 
     def frames_by_item(self, item_ids: Iterable[int]) -> dict[int, FrameRecord]:
         """The frame rows of those of these items that are keyframes, by item id."""
@@ -546,6 +546,13 @@ class Ledger(WorkStore):
             for row in self.session.exec(select(FrameRecord).where(FrameRecord.item_id.in_(chunk))):
                 found[row.item_id] = row
         return found
+
+    def frame_thumbs(self) -> list[tuple[int, int, float, bytes]]:
+        """(frame item, video item, moment, tiny thumbnail) of every keyframe that has a thumbnail."""
+        return list(self.session.exec(
+            select(FrameRecord.item_id, FrameRecord.video_item_id, FrameRecord.timestamp_s, FrameRecord.tiny)
+            .where(FrameRecord.tiny.is_not(None)).order_by(FrameRecord.item_id)
+        ))
 
     def has_frames(self) -> bool:
         """Whether any video keyframe is indexed."""

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import case, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy import bindparam, case, delete, extract, func, insert, inspect, or_, select, update
 
 from .errors import NotFoundError
 from .models import (
@@ -37,6 +37,7 @@ from .models import (
     ChainEdge,
     FingerprintRecord,
     Item,
+    LocalFeatureRecord,
     MatchLink,
     Note,
     Outlet,
@@ -144,7 +145,7 @@ class WorkStore:
         members: dict[tuple, list[int]] = {}
         for item in items:
             members.setdefault(uf.find(("w", work_of[item]) if item in work_of else ("i", item)), []).append(item)
-        final: dict[int, int] = {}
+        new_members: list[dict] = []
         for root, group_items in members.items():
             works = works_in[root]
             new_items = sorted(i for i in group_items if i not in work_of)
@@ -157,11 +158,10 @@ class WorkStore:
             else:
                 survivor = self._new_work(now)
                 changes.created.add(survivor)
-            if new_items:
-                self.session.execute(insert(_M), [{"item_id": i, "work_id": survivor} for i in new_items])
-            for i in group_items:
-                final[i] = survivor
+            new_members += [{"item_id": i, "work_id": survivor} for i in new_items]
             changes.touched.add(survivor)
+        if new_members:
+            self.session.execute(insert(_M), new_members)
         if events:
             self.session.execute(insert(_E), [
                 {"work_id": s, "kind": "merged", "other_work_id": x, "link_id": ln, "item_id": item,
@@ -234,6 +234,7 @@ class WorkStore:
 
         ``resplit=False`` leaves splitting to the caller (who splits once after several rejections).
         """
+        self.lock_works()
         row = self.session.get(MatchLink, link_id)
         if row is None:
             raise NotFoundError(f"no link {link_id} in the ledger")
@@ -286,9 +287,21 @@ class WorkStore:
         return self.flush_works(actor="upgrade")
 
     def _upgrade_works(self) -> None:
-        """Bring a ledger written before works (schema 1) up to date: every item gets its work."""
+        """Bring a ledger written before works (schema 1) up to date: every item gets its work.
+
+        Also adds the chain_edge indexes a ledger made by an earlier build of schema 2 lacks
+        (create_all makes indexes only with their table).
+        """
+        conn = self.session.connection()
+        present = {ix["name"] for ix in inspect(conn).get_indexes(_C.name)}
+        missing = sorted((ix for ix in _C.indexes if ix.name not in present), key=lambda ix: ix.name)
+        if missing:
+            self.lock_works()  # two processes opening one PostgreSQL ledger: one creates them
+            for index in missing:
+                index.create(conn, checkfirst=True)
         row = self.session.execute(select(SchemaInfo.value).where(SchemaInfo.key == "schema_version")).scalar()
         if row is None or int(row) >= SCHEMA_VERSION:
+            self.session.commit()
             return
         self.lock_works()
         self.backfill_works()
@@ -415,8 +428,10 @@ class WorkStore:
         if rows:
             self.session.execute(insert(_C), rows)
         now = _utcnow()
-        for work_id, summary, _ in derived:
-            self.session.execute(update(_W).where(_W.c.id == work_id).values(**summary, stale=False, updated_at=now))
+        columns = list(derived[0][1])
+        stmt = update(_W).where(_W.c.id == bindparam("_work_id")).values(
+            {**{c: bindparam(c) for c in columns}, "stale": False, "updated_at": now})
+        self.session.connection().execute(stmt, [{"_work_id": w, **summary} for w, summary, _ in derived])
 
     # --- notes ---------------------------------------------------------------------------------
 
@@ -466,17 +481,28 @@ class WorkStore:
                    _C.c.parent_outlet_id != _C.c.outlet_id)
             .group_by(_C.c.outlet_id, _C.c.parent_outlet_id)).all()
 
-    def outlet_work_dates(self) -> list[tuple[int, int, datetime | None, datetime | None, int | None]]:
-        """(outlet, work, the outlet's earliest claimed date in the work, the work's claimed
-        first-seen date, the first outlet) for every outlet and work it holds a sighting of."""
-        claimed = case((_C.c.date_source == "claimed", _C.c.date_at))
-        first = select(_C.c.outlet_id, _C.c.work_id, func.min(claimed).label("at")) \
-            .where(_C.c.outlet_id.is_not(None)).group_by(_C.c.outlet_id, _C.c.work_id).subquery()
-        first_at = case((_W.c.first_seen_source == "claimed", _W.c.first_seen_at))
+    def outlet_work_dates(self) -> list[tuple[int, int, float | None]]:
+        """(outlet, work, the outlet's earliest claimed date in the work) for every outlet and work
+        it holds a sighting of; dates in seconds on an arbitrary origin (differences only)."""
+        claimed = case((_C.c.date_source == "claimed", self._seconds(_C.c.date_at)))
         return self.session.execute(
-            select(first.c.outlet_id, first.c.work_id, type_coerce(first.c.at, _C.c.date_at.type),
-                   type_coerce(first_at, _W.c.first_seen_at.type), _W.c.first_outlet_id)
-            .join(_W, _W.c.id == first.c.work_id)).all()
+            select(_C.c.outlet_id, _C.c.work_id, func.min(claimed))
+            .where(_C.c.outlet_id.is_not(None)).group_by(_C.c.outlet_id, _C.c.work_id)).all()
+
+    def work_firsts(self) -> dict[int, tuple[float | None, int | None]]:
+        """{work: (claimed first-seen date in seconds as in outlet_work_dates, first outlet)}."""
+        first_at = case((_W.c.first_seen_source == "claimed", self._seconds(_W.c.first_seen_at)))
+        rows = self.session.execute(select(_W.c.id, first_at, _W.c.first_outlet_id)
+                                    .where(_W.c.merged_into_id.is_(None)))
+        return {w: (at, outlet) for w, at, outlet in rows}
+
+    def _seconds(self, column):
+        # Converting 100,000s of datetimes through the ORM types takes longer than the whole
+        # query: let the database give numbers. SQLite's julianday() is several times faster
+        # than strftime('%s') on its stored text.
+        if self.engine.dialect.name == "sqlite":
+            return func.julianday(column) * 86400.0
+        return extract("epoch", column)
 
     # --- exchange ------------------------------------------------------------------------------
 
@@ -497,6 +523,12 @@ class WorkStore:
         if created:
             self._note_new_item(item.id)
         return item, created
+
+    def feature_blobs(self, item_ids: Iterable[int], algorithm: str, version: str) -> dict[int, bytes]:
+        """The stored local-feature blobs of these items (those that have one), by item id."""
+        stmt = select(LocalFeatureRecord.item_id, LocalFeatureRecord.data).where(
+            LocalFeatureRecord.algorithm == algorithm, LocalFeatureRecord.version == version)
+        return dict(self._in_chunks(stmt, LocalFeatureRecord.item_id, item_ids))
 
     def fingerprint_values(self, item_ids: Iterable[int], algorithm: str, version: str) -> list[tuple[int, str, int | None]]:
         """(item id, value, quality) of one algorithm's fingerprints of these items."""

@@ -28,8 +28,9 @@ from .prints import ImagePrints
 from .video_match import QueryView, VideoFrames
 
 #: Strongest evidence first.
-#: "video": a clip whose footage agrees with an indexed video over several samples (video_match.py).
-METHOD_RANK = {"sha256": 0, "pdq": 1, "video": 1, "orb": 2, "phash": 3}
+#: "video": a clip whose footage agrees with an indexed video over several samples; "thumb": a
+#: picture whose tiny thumbnail agrees with a video's at one moment (video_match.py).
+METHOD_RANK = {"sha256": 0, "pdq": 1, "video": 1, "orb": 2, "phash": 3, "thumb": 3}
 
 _DIHEDRAL_NAMES = ("original", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped vertically",
                    "transposed", "anti-transposed")

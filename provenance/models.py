@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import NaiveDatetime
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Bump when a table changes; ledger.open refuses a database whose version is newer.
@@ -202,10 +202,15 @@ class ChainEdge(SQLModel, table=True):
     """
 
     __tablename__ = "chain_edge"
+    #: Covering indexes for the GROUP BYs of ``outlets`` (benchmarks/chain_speed.py).
+    __table_args__ = (
+        Index("ix_chain_edge_outlet_parent", "outlet_id", "parent_outlet_id"),
+        Index("ix_chain_edge_outlet_work", "outlet_id", "work_id", "date_source", "date_at"),
+    )
     sighting_id: int = Field(foreign_key="sighting.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
     work_id: int = Field(foreign_key="work.id", index=True)
     item_id: int
-    outlet_id: int | None = Field(default=None, index=True)
+    outlet_id: int | None = None
     parent_sighting_id: int | None = None
     parent_outlet_id: int | None = None
     #: The date the chain placed this sighting at, and what it was ("claimed" or "indexed").
@@ -262,7 +267,7 @@ class FrameRecord(SQLModel, table=True):
     """A keyframe: an item of kind "frame", fingerprinted as an image, at a moment of a video.
 
     Frame items have no sightings and no work of their own; matches on them are reported as
-    matches on their video at this moment (video_match.fold_frames).
+    matches on their video at this moment (video_match.VideoFrames.fold).
     """
 
     __tablename__ = "frame"
@@ -272,3 +277,6 @@ class FrameRecord(SQLModel, table=True):
     timestamp_s: float
     #: Why this moment is a keyframe: "start", "cut", "change" or "interval" (video.KeyframePolicy).
     reason: str = Field(max_length=16)
+    #: The keyframe's tiny grey thumbnail (video.TINY_SIDE squared bytes), searched by
+    #: video_match.VideoFrames.search_thumbs when local features cannot find a still's moment.
+    tiny: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -6,7 +6,8 @@ stays fast on large ledgers (benchmarks/chain_speed.py). The measures, per outle
 - ``first_published``: works whose first-seen sighting is the outlet's (ties are flagged on the
   work and credited to the first-listed outlet only);
 - ``republished``: works the outlet holds a sighting of although another outlet was first;
-- ``copies_from``: the outlets its sightings' chain parents belong to, most frequent first;
+- ``copies_from``: the outlets its sightings' chain parents belong to, most frequent first (the
+  ``TOP`` most frequent);
 - ``copied_by``: the reverse;
 - ``median_lag``: over the works it re-published, its earliest claimed date minus the work's
   first-seen date (only works whose first-seen date is a claimed one; a date we merely indexed
@@ -21,6 +22,9 @@ from statistics import median
 
 from .ledger import Ledger
 from .works import refresh
+
+#: How many outlets ``copies_from`` and ``copied_by`` name.
+TOP = 10
 
 
 @dataclass
@@ -75,12 +79,14 @@ def outlets(ledger: Ledger) -> list[OutletStats]:
     for oid, row in copied.items():
         stats[oid].copied_by = _ranked(row, names)
     lags: dict[int, list[float]] = {}
-    for oid, _work, at, first_at, first_outlet in ledger.outlet_work_dates():
+    firsts = ledger.work_firsts()
+    for oid, work, at in ledger.outlet_work_dates():
+        first_at, first_outlet = firsts.get(work, (None, None))
         if oid == first_outlet:
             continue
         stats[oid].republished += 1
         if at is not None and first_at is not None:
-            lags.setdefault(oid, []).append(max(0.0, (at - first_at).total_seconds()))
+            lags.setdefault(oid, []).append(max(0.0, float(at) - float(first_at)))
     for oid, values in lags.items():
         stats[oid].median_lag = timedelta(seconds=median(values))
         stats[oid].lag_samples = len(values)
@@ -89,4 +95,5 @@ def outlets(ledger: Ledger) -> list[OutletStats]:
 
 
 def _ranked(counts: dict[int, int], names: dict[int, str]) -> list[tuple[str, int]]:
-    return sorted(((names.get(k, str(k)), v) for k, v in counts.items()), key=lambda x: (-x[1], x[0]))
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:TOP * 2]  # room for ties before sorting by name
+    return sorted(((names.get(k, str(k)), v) for k, v in top), key=lambda x: (-x[1], x[0]))[:TOP]

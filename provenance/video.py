@@ -63,17 +63,21 @@ KEY_ONLY_GAP = 1.0
 MAX_GAP = 3.0
 #: No two keyframes closer than this, except at a shot change: fast motion cannot flood the index.
 MIN_GAP = 1.0
-#: PDQ distance between consecutive samples above which a shot change is declared. Two
-#: unrelated pictures lie near 128 bits apart; consecutive samples of one shot, even in fast
-#: pans and zooms, stayed below 50 (benchmarks/video_bench.py prints both distributions).
-CUT_DISTANCE = 72
-#: PDQ distance from the last keyframe above which a new keyframe is taken even inside a shot:
-#: every moment of a video then lies within this distance of a keyframe, so a still of any moment
-#: stays in PDQ reach of one (PDQ.match_threshold is 31; stills add their own edits on top).
-DRIFT_DISTANCE = 40
-#: An "interval" keyframe whose picture is within this distance of the last keyframe adds nothing
-#: (a static shot, a still picture with a soundtrack): it is not taken.
-SAME_DISTANCE = 8
+#: Pictures are compared with tiny_distance(): the mean absolute difference of their tiny
+#: thumbnails' cells after normalising brightness and contrast, the most different quarter of
+#: cells left out (a logo, a caption, a player's controls). 0 is the same picture; unrelated
+#: pictures score about 0.8. PDQ is no use here: a pan moves it 60-90 bits within a second of one
+#: shot (benchmarks/video_bench.py prints both distributions).
+#: Distance between consecutive samples above which a shot change is declared: within shots, even
+#: in fast pans and zooms, consecutive samples stayed below 0.25; across cuts, above 0.45.
+CUT_DISTANCE = 0.35
+#: Distance from the last keyframe above which a new keyframe is taken inside a shot (the picture
+#: has moved on): in the benchmark's pans, about every 2 s.
+DRIFT_DISTANCE = 0.2
+#: An "interval" keyframe within this distance of the last keyframe adds nothing (a static shot,
+#: a still picture with a soundtrack): it is not taken. Consecutive samples of a static shot differ
+#: by compression noise only, below 0.02.
+SAME_DISTANCE = 0.03
 #: Longest side of a keyframe's working picture. Indexed local features work at 640 px and PDQ
 #: reduces to 64 px, so 640 gives the same fingerprints as the 1024 px images get (within a few
 #: PDQ bits) at a third of the cost.
@@ -274,9 +278,41 @@ def thumb_hash(thumb: np.ndarray) -> tuple[np.ndarray, int]:
     return np.packbits(bits.astype(np.uint8)), int(quality)
 
 
+#: Index of the left-right mirror among pdqhash.compute_dihedral's eight hashes (measured: the
+#: reference's "flipY"; index 4 is the upside-down flip).
+MIRROR_VARIANT = 5
+
+
+def thumb_hashes(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """PDQ of a grey thumbnail and of its mirror image (one pass: 2/3 the cost of two), and quality."""
+    variants, quality = pdqhash.compute_dihedral(np.ascontiguousarray(np.repeat(thumb[:, :, None], 3, axis=2)))
+    return np.packbits(variants[0].astype(np.uint8)), np.packbits(variants[MIRROR_VARIANT].astype(np.uint8)), int(quality)
+
+
 def tiny(thumb: np.ndarray) -> np.ndarray:
     """A grey thumbnail reduced to TINY_SIDE x TINY_SIDE (area average), as the track keeps it."""
     return cv2.resize(thumb, (TINY_SIDE, TINY_SIDE), interpolation=cv2.INTER_AREA)
+
+
+#: The share of tiny-thumbnail cells tiny_distance compares: the rest, the most different, may be
+#: covered by a player's controls, a logo or a caption.
+TINY_CELLS = 0.75
+
+
+def tiny_distance(query: np.ndarray, thumbs: np.ndarray) -> np.ndarray:
+    """Distance of a tiny thumbnail to each of several (n, side, side): the mean absolute difference
+    of their cells after normalising brightness and contrast, over the TINY_CELLS most similar."""
+    q = _normalised(query[None].astype(np.float32)).reshape(1, -1)
+    t = _normalised(thumbs.astype(np.float32)).reshape(len(thumbs), -1)
+    diff = np.abs(t - q)
+    keep = max(1, int(diff.shape[1] * TINY_CELLS))
+    return np.partition(diff, keep - 1, axis=1)[:, :keep].mean(axis=1)
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    """Zero mean, unit contrast per thumbnail (the +4 grey levels keep flat pictures from exploding)."""
+    axes = tuple(range(1, x.ndim))
+    return (x - x.mean(axis=axes, keepdims=True)) / (x.std(axis=axes, keepdims=True) + 4.0)
 
 
 def picture_thumb(image: Image.Image) -> np.ndarray:
@@ -493,7 +529,7 @@ class VideoDecoder:
         are skipped between samples too.
         """
         stream = self.stream
-        tb = stream.time_base or Fraction(1, 90000)
+        tb = float(stream.time_base or Fraction(1, 90000))
         start = stream.start_time
         pending: list = []
         gop_time: float | None = None
@@ -629,30 +665,30 @@ class KeyframePolicy:
     """Decides, sample by sample, which samples become keyframes and why.
 
     Reasons: "start" (the first informative sample), "cut" (a shot change), "change" (the picture
-    drifted DRIFT_DISTANCE from the last keyframe), "interval" (MAX_GAP without one). A sample
+    moved DRIFT_DISTANCE away from the last keyframe), "interval" (MAX_GAP without one). A sample
     whose PDQ quality is too low to match on (black, a fade, a flat title) is never a keyframe:
     the decision waits for the next informative sample.
     """
 
     def __init__(self) -> None:
         self.last_time: float | None = None
-        self.last_hash: np.ndarray | None = None
-        self.prev_hash: np.ndarray | None = None
+        self.last: np.ndarray | None = None  # tiny thumbnail of the last keyframe
+        self.previous: np.ndarray | None = None  # ... and of the previous informative sample
         self.pending: str | None = None
 
-    def decide(self, t: float, h: np.ndarray, quality: int) -> str | None:
-        """The reason this sample is a keyframe, or None."""
+    def decide(self, t: float, small: np.ndarray, quality: int) -> str | None:
+        """The reason this sample (its time, tiny thumbnail, PDQ quality) is a keyframe, or None."""
         if quality < PDQ.min_quality:
             if self.last_time is not None and self.pending is None and t - self.last_time >= MAX_GAP:
                 self.pending = "interval"
             return None
         reason = None
-        if self.last_hash is None:
+        if self.last is None:
             reason = "start"
         else:
-            from_last = _distance(self.last_hash, h)
+            from_last = float(tiny_distance(small, self.last[None])[0])
             gap = t - self.last_time
-            if self.prev_hash is not None and _distance(self.prev_hash, h) > CUT_DISTANCE:
+            if self.previous is not None and float(tiny_distance(small, self.previous[None])[0]) > CUT_DISTANCE:
                 reason = "cut"
             elif from_last > DRIFT_DISTANCE and gap >= MIN_GAP:
                 reason = "change"
@@ -660,14 +696,10 @@ class KeyframePolicy:
                 reason = "interval"
             elif self.pending and from_last > SAME_DISTANCE:
                 reason = self.pending
-        self.prev_hash = h
+        self.previous = small
         if reason is not None:
-            self.last_time, self.last_hash, self.pending = t, h, None
+            self.last_time, self.last, self.pending = t, small, None
         return reason
-
-
-def _distance(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.bitwise_count(np.bitwise_xor(a, b)).sum())
 
 
 # --- the whole file -------------------------------------------------------------------------
@@ -679,6 +711,7 @@ class FramePrints:
     time: float
     reason: str
     prints: ImagePrints
+    tiny: np.ndarray | None = None  # the sample's tiny thumbnail (TINY_SIDE x TINY_SIDE grey)
 
 
 @dataclass
@@ -724,14 +757,17 @@ def fingerprint_video(path: str | os.PathLike, *, threads: int = 0, keep_images:
     policy = KeyframePolicy()
     with VideoDecoder(path, threads=threads) as decoder:
         for sample in decoder.samples():
-            h, q = thumb_hash(sample.thumb)
+            if mirrored:
+                h, flip, q = thumb_hashes(sample.thumb)
+                flipped.append(flip)
+            else:
+                h, q = thumb_hash(sample.thumb)
             times.append(sample.time)
             hashes.append(h)
             quality.append(q)
-            thumbs.append(tiny(sample.thumb))
-            if mirrored:
-                flipped.append(thumb_hash(np.ascontiguousarray(sample.thumb[:, ::-1]))[0])
-            reason = policy.decide(sample.time, h, q)
+            small = tiny(sample.thumb)
+            thumbs.append(small)
+            reason = policy.decide(sample.time, small, q)
             if reason is None:
                 continue
             picture = decoder.picture(sample)
@@ -746,7 +782,7 @@ def fingerprint_video(path: str | os.PathLike, *, threads: int = 0, keep_images:
                 image=picture,
                 exif=ExifFacts(),
             )
-            keyframes.append(FramePrints(sample.time, reason, fingerprint_image(decoded, keep_image=keep_images)))
+            keyframes.append(FramePrints(sample.time, reason, fingerprint_image(decoded, keep_image=keep_images), small))
         facts = decoder.facts(sha, size)
         if not times:
             raise MediaError(name, f"no decodable video frames ({facts.video_codec})")

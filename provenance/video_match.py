@@ -31,11 +31,13 @@ from collections import OrderedDict, defaultdict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from .fingerprints import PDQ
-from .video import MAX_GAP, SAMPLE_FPS, Track, VideoPrints, picture_thumb, thumb_hash, timecode, tiny
+from .video import (MAX_GAP, MIRROR_VARIANT, SAMPLE_FPS, TINY_CELLS, TINY_SIDE, Track, VideoPrints, picture_thumb, thumb_hashes, timecode,
+                    tiny, tiny_distance)
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -51,11 +53,27 @@ REFINE_MAX = 0.5
 #: Samples within this distance of the best one are as good: the moment is the middle of their
 #: run (a still shot looks the same for its whole length).
 REFINE_TIE = 0.02
-#: The share of thumbnail cells compared (the rest, the most different, may be covered by a
-#: player's controls, a logo or a caption).
-REFINE_CELLS = 0.75
 #: The same with PDQ hashes, when the query has no pixels at hand (bits of 256).
 REFINE_MAX_BITS, REFINE_TIE_BITS = 64, 3
+
+# --- a still's moment, when no image matcher finds a keyframe ("thumb") ------------------------
+#: Keyframes whose tiny thumbnail lies within this distance of the query's are candidates. A
+#: keyframe is taken whenever the picture moves DRIFT_DISTANCE (0.2) from the last one, so every
+#: moment lies about that close to a keyframe; edits add a little.
+THUMB_CANDIDATE = 0.35
+#: A candidate video matches when a track sample near its candidate keyframes lies within this
+#: distance of the query: screenshots of the true moment scored 0.02-0.10, the nearest sample of
+#: any other video 0.37 or more (benchmarks/video_bench.py prints both).
+THUMB_MATCH = 0.15
+#: Candidate keyframes and videos examined per query.
+THUMB_KEYFRAMES, THUMB_VIDEOS = 32, 5
+#: A query region whose tiny thumbnail has less contrast than this (grey levels, standard
+#: deviation) is too flat to match by thumbnail.
+THUMB_MIN_CONTRAST = 6.0
+#: Where a screenshot shows its picture (find_picture): pixels differing from the page colour by
+#: more than these many grey levels, in a dense rectangle covering at least this share of it.
+PICTURE_TOLERANCES = (16, 6)
+PICTURE_MIN_AREA, PICTURE_MIN_FILL = 0.12, 0.85
 #: Keyframe hits further apart than this are separate moments (the picture appears twice).
 MOMENT_GAP = 2 * MAX_GAP
 
@@ -104,6 +122,7 @@ class VideoFrames:
         self.ledger = ledger
         self._tracks: OrderedDict[int, Track | None] = OrderedDict()
         self._any: bool | None = None
+        self._thumbs: _ThumbIndex | None = None
 
     def any(self) -> bool:
         """Whether the ledger holds any keyframe (no lookups at all for an image-only ledger)."""
@@ -111,9 +130,20 @@ class VideoFrames:
             self._any = self.ledger.has_frames()
         return self._any
 
-    def added(self) -> None:
-        """A video was recorded: lookups are needed from now on."""
+    def added(self, video_id: int, frames: list[tuple[int, float, np.ndarray | None]]) -> None:
+        """A video was recorded with these keyframes (item, moment, tiny thumbnail)."""
         self._any = True
+        if self._thumbs is not None:
+            self._thumbs.add([(f, video_id, t, small) for f, t, small in frames if small is not None])
+
+    def thumbs(self) -> "_ThumbIndex":
+        """The tiny thumbnails of every keyframe, loaded on first use."""
+        if self._thumbs is None:
+            self._thumbs = _ThumbIndex()
+            if self.any():
+                self._thumbs.add([(f, v, t, np.frombuffer(b, np.uint8).reshape(TINY_SIDE, TINY_SIDE))
+                                  for f, v, t, b in self.ledger.frame_thumbs() if b and len(b) == TINY_SIDE ** 2])
+        return self._thumbs
 
     def parents(self, item_ids) -> dict:
         """The frame rows (video, moment) of those of these items that are keyframes."""
@@ -144,9 +174,9 @@ class VideoFrames:
         """Matches on keyframes become one match per video, at the timecode(s) of the moment."""
         from .matcher import Match
 
-        frames = self.parents(m.item_id for m in matches)
-        if not frames:
+        if not self.any():
             return matches
+        frames = self.parents(m.item_id for m in matches)
         out = [m for m in matches if m.item_id not in frames]
         by_video: dict[int, list[tuple[Match, float, int, str]]] = defaultdict(list)
         for m in matches:
@@ -164,7 +194,49 @@ class VideoFrames:
             out = [m for m in out if m.item_id != video_id or m.sort_key() < folded.sort_key()]
             if not any(m.item_id == video_id for m in out):
                 out.append(folded)
+        found = {m.item_id for m in out}
+        out += [m for m in self._by_thumbnail(query) if m.item_id not in found]
         return sorted(out, key=lambda m: m.sort_key())
+
+    def _by_thumbnail(self, query: "QueryView") -> list["Match"]:
+        """Videos showing the query's picture found by tiny thumbnails, for pictures local
+        features cannot follow (blur, fog, flat walls) and screenshots they do not find."""
+        from .matcher import Match
+
+        signature = query.signature(None)
+        if not signature.tiny or query.image is None or float(signature.tiny[0].std()) < THUMB_MIN_CONTRAST:
+            return []
+        candidates = self.thumbs().search(signature.tiny, THUMB_CANDIDATE, THUMB_KEYFRAMES)
+        by_video: dict[int, list] = defaultdict(list)
+        for frame_id, video_id, t, d in candidates:
+            by_video[video_id].append((d, t, frame_id))
+        out = []
+        for video_id, hits in sorted(by_video.items(), key=lambda kv: min(kv[1])[0])[:THUMB_VIDEOS]:
+            track = self.track(video_id)
+            if track is None:
+                continue
+            moments = []
+            for group in _groups([(None, t, f, d) for d, t, f in hits]):
+                times = [h[1] for h in group]
+                found = refine(track, signature, min(times) - MAX_GAP, max(times) + MAX_GAP)
+                if found is None or found[1] > THUMB_MATCH:
+                    continue
+                t, distance, span = found
+                key = min(group, key=lambda h: abs(h[1] - t))
+                ev = {"video_item_id": video_id, "keyframe_item_id": key[2], "keyframe_timestamp_s": key[1],
+                      "keyframe_timecode": timecode(key[1]), "timestamp_s": round(t, 3), "timecode": timecode(t),
+                      "from_keyframe_s": round(t - key[1], 3), "timecode_basis": "track", "track_distance": distance}
+                if span[1] - span[0] > 0:
+                    ev["range_s"] = [round(span[0], 3), round(span[1], 3)]
+                moments.append((distance, ev))
+            if moments:
+                moments.sort(key=lambda m: m[0])
+                distance, ev = moments[0]
+                ev = {**ev, "threshold": THUMB_MATCH, "picture_in_query": query.picture_box}
+                if len(moments) > 1:
+                    ev["moments"] = [e for _, e in moments]
+                out.append(Match(video_id, "thumb", distance, ev))
+        return out
 
     def _moment(self, video_id: int, hits: list, query: "QueryView") -> tuple["Match", dict]:
         best, key_t, key_id, reason = min(hits, key=lambda h: _strength(h[0]))
@@ -250,55 +322,130 @@ def refine(track: Track, query: Signature, start: float, end: float) -> tuple[fl
     return (first + last) / 2, round(float(dist[best]), 3), (first, last)
 
 
-def tiny_distance(query: np.ndarray, thumbs: np.ndarray) -> np.ndarray:
-    """Distance of a tiny thumbnail to each of several: mean absolute difference of the cells after
-    normalising brightness and contrast, over the REFINE_CELLS most similar cells."""
-    q = _normalised(query[None].astype(np.float32)).reshape(1, -1)
-    t = _normalised(thumbs.astype(np.float32)).reshape(len(thumbs), -1)
-    diff = np.abs(t - q)
-    keep = max(1, int(diff.shape[1] * REFINE_CELLS))
-    return np.partition(diff, keep - 1, axis=1)[:, :keep].mean(axis=1)
-
-
-def _normalised(x: np.ndarray) -> np.ndarray:
-    axes = tuple(range(1, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    std = x.std(axis=axes, keepdims=True)
-    return (x - mean) / (std + 4.0)
-
-
-@dataclass
 class QueryView:
-    """The query of an image match, for narrowing a moment: its pixels when at hand (cut to where
-    the local-feature stage found the picture in it, so a screenshot's surroundings do not count),
-    else its PDQ hashes."""
+    """The query of an image match, for finding and narrowing a moment.
 
-    image: Image.Image | None
-    original_size: tuple[int, int] | None
-    pdq_variants: list[str]
+    Its pixels when at hand, cut to where the picture is: the rectangle find_picture() sees in a
+    screenshot, else where the local-feature stage found the keyframe, else the whole image; its
+    PDQ hashes otherwise.
+    """
 
-    def signature(self, m: "Match") -> Signature:
-        region = self.image
-        quad = m.evidence.get("quad_in_query") if m.method == "orb" else None
-        if region is not None and quad and self.original_size:
-            sx = region.width / max(self.original_size[0], 1)
-            sy = region.height / max(self.original_size[1], 1)
-            xs = [p[0] * sx for p in quad]
-            ys = [p[1] * sy for p in quad]
-            box = (max(0, int(min(xs))), max(0, int(min(ys))), min(region.width, int(max(xs)) + 1),
-                   min(region.height, int(max(ys)) + 1))
-            if box[2] - box[0] >= 16 and box[3] - box[1] >= 16:
-                region = region.crop(box)
-        if region is not None:
-            return picture_signature(picture_thumb(region))
-        variants = self.pdq_variants
-        return Signature([], [_unhex(v) for i, v in enumerate(variants) if i in (0, 4)])
+    def __init__(self, image: Image.Image | None, original_size: tuple[int, int] | None, pdq_variants: list[str]):
+        self.image = image
+        self.original_size = original_size
+        self.pdq_variants = pdq_variants
+        self._picture: tuple[int, int, int, int] | None | bool = False  # False: not looked for yet
+        self._signatures: dict = {}
+
+    @property
+    def picture_box(self) -> list[int] | None:
+        """Where the picture is in the query image (working-image pixels), if it is not all picture."""
+        if self._picture is False:
+            self._picture = find_picture(self.image) if self.image is not None else None
+        return list(self._picture) if self._picture else None
+
+    def signature(self, m: "Match | None") -> Signature:
+        """The query's signature for comparing with a video's samples (``m``: the match found)."""
+        if self.image is None:
+            return Signature([], [_unhex(v) for i, v in enumerate(self.pdq_variants) if i in (0, MIRROR_VARIANT)])
+        box = self.picture_box
+        quad = m.evidence.get("quad_in_query") if m is not None and m.method == "orb" else None
+        if box is None and quad and self.original_size:
+            sx = self.image.width / max(self.original_size[0], 1)
+            sy = self.image.height / max(self.original_size[1], 1)
+            xs, ys = [p[0] * sx for p in quad], [p[1] * sy for p in quad]
+            box = [max(0, int(min(xs))), max(0, int(min(ys))), min(self.image.width, int(max(xs)) + 1),
+                   min(self.image.height, int(max(ys)) + 1)]
+            if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+                box = None
+        key = tuple(box) if box else None
+        if key not in self._signatures:
+            region = self.image.crop(key) if key else self.image
+            self._signatures[key] = picture_signature(picture_thumb(region))
+        return self._signatures[key]
+
+
+def find_picture(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """Where a screenshot shows its picture: the largest dense rectangle of pixels unlike the page
+    around it (a player, a post's photo). None when the image is all picture, or none is clear.
+
+    The page colour is the median of the image's border. A picture whose edge has the page's
+    colour (a white sky on a white page) is found without that edge.
+    """
+    rgb = image.convert("RGB")
+    scale = min(1.0, 800 / max(rgb.size))
+    if scale < 1.0:
+        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BOX)
+    px = np.asarray(rgb).astype(np.int16)
+    h, w = px.shape[:2]
+    border = np.concatenate([px[0], px[-1], px[:, 0], px[:, -1]])
+    page = np.median(border, axis=0)
+    differs = np.abs(px - page).max(axis=2)
+    for tolerance in PICTURE_TOLERANCES:
+        mask = cv2.morphologyEx((differs > tolerance).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        best = None
+        for x, y, bw, bh, area in stats[1:n]:
+            if bw * bh >= PICTURE_MIN_AREA * w * h and area >= PICTURE_MIN_FILL * bw * bh:
+                if best is None or bw * bh > best[2] * best[3]:
+                    best = (int(x), int(y), int(bw), int(bh))
+        if best is not None:
+            x, y, bw, bh = best
+            if bw * bh > 0.95 * w * h:
+                return None
+            return (round(x / scale), round(y / scale), round((x + bw) / scale), round((y + bh) / scale))
+    return None
 
 
 def picture_signature(thumb: np.ndarray) -> Signature:
     """The signature of a picture's grey thumbnail (bars cut), as is and mirrored."""
-    flipped = np.ascontiguousarray(thumb[:, ::-1])
-    return Signature([tiny(thumb), tiny(flipped)], [thumb_hash(thumb)[0], thumb_hash(flipped)[0]])
+    plain, mirror, _ = thumb_hashes(thumb)
+    return Signature([tiny(thumb), tiny(np.ascontiguousarray(thumb[:, ::-1]))], [plain, mirror])
+
+
+class _ThumbIndex:
+    """Tiny thumbnails of keyframes, brute-force searchable (256 bytes a keyframe, normalised)."""
+
+    def __init__(self) -> None:
+        self.frames = np.zeros(0, np.int64)
+        self.videos = np.zeros(0, np.int64)
+        self.times = np.zeros(0, np.float64)
+        self.cells = np.zeros((0, TINY_SIDE * TINY_SIDE), np.int8)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def add(self, rows: list[tuple[int, int, float, np.ndarray]]) -> None:
+        if not rows:
+            return
+        thumbs = np.stack([r[3] for r in rows]).astype(np.float32)
+        self.frames = np.concatenate([self.frames, [r[0] for r in rows]])
+        self.videos = np.concatenate([self.videos, [r[1] for r in rows]])
+        self.times = np.concatenate([self.times, [r[2] for r in rows]])
+        self.cells = np.concatenate([self.cells, _quantised(thumbs)])
+
+    def search(self, queries: list[np.ndarray], within: float, limit: int) -> list[tuple[int, int, float, float]]:
+        """(frame, video, moment, distance) of the nearest keyframes within ``within``, nearest first."""
+        if not len(self) or not queries:
+            return []
+        keep = max(1, int(self.cells.shape[1] * TINY_CELLS))
+        best = np.full(len(self), np.inf, np.float32)
+        for q in _quantised(np.stack(queries).astype(np.float32)).astype(np.int16):
+            for start in range(0, len(self), 20000):
+                diff = np.abs(self.cells[start:start + 20000].astype(np.int16) - q)
+                part = np.partition(diff, keep - 1, axis=1)[:, :keep].sum(axis=1) / (keep * _QUANT)
+                best[start:start + 20000] = np.minimum(best[start:start + 20000], part)
+        order = np.argsort(best, kind="stable")[:limit]
+        return [(int(self.frames[i]), int(self.videos[i]), float(self.times[i]), float(best[i]))
+                for i in order if best[i] <= within]
+
+
+_QUANT = 24.0  # normalised cell values are kept as int8 in steps of 1/24 (|z| < 5.3)
+
+
+def _quantised(thumbs: np.ndarray) -> np.ndarray:
+    z = (thumbs - thumbs.mean(axis=(1, 2), keepdims=True)) / (thumbs.std(axis=(1, 2), keepdims=True) + 4.0)
+    return np.clip(np.round(z * _QUANT), -127, 127).astype(np.int8).reshape(len(thumbs), -1)
 
 
 # --- a clip's footage -------------------------------------------------------------------------
@@ -584,7 +731,9 @@ def record_video(ledger: "Ledger", matcher: "Matcher", video: VideoPrints):
     if not created:
         return item, False, []
     matches = match_video(matcher, video, exclude={item.id})
+    added = []
     for frame, kf in zip(ledger.frames_of(item.id), sorted(video.keyframes, key=lambda k: k.time)):
         matcher.add(frame.item_id, kf.prints)
-    matcher.videos.added()
+        added.append((frame.item_id, frame.timestamp_s, kf.tiny))
+    matcher.videos.added(item.id, added)
     return item, True, matches

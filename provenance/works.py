@@ -61,6 +61,8 @@ def refresh(ledger: Ledger, *, works: Iterable[int] = (), changes: WorkChanges |
     rows: list[dict] = [{"type": "chain_change", "change": "merged", "work_id": w, "merged_work_id": other,
                          "link_id": link} for w, other, link in done.merged]
     rows += [{"type": "chain_change", "change": "split", "work_id": w, "new_work_id": other} for w, other in done.split]
+    if live:
+        ledger.lock_works()  # one process at a time rewrites a work's stored chain (PostgreSQL)
     names = ledger.outlet_names() if live else {}
     for batch in _batches(sorted(live), BATCH_WORKS):
         old = ledger.work_rows(batch)
