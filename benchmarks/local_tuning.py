@@ -38,7 +38,7 @@ from provenance.local_features import ALGORITHM, VERSION, LocalFeatures, extract
 from provenance.local_index import LocalFeatureIndex  # noqa: E402
 
 SEEDS = 2
-CANDIDATES = 30  # candidates examined per query side (more than search() uses, to see ranks)
+CANDIDATES = 20  # candidates examined per query side (more than search() uses, to see ranks)
 
 
 # --- corpus and traps ------------------------------------------------------------
@@ -143,13 +143,14 @@ def accepted(row, k: int) -> bool:
 def query_specs(photos, others):
     """(kind, name, seed, true item ids) of every query; images are made in the workers."""
     for i, photo in enumerate(photos):
+        own = {i, TRAP_LOGO + i, TRAP_BANNER + i}  # every indexed item showing photo i
         for seed in range(SEEDS):
             for kind in edits_module.EDITS:
-                yield kind, photo.name, seed, {i}
-        # the photo with the SAME logo / banner as every trap item: only its own
-        # original and its own trap copy are true matches
-        yield "shared_logo", photo.name, 0, {i, TRAP_LOGO + i}
-        yield "shared_banner", photo.name, 0, {i, TRAP_BANNER + i}
+                yield kind, photo.name, seed, own
+        # the photo with the SAME logo / banner as every trap item: only items
+        # showing this photo are true matches, never another photo's trap copy
+        yield "shared_logo", photo.name, 0, own
+        yield "shared_banner", photo.name, 0, own
     for name in edits_module.DEGENERATE:
         for seed in range(3):
             yield f"degenerate:{name}", name, seed, set()
@@ -281,6 +282,8 @@ def measure(half: str, out: str, workers: int):
             for result, elapsed in pool.imap_unordered(_run_query, specs, chunksize=8):
                 rows.extend(result)
                 times.append(elapsed)
+                if len(times) % 200 == 0:
+                    print(f"{len(times)} queries done", flush=True)
     else:
         for spec in specs:
             result, elapsed = _run_query(spec)
@@ -311,37 +314,76 @@ def distractor_blobs(count: int) -> list[bytes]:
     return blobs[:count]
 
 
-def timing(n_items: int, n_queries: int = 60):
+def timing(n_items: int, n_queries: int = 60, nprobes: tuple[int, ...] = ()):
     """Time extract() and search() with n_items indexed (tune photos + distractors).
 
-    The load callback deserialises stored blobs, as a database-backed caller would.
+    The load callback deserialises stored blobs, as a database-backed caller
+    would.  Also splits the query time into stages, and with `nprobes` repeats
+    the candidate step at other IVF probe counts to show speed against the
+    true item's rank.
     """
     photos, _ = load_corpus("tune")
     started = time.perf_counter()
     blobs = {i: extract(p.image).to_bytes() for i, p in enumerate(photos)}
     extract_ms = (time.perf_counter() - started) / len(photos) * 1000
     sizes = [len(b) for b in blobs.values()]
+    print(f"extract per indexed image: {extract_ms:.0f} ms (blob median {statistics.median(sizes) / 1024:.1f} KB, "
+          f"max {max(sizes) / 1024:.1f} KB)", flush=True)
     for n, blob in enumerate(distractor_blobs(n_items - len(photos))):
         blobs[DISTRACTOR_ITEM + n] = blob
     started = time.perf_counter()
     index = LocalFeatureIndex()
     index.add_many((item, LocalFeatures.from_bytes(blob)) for item, blob in blobs.items())
     print(f"{len(index)} items, {index.descriptor_count} descriptors, ivf={index.is_ivf}, "
-          f"built in {time.perf_counter() - started:.1f} s")
+          f"built in {time.perf_counter() - started:.1f} s", flush=True)
+
+    def load(item):
+        return LocalFeatures.from_bytes(blobs[item])
+
     kinds = list(edits_module.EDITS)
-    times, found = [], 0
+    queries = []
     for q in range(n_queries):
         i = q % len(photos)
         kind = kinds[q % len(kinds)]
-        image = edits_module.EDITS[kind](photos[i].image, random.Random(f"timing:{q}"))
+        queries.append((i, kind, edits_module.EDITS[kind](photos[i].image, random.Random(f"timing:{q}"))))
+    times, found = [], 0
+    for i, kind, image in queries:
         started = time.perf_counter()
-        matches = local_match.search(image, index, lambda item: LocalFeatures.from_bytes(blobs[item]))
+        matches = local_match.search(image, index, load)
         times.append(time.perf_counter() - started)
         found += any(m.item_id == i for m in matches)
-    print(f"extract per indexed image: {extract_ms:.0f} ms (blob median {statistics.median(sizes) / 1024:.1f} KB, "
-          f"max {max(sizes) / 1024:.1f} KB)")
     print(f"search at {len(index)} items: median {statistics.median(times) * 1000:.0f} ms, "
           f"p90 {sorted(times)[int(0.9 * len(times))] * 1000:.0f} ms; found {found}/{n_queries}")
+
+    stages: dict[str, list[float]] = {"extract": [], "candidates": [], "verify": []}
+    features = []
+    for i, kind, image in queries:
+        t0 = time.perf_counter()
+        query = extract(image, for_query=True, keep_working=True)
+        flipped = extract_mirrored(query)
+        t1 = time.perf_counter()
+        sides = [(query, index.candidates(query, 12)), (flipped, index.candidates(flipped, 12))]
+        t2 = time.perf_counter()
+        for feats, candidates in sides:
+            for item, _score in candidates:
+                local_match.verify(feats, load(item), item, mirrored=feats is flipped)
+        t3 = time.perf_counter()
+        stages["extract"].append(t1 - t0)
+        stages["candidates"].append(t2 - t1)
+        stages["verify"].append(t3 - t2)
+        features.append((i, kind, query, flipped))
+    print("stage medians: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in stages.items()))
+    for nprobe in nprobes:
+        index._index.nprobe = nprobe
+        started = time.perf_counter()
+        ranks = []
+        for i, kind, query, flipped in features:
+            side = flipped if kind == "mirror" else query
+            ids = [item for item, _ in index.candidates(side, 50)]
+            ranks.append(ids.index(i) if i in ids else 99)
+        elapsed = (time.perf_counter() - started) / len(features) * 1000
+        print(f"nprobe {nprobe}: candidates {elapsed:.0f} ms per side, true rank p50 {statistics.median(ranks)} "
+              f"p90 {sorted(ranks)[int(0.9 * len(ranks))]} max {max(ranks)}; beyond 12: {sum(r >= 12 for r in ranks)}")
 
 
 def main():
@@ -352,9 +394,10 @@ def main():
     parser.add_argument("--k", type=int, default=12, help="candidates verified per query side")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timing", type=int, default=0, help="time search() with this many items")
+    parser.add_argument("--nprobe", type=int, nargs="*", default=[], help="IVF probe counts to compare")
     args = parser.parse_args()
     if args.timing:
-        timing(args.timing)
+        timing(args.timing, nprobes=tuple(args.nprobe))
         return
     if args.reuse:
         with open(args.rows) as handle:

@@ -12,6 +12,12 @@ transaction that writes the links); chain infers each work's first-seen date, co
 and who-copied-whom tree (arborescence: the best tree); works stores the result and says what
 changed; review holds the investigator's judgements; outlets, exchange and plot read it out.
 
+Video: video (decode as a stream, probe facts, keyframes at cuts and every few seconds, a PDQ
+and thumbnail track of 4 samples a second) makes each keyframe an item of kind "frame" that every
+image matcher finds; video_match reports those matches as the video at a timecode, and aligns a
+query video's track with indexed ones (segments, offset, share of the query). Scans, ``index``
+and ``check`` take video files beside images.
+
 The public API, which the CLI is a thin layer over:
 - ``open_ledger(db)``: a SQLite path or an SQLAlchemy URL;
 - ``scan(ledger, folder, manifest=...)``: index an archive, incrementally;

@@ -432,7 +432,10 @@ class _Reading:
     #: reverse), the text worded for the direction it supports.
     evidence: list[tuple[str, float, str]] = field(default_factory=list)
     similarity: float = 0.5
+    #: For a crop: the share of the fuller picture it shows (a nearer ancestor shows more), and
+    #: which way it runs (+1: later cut from earlier; -1: earlier cut from later).
     tightness: float = 0.0
+    tight_sign: float = 1.0
     ambiguous: str | None = None
     edits: tuple[str, ...] = ()
 
@@ -481,6 +484,7 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
                            "or another crop of a source the ledger does not hold")
         elif framed and link.surround == "crop":
             r.evidence.append(("crop", -W_SURROUND_CROP, f"a crop of item {b}: the picture goes on around it there"))
+            r.tightness, r.tight_sign = _quad_share(orb, items.get(b)), -1.0
         elif framed and link.surround == "frame":
             r.evidence.append(("frame", W_SURROUND_FRAME, f"item {a} with a frame, caption or screenshot around it"))
         elif framed:
@@ -489,11 +493,21 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
     if "grayscale" in edits:
         r.evidence.append(("edit", W_ONE_WAY, f"a grayscale copy of item {a}"))
     if "perspective" in edits:  # one-way too, but the matcher also reports it for small re-encodes
-        r.evidence.append(("edit", W_QUALITY, f"looks photographed off a screen or print (perspective)"))
+        r.evidence.append(("edit", W_QUALITY, "looks photographed off a screen or print (perspective)"))
     geometric = orb is not None and ("cropped" in edits or "framed" in edits)
     if not geometric:
         r.evidence += _quality(items.get(a), items.get(b))
     return r
+
+
+def _quad_share(orb: dict, later: ItemFacts | None) -> float:
+    """The share of the later picture covered by the earlier one (its quad), 0 when unknown."""
+    quad = orb.get("quad_in_query") or []
+    size = orb.get("query_size") or ((later.width, later.height) if later is not None else None)
+    if len(quad) != 4 or not size or not size[0] or not size[1]:
+        return 0.0
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(quad, quad[1:] + quad[:1])))
+    return max(0.0, min(1.0, area / (float(size[0]) * float(size[1]))))
 
 
 def _quality(a: ItemFacts | None, b: ItemFacts | None) -> list[tuple[str, float, str]]:
@@ -548,7 +562,7 @@ def _score(p: int, c: int, link: LinkFacts, r: _Reading, when: dict[int, _Dated]
             score -= weight
     if link.status == "confirmed":
         score += W_CONFIRMED
-    score += W_SIMILAR * r.similarity + (W_SIMILAR * r.tightness if sign > 0 else 0.0)
+    score += W_SIMILAR * r.similarity + (W_SIMILAR * r.tightness if sign == r.tight_sign else 0.0)
     reasons.sort(key=lambda x: -x[0])
     basis = reasons[0][1] if reasons else "order"
     if r.ambiguous and basis in ("dates", "order"):

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, case, delete, extract, func, insert, inspect, or_, select, update
+from sqlalchemy import Float, bindparam, case, cast, delete, extract, func, insert, inspect, or_, select, update
 
 from .errors import NotFoundError
 from .models import (
@@ -50,6 +50,8 @@ from .models import (
 
 #: pg_advisory_xact_lock key for membership changes (ledger.py's schema lock is 727465).
 WORKS_LOCK = 727466
+#: Stands for "no claimed date" in the numeric date columns outlets reads (far before any date).
+NO_DATE = -1.0e18
 _CHUNK = 500
 
 _W = Work.__table__
@@ -475,26 +477,36 @@ class WorkStore:
 
     def outlet_copy_counts(self) -> list[tuple[int, int, int]]:
         """(outlet, outlet it copied from, sightings) over chain links between different outlets."""
-        return self.session.execute(
+        return self._tuples(
             select(_C.c.outlet_id, _C.c.parent_outlet_id, func.count())
             .where(_C.c.outlet_id.is_not(None), _C.c.parent_outlet_id.is_not(None),
                    _C.c.parent_outlet_id != _C.c.outlet_id)
-            .group_by(_C.c.outlet_id, _C.c.parent_outlet_id)).all()
+            .group_by(_C.c.outlet_id, _C.c.parent_outlet_id))
 
-    def outlet_work_dates(self) -> list[tuple[int, int, float | None]]:
+    def outlet_first_dates(self) -> list[tuple[int, int, float]]:
         """(outlet, work, the outlet's earliest claimed date in the work) for every outlet and work
-        it holds a sighting of; dates in seconds on an arbitrary origin (differences only)."""
+        it holds a sighting of: seconds on an arbitrary origin (differences only); ``NO_DATE`` when
+        it has no claimed date there."""
         claimed = case((_C.c.date_source == "claimed", self._seconds(_C.c.date_at)))
-        return self.session.execute(
-            select(_C.c.outlet_id, _C.c.work_id, func.min(claimed))
-            .where(_C.c.outlet_id.is_not(None)).group_by(_C.c.outlet_id, _C.c.work_id)).all()
+        return self._tuples(
+            select(_C.c.outlet_id, _C.c.work_id, func.coalesce(func.min(claimed), NO_DATE))
+            .where(_C.c.outlet_id.is_not(None)).group_by(_C.c.outlet_id, _C.c.work_id))
 
-    def work_firsts(self) -> dict[int, tuple[float | None, int | None]]:
-        """{work: (claimed first-seen date in seconds as in outlet_work_dates, first outlet)}."""
+    def work_first_dates(self) -> list[tuple[int, float, int]]:
+        """(work, claimed first-seen date as in outlet_first_dates or ``NO_DATE``, first outlet
+        or -1) of every live work."""
         first_at = case((_W.c.first_seen_source == "claimed", self._seconds(_W.c.first_seen_at)))
-        rows = self.session.execute(select(_W.c.id, first_at, _W.c.first_outlet_id)
-                                    .where(_W.c.merged_into_id.is_(None)))
-        return {w: (at, outlet) for w, at, outlet in rows}
+        return self._tuples(select(_W.c.id, func.coalesce(first_at, NO_DATE), func.coalesce(_W.c.first_outlet_id, -1))
+                            .where(_W.c.merged_into_id.is_(None)))
+
+    def _tuples(self, stmt) -> list[tuple]:
+        """Rows as plain tuples straight from the driver: for large results of plain numbers,
+        where building SQLAlchemy rows would cost more than the query."""
+        result = self.session.execute(stmt)
+        try:
+            return result.cursor.fetchall()
+        finally:
+            result.close()
 
     def _seconds(self, column):
         # Converting 100,000s of datetimes through the ORM types takes longer than the whole
@@ -502,7 +514,7 @@ class WorkStore:
         # than strftime('%s') on its stored text.
         if self.engine.dialect.name == "sqlite":
             return func.julianday(column) * 86400.0
-        return extract("epoch", column)
+        return cast(extract("epoch", column), Float)
 
     # --- exchange ------------------------------------------------------------------------------
 

@@ -38,11 +38,23 @@ TRAIN_POINTS_PER_LIST = 40
 # Lists probed per query descriptor (see benchmarks/local_tuning.py: the true
 # item's rank barely changes beyond 16 probes at 10,000 items).
 IVF_NPROBE = 16
-# Neighbours looked up per query descriptor, and the Hamming distance beyond
-# which a neighbour casts no vote (matching ORB pairs are mostly below 64 of
-# 256 bits; unrelated descriptors centre near 128).
+# Neighbours looked up per query descriptor; the Hamming distance beyond which
+# a neighbour casts no vote; and how much farther than the nearest neighbour a
+# neighbour may be and still vote.  Measured (benchmarks/local_tuning.py,
+# 660-item index): true neighbours median 22-44 bits, 90th percentile 41-60;
+# nearest unrelated neighbour median 35-51.  Voting only for the nearest
+# (+margin) within 48 bits gave the true item 4-12x the votes of the best
+# unrelated item, where voting for all 8 neighbours within 64 gave 1.6-4x
+# (text corners of screenshots vote for every item that contains text).
 NEIGHBOURS = 8
-MAX_VOTE_DISTANCE = 64
+MAX_VOTE_DISTANCE = 48
+VOTE_MARGIN = 6
+# Query descriptors within this many bits of each other count as one burst.
+# Measured on 20 screenshot/crop queries against 660 items: weighting by burst
+# size at 50 bits raised the true item's lead over the best unrelated item
+# from 1.3-3x to 5-8x (40 bits: 3-4x; 60 bits: more, but the true item then
+# kept only ~35 % of its score).
+BURST_DISTANCE = 50
 
 
 class LocalFeatureIndex:
@@ -111,25 +123,34 @@ class LocalFeatureIndex:
         return True
 
     def candidates(self, query: LocalFeatures, k: int = 20) -> list[tuple[int, float]]:
-        """Up to k (item_id, votes) pairs, most votes first.
+        """Up to k (item_id, score) pairs, best first.
 
-        A query descriptor votes once for every distinct item among its
-        NEIGHBOURS nearest descriptors within MAX_VOTE_DISTANCE bits.
+        Each query descriptor votes once for each item holding one of its
+        NEIGHBOURS nearest descriptors, if that descriptor is within
+        MAX_VOTE_DISTANCE bits and within VOTE_MARGIN bits of the nearest one.
+        The margin keeps a vote specific: a corner of the picture usually has
+        one clearly nearest neighbour (or a few equally near ones, when the
+        same picture is indexed more than once).  Votes are weighted down for
+        "bursty" query descriptors (see `burst_weights`): the text of a
+        screenshot repeats the same glyph corners and would otherwise vote
+        for every indexed item that contains text.
         """
         if len(query) == 0 or self._index.ntotal == 0:
             return []
         codes = np.ascontiguousarray(query.descriptors, dtype=np.uint8)
         distances, ids = self._index.search(codes, min(NEIGHBOURS, int(self._index.ntotal)))
-        ids = np.where(distances <= MAX_VOTE_DISTANCE, ids, -1)
+        limit = np.minimum(distances[:, :1] + VOTE_MARGIN, MAX_VOTE_DISTANCE)
+        ids = np.where((distances <= limit) & (ids >= 0), ids, -1)
         rows = np.repeat(np.arange(len(ids)), ids.shape[1])
         pairs = np.stack([rows, ids.ravel()], axis=1)
         pairs = pairs[pairs[:, 1] >= 0]
         if len(pairs) == 0:
             return []
         pairs = np.unique(pairs, axis=0)  # one vote per (query descriptor, item)
-        items, votes = np.unique(pairs[:, 1], return_counts=True)
-        order = np.lexsort((items, -votes))[:k]
-        return [(int(items[i]), float(votes[i])) for i in order]
+        items, inverse = np.unique(pairs[:, 1], return_inverse=True)
+        scores = np.bincount(inverse, weights=burst_weights(codes)[pairs[:, 0]])
+        order = np.lexsort((items, -scores))[:k]
+        return [(int(items[i]), round(float(scores[i]), 3)) for i in order]
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the faiss index and the item table to one .npz file (no pickle)."""
@@ -162,6 +183,19 @@ class LocalFeatureIndex:
         self._index = _trained_ivf(codes)
         self._index.add_with_ids(codes, ids)
         self._trained_size = total
+
+
+def burst_weights(codes: np.ndarray) -> np.ndarray:
+    """1 / (1 + number of OTHER descriptors of the same image within BURST_DISTANCE).
+
+    Repeated structure (glyphs of text, buttons, fences, tiles) yields many
+    near-identical descriptors within one image; each copy matches the same
+    things, so together they should count about as much as one.
+    """
+    index = faiss.IndexBinaryFlat(codes.shape[1] * 8)
+    index.add(codes)
+    limits, _, _ = index.range_search(codes, BURST_DISTANCE + 1)  # range is exclusive
+    return 1.0 / np.diff(limits).astype(np.float64)
 
 
 def _flat_index() -> faiss.IndexBinary:

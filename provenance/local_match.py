@@ -27,7 +27,7 @@ import faiss
 import numpy as np
 from PIL import Image
 
-from .local_features import LocalFeatures, extract, extract_mirrored
+from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored
 from .local_index import LocalFeatureIndex
 
 # --- geometric check -------------------------------------------------------
@@ -364,58 +364,74 @@ def _correspondences(src, dst, query, candidate, mirrored) -> list[list[list[flo
 
 def _warp_query_to_template(query: LocalFeatures, candidate: LocalFeatures, h_orig: np.ndarray):
     """The query resampled onto the candidate's template grid, and a validity mask."""
-    image = query.working if query.working is not None else query.template
+    if query.working is not None:
+        levels = query.pyramid or [query.working]
+    else:
+        levels = [query.template]
     template = candidate.template
     th, tw = template.shape
     ow, oh = candidate.original_size
     qw, qh = query.original_size
-    template_to_original = _pixel_scale(ow / tw, oh / th)
-    query_to_image = np.linalg.inv(_pixel_scale(qw / image.shape[1], qh / image.shape[0]))
-    mapping = query_to_image @ h_orig @ template_to_original
-    # Shrink the query first when a template pixel spans several query pixels,
-    # so that the warp averages instead of aliasing.
-    shrink = math.sqrt(abs(_local_scale(mapping, tw / 2.0, th / 2.0)))
-    if shrink > 1.5:
-        size = (max(1, round(image.shape[1] / shrink)), max(1, round(image.shape[0] / shrink)))
-        fx, fy = size[0] / image.shape[1], size[1] / image.shape[0]
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mapping = np.linalg.inv(_pixel_scale(1 / fx, 1 / fy)) @ mapping
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    warped = cv2.warpPerspective(image, mapping, (tw, th), flags=flags,
+    base = levels[0]
+    query_to_image = np.linalg.inv(_pixel_scale(qw / base.shape[1], qh / base.shape[0]))
+    mapping = query_to_image @ h_orig @ _pixel_scale(ow / tw, oh / th)
+    return _warp_from_pyramid(levels, mapping, (tw, th))
+
+
+def _warp_from_pyramid(levels: list[np.ndarray], mapping: np.ndarray, size: tuple[int, int]):
+    """Sample `levels[0]` on a grid of `size` through `mapping` (grid -> image pixels).
+
+    Uses the pyramid level (each half the previous, cv2.pyrDown) at which a
+    grid pixel spans one to two image pixels, so that the warp averages
+    instead of aliasing.  Returns (warped image, boolean mask of grid pixels
+    that fall inside the image).
+    """
+    shrink = math.sqrt(abs(_local_scale(mapping, size[0] / 2.0, size[1] / 2.0)))
+    level = int(min(len(levels) - 1, max(0, math.floor(math.log2(max(shrink, 1.0))))))
+    image = levels[level]
+    mapping = np.diag([0.5 ** level, 0.5 ** level, 1.0]) @ mapping
+    warped = cv2.warpPerspective(image, mapping, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     inside = np.full(image.shape[:2], 255, np.uint8)
-    mask = cv2.warpPerspective(inside, mapping, (tw, th), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+    mask = cv2.warpPerspective(inside, mapping, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return warped, mask > 0
+
+
+def _blocks(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(rows, cols, BLOCK*BLOCK) view of the top-left rows x cols blocks of a 2-D array."""
+    cut = array[:rows * BLOCK, :cols * BLOCK]
+    return cut.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
 
 
 def _block_agreement(query: LocalFeatures, candidate: LocalFeatures, h_orig: np.ndarray):
     """Share of informative template blocks whose NCC with the warped query agrees.
 
+    A block is compared when MIN_BLOCK_COVERAGE of it lies inside the query
+    and it is not flat (std < FLAT_STD) in both images; it agrees when both
+    are textured and their NCC over the valid pixels is at least BLOCK_NCC.
     Returns (share agreeing, blocks compared, gain, offset) where gain/offset
     fit query = gain * original + offset over the overlap (for edit labels).
     """
     warped, valid = _warp_query_to_template(query, candidate, h_orig)
     template = candidate.template.astype(np.float32)
     warped = warped.astype(np.float32)
-    th, tw = template.shape
-    agree = compared = 0
-    for y in range(0, th - BLOCK + 1, BLOCK):
-        for x in range(0, tw - BLOCK + 1, BLOCK):
-            block_valid = valid[y:y + BLOCK, x:x + BLOCK]
-            if block_valid.mean() < MIN_BLOCK_COVERAGE:
-                continue
-            a = template[y:y + BLOCK, x:x + BLOCK][block_valid]
-            b = warped[y:y + BLOCK, x:x + BLOCK][block_valid]
-            sa, sb = a.std(), b.std()
-            if sa < FLAT_STD and sb < FLAT_STD:
-                continue
-            compared += 1
-            if sa >= FLAT_STD and sb >= FLAT_STD:
-                ncc = float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))
-                agree += ncc >= BLOCK_NCC
+    rows, cols = template.shape[0] // BLOCK, template.shape[1] // BLOCK
+    weight = _blocks(valid.astype(np.float32), rows, cols)
+    count = weight.sum(axis=-1)
+    covered = count >= MIN_BLOCK_COVERAGE * BLOCK * BLOCK
+    count = np.maximum(count, 1.0)[..., None]
+    a, b = _blocks(template, rows, cols), _blocks(warped, rows, cols)
+    a = a - (a * weight).sum(axis=-1, keepdims=True) / count
+    b = b - (b * weight).sum(axis=-1, keepdims=True) / count
+    std_a = np.sqrt((a * a * weight).sum(axis=-1) / count[..., 0])
+    std_b = np.sqrt((b * b * weight).sum(axis=-1) / count[..., 0])
+    ncc = (a * b * weight).sum(axis=-1) / count[..., 0] / np.maximum(std_a * std_b, 1e-6)
+    compared = covered & ((std_a >= FLAT_STD) | (std_b >= FLAT_STD))
+    agree = compared & (std_a >= FLAT_STD) & (std_b >= FLAT_STD) & (ncc >= BLOCK_NCC)
+    n_compared = int(compared.sum())
     gain, offset = _linear_fit(template[valid], warped[valid])
-    return (agree / compared if compared else 0.0), compared, gain, offset
+    return (float(agree.sum()) / n_compared if n_compared else 0.0), n_compared, gain, offset
 
 
 def _linear_fit(original: np.ndarray, query: np.ndarray) -> tuple[float, float]:
@@ -479,21 +495,15 @@ def _colour_edits(query, candidate, h_orig, mirrored) -> list[str]:
     colour = query.working_colour
     if mirrored:  # h_orig maps onto the unmirrored query: unmirror its pixels too
         colour = np.ascontiguousarray(colour[:, ::-1])
-    cw = candidate.colour.shape[1]
-    ch = candidate.colour.shape[0]
+    ch, cw = candidate.colour.shape[:2]
     ow, oh = candidate.original_size
     qw, qh = query.original_size
     mapping = (np.linalg.inv(_pixel_scale(qw / colour.shape[1], qh / colour.shape[0]))
                @ h_orig @ _pixel_scale(ow / cw, oh / ch))
-    shrink = math.sqrt(abs(_local_scale(mapping, cw / 2.0, ch / 2.0)))
-    if shrink > 1.5:
-        size = (max(1, round(colour.shape[1] / shrink)), max(1, round(colour.shape[0] / shrink)))
-        fx, fy = size[0] / colour.shape[1], size[1] / colour.shape[0]
-        colour = cv2.resize(colour, size, interpolation=cv2.INTER_AREA)
-        mapping = np.linalg.inv(_pixel_scale(1 / fx, 1 / fy)) @ mapping
-    warped = cv2.warpPerspective(colour, mapping, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    valid = cv2.warpPerspective(np.full(colour.shape[:2], 255, np.uint8), mapping, (cw, ch),
-                                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+    levels = [colour]
+    while min(levels[-1].shape[:2]) >= 2 * COLOUR_MAX_SIDE:
+        levels.append(cv2.pyrDown(levels[-1]))
+    warped, valid = _warp_from_pyramid(levels, mapping, (cw, ch))
     if valid.sum() < 8:
         return []
     query_pixels = warped.astype(np.float32)[valid]

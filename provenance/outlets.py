@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from statistics import median
+
+import numpy as np
 
 from .ledger import Ledger
+from .ledger_works import NO_DATE
 from .works import refresh
 
 #: How many outlets ``copies_from`` and ``copied_by`` name.
@@ -78,18 +80,7 @@ def outlets(ledger: Ledger) -> list[OutletStats]:
         stats[oid].copies_from = _ranked(row, names)
     for oid, row in copied.items():
         stats[oid].copied_by = _ranked(row, names)
-    lags: dict[int, list[float]] = {}
-    firsts = ledger.work_firsts()
-    for oid, work, at in ledger.outlet_work_dates():
-        first_at, first_outlet = firsts.get(work, (None, None))
-        if oid == first_outlet:
-            continue
-        stats[oid].republished += 1
-        if at is not None and first_at is not None:
-            lags.setdefault(oid, []).append(max(0.0, float(at) - float(first_at)))
-    for oid, values in lags.items():
-        stats[oid].median_lag = timedelta(seconds=median(values))
-        stats[oid].lag_samples = len(values)
+    _lags(stats, ledger)
     return sorted((s for s in stats.values() if s.sightings),
                   key=lambda s: (-s.first_published, -s.sightings, s.outlet))
 
@@ -97,3 +88,33 @@ def outlets(ledger: Ledger) -> list[OutletStats]:
 def _ranked(counts: dict[int, int], names: dict[int, str]) -> list[tuple[str, int]]:
     top = sorted(counts.items(), key=lambda kv: -kv[1])[:TOP * 2]  # room for ties before sorting by name
     return sorted(((names.get(k, str(k)), v) for k, v in top), key=lambda x: (-x[1], x[0]))[:TOP]
+
+
+def _lags(stats: dict[int, OutletStats], ledger: Ledger) -> None:
+    """Fill ``republished``, ``median_lag`` and ``lag_samples``; numpy, since a large ledger has
+    hundreds of thousands of (outlet, work) pairs."""
+    pairs = np.array(ledger.outlet_first_dates(), dtype=np.float64).reshape(-1, 3)
+    works = np.array(ledger.work_first_dates(), dtype=np.float64).reshape(-1, 3)
+    if not len(pairs) or not len(works):
+        return
+    size = int(max(works[:, 0].max(), pairs[:, 1].max())) + 1
+    first_at = np.full(size, NO_DATE)
+    first_outlet = np.full(size, -2.0)  # -2: not a live work
+    first_at[works[:, 0].astype(np.int64)] = works[:, 1]
+    first_outlet[works[:, 0].astype(np.int64)] = works[:, 2]
+    outlet, work, at = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), pairs[:, 2]
+    again = (first_outlet[work] != outlet) & (first_outlet[work] != -2)
+    counts = np.bincount(outlet[again])
+    for oid in np.flatnonzero(counts):
+        if int(oid) in stats:
+            stats[int(oid)].republished = int(counts[oid])
+    dated = again & (at != NO_DATE) & (first_at[work] != NO_DATE)
+    who, lag = outlet[dated], np.maximum(at[dated] - first_at[work[dated]], 0.0)
+    order = np.lexsort((lag, who))
+    who, lag = who[order], lag[order]
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.array([], dtype=np.int64)
+    for begin, stop in zip(starts, np.r_[starts[1:], len(who)]):
+        oid = int(who[begin])
+        if oid in stats:
+            stats[oid].median_lag = timedelta(seconds=float(np.median(lag[begin:stop])))
+            stats[oid].lag_samples = int(stop - begin)

@@ -28,7 +28,6 @@ concat script cannot make it open other files or URLs.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import struct
@@ -296,23 +295,33 @@ def tiny(thumb: np.ndarray) -> np.ndarray:
 
 #: The share of tiny-thumbnail cells tiny_distance compares: the rest, the most different, may be
 #: covered by a player's controls, a logo or a caption.
-TINY_CELLS = 0.75
+TINY_CELLS = 0.85
 
 
 def tiny_distance(query: np.ndarray, thumbs: np.ndarray) -> np.ndarray:
-    """Distance of a tiny thumbnail to each of several (n, side, side): the mean absolute difference
-    of their cells after normalising brightness and contrast, over the TINY_CELLS most similar."""
-    q = _normalised(query[None].astype(np.float32)).reshape(1, -1)
-    t = _normalised(thumbs.astype(np.float32)).reshape(len(thumbs), -1)
-    diff = np.abs(t - q)
-    keep = max(1, int(diff.shape[1] * TINY_CELLS))
-    return np.partition(diff, keep - 1, axis=1)[:, :keep].mean(axis=1)
+    """Distance of a tiny thumbnail to each of several (n, side, side), 0 for the same picture.
 
-
-def _normalised(x: np.ndarray) -> np.ndarray:
-    """Zero mean, unit contrast per thumbnail (the +4 grey levels keep flat pictures from exploding)."""
-    axes = tuple(range(1, x.ndim))
-    return (x - x.mean(axis=axes, keepdims=True)) / (x.std(axis=axes, keepdims=True) + 4.0)
+    Each thumbnail's cells are fitted as a linear function of the query's (brightness, contrast,
+    grey and sepia copies fit exactly), twice refitted on the TINY_CELLS best-fitting cells, so
+    that what covers part of the picture (a player's controls, a logo, a caption) neither counts
+    nor skews the fit. The distance is the mean residual of those cells over the thumbnail's
+    contrast: about 0.7 for unrelated pictures. A negative fit (an inverted picture) fits nothing.
+    """
+    a = query.astype(np.float32).reshape(1, -1)
+    b = thumbs.astype(np.float32).reshape(len(thumbs), -1)
+    keep = max(2, int(a.shape[1] * TINY_CELLS))
+    w = np.ones(b.shape, np.float32)
+    for refit in range(3):
+        n = w.sum(axis=1, keepdims=True)
+        ma = (w * a).sum(axis=1, keepdims=True) / n
+        mb = (w * b).sum(axis=1, keepdims=True) / n
+        da = a - ma
+        slope = np.maximum((w * da * (b - mb)).sum(axis=1, keepdims=True) / ((w * da * da).sum(axis=1, keepdims=True) + 1e-6), 0.0)
+        residual = np.abs(b - mb - slope * da)
+        cut = np.partition(residual, keep - 1, axis=1)[:, keep - 1:keep]
+        w = (residual <= cut).astype(np.float32)
+    contrast = np.sqrt((w * (b - mb) ** 2).sum(axis=1) / w.sum(axis=1))
+    return np.partition(residual, keep - 1, axis=1)[:, :keep].mean(axis=1) / (contrast + 4.0)
 
 
 def picture_thumb(image: Image.Image) -> np.ndarray:
@@ -525,13 +534,13 @@ class VideoDecoder:
 
         Packets are read ahead within a GOP: when the next I-frame arrives within KEY_ONLY_GAP,
         the GOP's other packets are dropped undecoded; otherwise they are decoded (NONREF).
-        ``next_time()`` is the time of the next sample wanted, so I-frames of all-intra streams
-        are skipped between samples too.
+        ``next_time()`` is the time of the next sample wanted: an I-frame well before it is held
+        back too (all-intra streams), and decoded after all if its GOP turns out to need it.
         """
         stream = self.stream
         tb = float(stream.time_base or Fraction(1, 90000))
         start = stream.start_time
-        pending: list = []
+        pending: list = []  # the GOP's packets not decoded (yet)
         gop_time: float | None = None
         decode_gop = True  # until the first I-frame, decode everything
         gops = key_only_gops = 0
@@ -575,7 +584,8 @@ class VideoDecoder:
                     pending.clear()
                     gop_time, decode_gop = t, t is None
                     if t is not None and gops > 1 and t + 0.5 / self.sample_fps < next_time():
-                        continue  # all-intra stream between two samples
+                        pending.append(packet)  # not needed for a sample, unless its GOP is
+                        continue
                     yield from decode(packet)
                 elif decode_gop or gop_time is None:
                     yield from decode(packet)
@@ -673,7 +683,7 @@ class KeyframePolicy:
     def __init__(self) -> None:
         self.last_time: float | None = None
         self.last: np.ndarray | None = None  # tiny thumbnail of the last keyframe
-        self.previous: np.ndarray | None = None  # ... and of the previous informative sample
+        self.previous: np.ndarray | None = None  # ... and of the previous informative sample (set with it)
         self.pending: str | None = None
 
     def decide(self, t: float, small: np.ndarray, quality: int) -> str | None:
@@ -686,9 +696,9 @@ class KeyframePolicy:
         if self.last is None:
             reason = "start"
         else:
-            from_last = float(tiny_distance(small, self.last[None])[0])
+            from_last, from_previous = (float(d) for d in tiny_distance(small, np.stack([self.last, self.previous])))
             gap = t - self.last_time
-            if self.previous is not None and float(tiny_distance(small, self.previous[None])[0]) > CUT_DISTANCE:
+            if from_previous > CUT_DISTANCE:
                 reason = "cut"
             elif from_last > DRIFT_DISTANCE and gap >= MIN_GAP:
                 reason = "change"
@@ -791,6 +801,3 @@ def fingerprint_video(path: str | os.PathLike, *, threads: int = 0, keep_images:
         return VideoPrints(facts, keyframes, track, decoder.last_time, decoder.decode_errors, decoder.key_only_share)
 
 
-def facts_json(facts: VideoFacts) -> str:
-    """The container metadata as stored in the ledger."""
-    return json.dumps(facts.metadata, sort_keys=True, default=str)

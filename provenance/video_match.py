@@ -65,14 +65,15 @@ THUMB_CANDIDATE = 0.35
 #: distance of the query: screenshots of the true moment scored 0.02-0.10, the nearest sample of
 #: any other video 0.37 or more (benchmarks/video_bench.py prints both).
 THUMB_MATCH = 0.15
-#: Candidate keyframes and videos examined per query.
-THUMB_KEYFRAMES, THUMB_VIDEOS = 32, 5
+#: Candidate keyframes and videos examined per query, and keyframes re-ranked by tiny_distance
+#: after a coarse pass over all of them.
+THUMB_KEYFRAMES, THUMB_VIDEOS, THUMB_SHORTLIST = 32, 5, 256
 #: A query region whose tiny thumbnail has less contrast than this (grey levels, standard
 #: deviation) is too flat to match by thumbnail.
 THUMB_MIN_CONTRAST = 6.0
 #: Where a screenshot shows its picture (find_picture): pixels differing from the page colour by
 #: more than these many grey levels, in a dense rectangle covering at least this share of it.
-PICTURE_TOLERANCES = (16, 6)
+PICTURE_TOLERANCES = (16, 6, 3)
 PICTURE_MIN_AREA, PICTURE_MIN_FILL = 0.12, 0.85
 #: Keyframe hits further apart than this are separate moments (the picture appears twice).
 MOMENT_GAP = 2 * MAX_GAP
@@ -404,13 +405,16 @@ def picture_signature(thumb: np.ndarray) -> Signature:
 
 
 class _ThumbIndex:
-    """Tiny thumbnails of keyframes, brute-force searchable (256 bytes a keyframe, normalised)."""
+    """Tiny thumbnails of keyframes, searched by brute force in two steps: a coarse distance on
+    normalised cells (int8) ranks them all, tiny_distance() re-ranks the nearest THUMB_SHORTLIST.
+    512 bytes a keyframe in memory."""
 
     def __init__(self) -> None:
         self.frames = np.zeros(0, np.int64)
         self.videos = np.zeros(0, np.int64)
         self.times = np.zeros(0, np.float64)
         self.cells = np.zeros((0, TINY_SIDE * TINY_SIDE), np.int8)
+        self.thumbs = np.zeros((0, TINY_SIDE, TINY_SIDE), np.uint8)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -418,26 +422,29 @@ class _ThumbIndex:
     def add(self, rows: list[tuple[int, int, float, np.ndarray]]) -> None:
         if not rows:
             return
-        thumbs = np.stack([r[3] for r in rows]).astype(np.float32)
+        thumbs = np.stack([r[3] for r in rows]).astype(np.uint8)
         self.frames = np.concatenate([self.frames, [r[0] for r in rows]])
         self.videos = np.concatenate([self.videos, [r[1] for r in rows]])
         self.times = np.concatenate([self.times, [r[2] for r in rows]])
-        self.cells = np.concatenate([self.cells, _quantised(thumbs)])
+        self.cells = np.concatenate([self.cells, _quantised(thumbs.astype(np.float32))])
+        self.thumbs = np.concatenate([self.thumbs, thumbs])
 
     def search(self, queries: list[np.ndarray], within: float, limit: int) -> list[tuple[int, int, float, float]]:
         """(frame, video, moment, distance) of the nearest keyframes within ``within``, nearest first."""
         if not len(self) or not queries:
             return []
         keep = max(1, int(self.cells.shape[1] * TINY_CELLS))
-        best = np.full(len(self), np.inf, np.float32)
+        coarse = np.full(len(self), np.inf, np.float32)
         for q in _quantised(np.stack(queries).astype(np.float32)).astype(np.int16):
             for start in range(0, len(self), 20000):
                 diff = np.abs(self.cells[start:start + 20000].astype(np.int16) - q)
                 part = np.partition(diff, keep - 1, axis=1)[:, :keep].sum(axis=1) / (keep * _QUANT)
-                best[start:start + 20000] = np.minimum(best[start:start + 20000], part)
-        order = np.argsort(best, kind="stable")[:limit]
-        return [(int(self.frames[i]), int(self.videos[i]), float(self.times[i]), float(best[i]))
-                for i in order if best[i] <= within]
+                coarse[start:start + 20000] = np.minimum(coarse[start:start + 20000], part)
+        shortlist = np.argsort(coarse, kind="stable")[:THUMB_SHORTLIST]
+        fine = np.min(np.stack([tiny_distance(q, self.thumbs[shortlist]) for q in queries]), axis=0)
+        order = np.argsort(fine, kind="stable")[:limit]
+        return [(int(self.frames[shortlist[i]]), int(self.videos[shortlist[i]]), float(self.times[shortlist[i]]),
+                 float(fine[i])) for i in order if fine[i] <= within]
 
 
 _QUANT = 24.0  # normalised cell values are kept as int8 in steps of 1/24 (|z| < 5.3)

@@ -130,6 +130,8 @@ def test_commands_for_chains_outlets_exchange_and_judgements(tmp_path):
     assert "agency" in ok.stdout and "crop" in ok.stdout and (tmp_path / "w.dot").exists()
     as_json = json.loads(runner.invoke(app, ["chain", str(ids["r"]), "--db", db, "--json"]).stdout)
     assert as_json["work_id"] == work and as_json["first_seen"]["outlet"] == "agency"
+    short = runner.invoke(app, ["chain", f"W{work}", "--db", db, "--max-nodes", "1"])
+    assert short.exit_code == 0 and "2 more sighting(s)" in short.stdout
     dot = runner.invoke(app, ["chain", f"W{work}", "--db", db, "--dot", "-"])
     assert dot.stdout.startswith("digraph")
     assert runner.invoke(app, ["chain", "W999", "--db", db]).exit_code == 2

@@ -170,3 +170,58 @@ def test_fingerprinting_raises_media_error_naming_the_file(tmp_path):
     with pytest.raises(MediaError) as info:
         fingerprint_video(bad)
     assert info.value.path == str(bad)
+
+
+def test_blurred_footage_is_found_by_thumbnail_with_its_moment(tmp_path):
+    # out-of-focus footage gives local features nothing to hold on to: the thumbnail stage finds it
+    import cv2
+
+    frames = [cv2.GaussianBlur(f, (0, 0), 5) for f in slideshow(["coffee", "chelsea", "astronaut"], fps=FPS, shot_s=3.0)]
+    path = write_video(tmp_path / "blurred.mp4", frames, FPS)
+    other = [cv2.GaussianBlur(f, (0, 0), 5) for f in slideshow(["rocket", "hubble_deep_field"], fps=FPS, shot_s=3.0, seed=9)]
+    with Ledger(tmp_path / "l.db") as led:
+        index_files(led, [path], Claim("statemedia", None, None, None))
+        shot = tmp_path / "shot.png"
+        player_screenshot(frames[int(4.4 * FPS)]).save(shot)
+        unrelated = tmp_path / "unrelated.png"
+        player_screenshot(other[int(2.0 * FPS)]).save(unrelated)
+        r, r_unrelated = check(led, [shot, unrelated])
+    assert r.matches and r.matches[0].path == str(path)
+    assert abs(r.matches[0].evidence["timestamp_s"] - 4.4) <= 1.0, r.matches[0].evidence
+    assert r_unrelated.matches == []
+
+
+def test_find_picture_in_a_screenshot():
+    from provenance.video_match import find_picture
+
+    frame = slideshow(["coffee"], fps=1, shot_s=1.0)[0]
+    shot = player_screenshot(frame)  # the frame is shown at 2x at (40, 60)
+    x0, y0, x1, y1 = find_picture(shot)
+    assert abs(x0 - 40) <= 3 and abs(y0 - 60) <= 3 and abs(x1 - 680) <= 3 and abs(y1 - 420) <= 3
+    assert find_picture(Image.fromarray(frame)) is None  # all picture
+
+
+def test_video_on_every_backend(db_url, source, tmp_path):
+    _, frames, path = source
+    clip = write_video(tmp_path / "clip.mp4", frames[int(2 * FPS):int(7 * FPS)], FPS)
+    shot = tmp_path / "shot.png"
+    player_screenshot(frames[int(3.3 * FPS)]).save(shot)
+    with Ledger(db_url) as led:
+        s = index_files(led, [path], Claim("statemedia", None, None, None))
+        assert (s.new_items, s.failed) == (1, 0)
+        r_clip, r_shot = check(led, [clip, shot])
+        assert r_clip.matches[0].method == "video" and abs(r_clip.matches[0].evidence["offset_s"] - 2.0) <= 0.5
+        assert abs(r_shot.matches[0].evidence["timestamp_s"] - 3.3) <= 1.0
+        again = index_files(led, [path], Claim("statemedia", None, None, None))
+        assert again.new_items == 0
+
+
+def test_dense_keyframes_are_decoded_alone(tmp_path):
+    # every frame an I-frame (as intra-only codecs and some cameras write): samples are taken
+    # SAMPLE_FPS times a second and the frames between them are never decoded
+    frames = slideshow(NAMES[:2], fps=FPS, shot_s=SHOT)
+    path = write_video(tmp_path / "intra.mp4", frames, FPS, options={"preset": "veryfast", "g": "1"})
+    video = fingerprint_video(path)
+    assert video.key_only_share > 0.9
+    assert abs(len(video.track) - SAMPLE_FPS * len(frames) / FPS) <= 3
+    assert [k.reason for k in video.keyframes].count("cut") == 1
