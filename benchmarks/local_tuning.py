@@ -37,7 +37,9 @@ from provenance import local_match  # noqa: E402
 from provenance.local_features import ALGORITHM, VERSION, LocalFeatures, extract, extract_mirrored  # noqa: E402
 from provenance.local_index import LocalFeatureIndex  # noqa: E402
 
-SEEDS = 2
+SEEDS = int(os.environ.get("SEEDS", "2"))
+# Use every PHOTO_STEP-th photo of each half (1 = all) to trade coverage for time.
+PHOTO_STEP = int(os.environ.get("PHOTO_STEP", "1"))
 CANDIDATES = 20  # candidates examined per query side (more than search() uses, to see ranks)
 
 
@@ -47,6 +49,7 @@ def load_corpus(half: str) -> tuple[list, list]:
     """(photos of the requested half, photos of the other half)."""
     every = photos_module.load_photos()
     tune, report = photos_module.split_halves(every)
+    tune, report = tune[::PHOTO_STEP], report[::PHOTO_STEP]
     return (tune, report) if half == "tune" else (report, tune)
 
 

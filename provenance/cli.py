@@ -8,6 +8,7 @@ folder, bad manifest header, unreadable or newer ledger); 130 interrupted.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sys
@@ -95,12 +96,13 @@ def scan(
                                                      "(paths relative to the manifest's folder).")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Append each new re-publication found to this "
                                                    "JSON Lines file.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Processes that fingerprint in parallel.")] = 1,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that fingerprint in parallel "
+                                                   "[default: every core].", show_default=False)] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no per-file lines.")] = False,
 ):
-    """Index every image under ARCHIVE, attributed by the manifest; link re-publications.
+    """Index every image and video under ARCHIVE, attributed by the manifest; link re-publications.
 
     Incremental and safe to re-run: unchanged files are not read again and nothing is recorded
     twice. A bad file gets one line and the scan goes on. Exit 0 when the scan ran (even with
@@ -126,7 +128,7 @@ def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet) -> 
         def tick(path: str) -> None:
             bar.update(task, advance=1, name=Path(path).name[-40:])
 
-        return run_scan(ledger, archive, manifest=manifest, report=report_fh, workers=workers,
+        return run_scan(ledger, archive, manifest=manifest, report=report_fh, workers=workers or os.cpu_count() or 1,
                         progress=tick, on_total=lambda n: bar.update(task, total=n))
 
 

@@ -30,6 +30,11 @@ from PIL import Image
 from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored
 from .local_index import LocalFeatureIndex
 
+# --- candidates ------------------------------------------------------------
+# Candidates scoring below this (burst-weighted votes, see LocalFeatureIndex)
+# are not verified at all.
+MIN_CANDIDATE_SCORE = 0.0
+
 # --- geometric check -------------------------------------------------------
 # Lowe ratio between the best and second-best query descriptor.
 RATIO = 0.85
@@ -175,11 +180,13 @@ def search(
     loaded: dict[int, LocalFeatures] = {}
     best: dict[int, LocalMatch] = {}
     for features, is_mirrored in ((query, False), (flipped, True)):
-        for item_id, _votes in index.candidates(features, k):
+        for item_id, score in index.candidates(features, k):
+            if score < MIN_CANDIDATE_SCORE or item_id in best:
+                continue  # too few votes to verify, or already found unmirrored
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
             match = verify(features, loaded[item_id], item_id, mirrored=is_mirrored)
-            if match is not None and (item_id not in best or match.inliers > best[item_id].inliers):
+            if match is not None:
                 best[item_id] = match
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
 

@@ -245,7 +245,7 @@ def scan(
     batch_size: int = BATCH_SIZE,
     matcher: Matcher | None = None,
 ) -> ScanSummary:
-    """Index every image under ``root`` with the manifest's attributions; see module docstring.
+    """Index every image and video under ``root`` with the manifest's attributions; see module docstring.
 
     Raises ProvenanceError when the scan cannot run (no such folder, bad manifest header).
     KeyboardInterrupt rolls back the batch in flight and propagates with ``summary.interrupted``

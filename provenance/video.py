@@ -422,10 +422,12 @@ class VideoDecoder:
             self.container = None
 
     def _choose_stream(self) -> None:
-        streams = [s for s in self.container.streams.video if s.codec_context is not None]
         # Cover art in MP4/MKV/MP3 is a "video" stream of one picture: not a video.
-        streams = [s for s in streams if not (s.disposition & av.stream.Disposition.attached_pic)]
+        video = [s for s in self.container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+        streams = [s for s in video if s.codec_context is not None]
         if not streams:
+            if video:
+                raise MediaError(self.name, "a video stream in a codec FFmpeg cannot decode")
             audio = [s.codec_context.name for s in self.container.streams.audio if s.codec_context is not None]
             if audio:
                 raise MediaError(self.name, f"audio only: no video stream (audio: {', '.join(audio)})")

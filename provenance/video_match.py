@@ -65,6 +65,10 @@ THUMB_CANDIDATE = 0.35
 #: distance of the query: screenshots of the true moment scored 0.02-0.10, the nearest sample of
 #: any other video 0.37 or more (benchmarks/video_bench.py prints both).
 THUMB_MATCH = 0.15
+#: ... and the PDQ hash of that sample within this many bits of the query's: true moments lay
+#: below 95 (a player's controls and a "paused" button over the picture), other videos' nearest
+#: samples at 116 and more (benchmarks/video_bench.py).
+THUMB_MAX_BITS = 100
 #: Candidate keyframes and videos examined per query, and keyframes re-ranked by tiny_distance
 #: after a coarse pass over all of them.
 THUMB_KEYFRAMES, THUMB_VIDEOS, THUMB_SHORTLIST = 32, 5, 256
@@ -220,9 +224,9 @@ class VideoFrames:
             for group in _groups([(None, t, f, d) for d, t, f in hits]):
                 times = [h[1] for h in group]
                 found = refine(track, signature, min(times) - MAX_GAP, max(times) + MAX_GAP)
-                if found is None or found[1] > THUMB_MATCH:
+                if found is None or found.distance > THUMB_MATCH or (found.bits or 0) > THUMB_MAX_BITS:
                     continue
-                t, distance, span = found
+                t, distance, span = found.time, found.distance, found.span
                 key = min(group, key=lambda h: abs(h[1] - t))
                 ev = {"video_item_id": video_id, "keyframe_item_id": key[2], "keyframe_timestamp_s": key[1],
                       "keyframe_timecode": timecode(key[1]), "timestamp_s": round(t, 3), "timecode": timecode(t),
@@ -257,7 +261,7 @@ class VideoFrames:
             evidence.update(timestamp_s=key_t, timecode=timecode(key_t), from_keyframe_s=0.0,
                             timecode_basis="keyframe", track_distance=None)
         else:
-            t, distance, span = found
+            t, distance, span = found.time, found.distance, found.span
             evidence.update(timestamp_s=round(t, 3), timecode=timecode(t), from_keyframe_s=round(t - key_t, 3),
                             timecode_basis="track", track_distance=distance)
             if span[1] - span[0] > 0:
@@ -293,11 +297,20 @@ class Signature:
     hashes: list[np.ndarray]
 
 
-def refine(track: Track, query: Signature, start: float, end: float) -> tuple[float, float, tuple[float, float]] | None:
-    """(moment, distance, (first, last) equally good sample) of the track sample nearest the query
-    between start and end; None when none is near enough to say.
+@dataclass
+class Moment:
+    """Where a picture is in a video's track: the moment, its distance, the run of samples as near
+    (a still shot looks the same for its whole length) and the PDQ distance at the best sample."""
 
-    Tiny thumbnails are compared when both sides have them, else PDQ hashes.
+    time: float
+    distance: float
+    span: tuple[float, float]
+    bits: int | None
+
+
+def refine(track: Track, query: Signature, start: float, end: float) -> Moment | None:
+    """The moment of the track nearest the query between start and end; None when no sample is
+    near enough to say. Tiny thumbnails are compared when both sides have them, else PDQ hashes.
     """
     window = np.flatnonzero((track.times >= start) & (track.times <= end) & track.informative)
     if not len(window):
@@ -320,7 +333,8 @@ def refine(track: Track, query: Signature, start: float, end: float) -> tuple[fl
     while hi < len(window) - 1 and good[hi + 1]:
         hi += 1
     first, last = float(track.times[window[lo]]), float(track.times[window[hi]])
-    return (first + last) / 2, round(float(dist[best]), 3), (first, last)
+    bits = min(int(_popcount(track.hashes[window[best]], h)) for h in query.hashes) if query.hashes else None
+    return Moment((first + last) / 2, round(float(dist[best]), 3), (first, last), bits)
 
 
 class QueryView:
@@ -698,11 +712,11 @@ def _still_in_video(item_id: int, hits: list[tuple[float, "Match"]], track: Trac
     for group in _groups([(m, t, None, None) for t, m in hits]):
         best, key_t = min(((h[0], h[1]) for h in group), key=lambda x: _strength(x[0]))
         found = refine(track, signature, group[0][1] - MAX_GAP, group[-1][1] + MAX_GAP)
-        t = found[0] if found else key_t
+        t = found.time if found else key_t
         moments.append((best, {"timestamp_s": round(t, 3), "timecode": timecode(t),
                                "keyframe_timestamp_s": key_t, "from_keyframe_s": round(t - key_t, 3),
                                "timecode_basis": "track" if found else "keyframe",
-                               "track_distance": found[1] if found else None}))
+                               "track_distance": found.distance if found else None}))
     moments.sort(key=lambda mo: _strength(mo[0]))
     best, evidence = moments[0]
     evidence = {**best.evidence, **evidence, "in_video": "query"}

@@ -149,19 +149,22 @@ def test_bad_video_files_fail_one_by_one_and_the_scan_goes_on(source, tmp_path):
     (root / "truncated.mp4").write_bytes(fs[: len(fs) // 3])
     write_audio_only(root / "song.mp4")
     (root / "playlist.mp4").write_text("#EXTM3U\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n")
+    at = data.index(b"avc1", data.index(b"stsd"))
+    (root / "unknown_codec.mp4").write_bytes(data[:at] + b"zzzz" + data[at + 4:])
     with Ledger(tmp_path / "l.db") as led:
         s = scan(led, root)
         reasons = {Path(p).name: r for p, r in s.failures}
-        assert s.new_items == 1 and s.failed == 6, reasons
+        assert s.new_items == 1 and s.failed == 7, reasons
         assert "empty" in reasons["empty.mp4"]
         assert "not a video" in reasons["noise.mkv"]
         assert "truncated" in reasons["cut_header.mp4"]
         assert "truncated" in reasons["truncated.mp4"] and "00:00:" in reasons["truncated.mp4"]
         assert "audio only" in reasons["song.mp4"] and "aac" in reasons["song.mp4"]
         assert "not a video" in reasons["playlist.mp4"]
+        assert "codec FFmpeg cannot decode" in reasons["unknown_codec.mp4"]
         assert all("\n" not in r for r in reasons.values())
         again = scan(led, root)
-        assert (again.new_items, again.unchanged, again.failed) == (0, 1, 6)
+        assert (again.new_items, again.unchanged, again.failed) == (0, 1, 7)
 
 
 def test_fingerprinting_raises_media_error_naming_the_file(tmp_path):
