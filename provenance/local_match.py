@@ -59,9 +59,16 @@ MIN_VISIBLE_SHARE = 0.2
 BLOCK = 16
 # A block is compared only when this share of it falls inside the query.
 MIN_BLOCK_COVERAGE = 0.9
-# Blocks whose standard deviation (gray levels) is below this in both images
-# carry no evidence either way and are skipped.
+# The block grid starts this far in: the outermost template pixels mix with
+# whatever surrounds the picture in the query (frame outlines, rounded
+# corners, UI), which made true screenshot pairs disagree on their edge blocks.
+BLOCK_INSET = BLOCK // 2
+# A block flat in the original (std below FLAT_STD gray levels) is compared
+# only if the query shows an overlay there (std >= OVERLAY_STD: a logo, text),
+# not for mere noise, JPEG ringing or a 1-px frame line (std 4-11 measured on
+# screenshot edges).
 FLAT_STD = 3.0
+OVERLAY_STD = 12.0
 # NCC at or above which a block agrees.
 BLOCK_NCC = 0.5
 # Minimum number of compared blocks, and minimum share of them agreeing.
@@ -406,8 +413,8 @@ def _warp_from_pyramid(levels: list[np.ndarray], mapping: np.ndarray, size: tupl
 
 
 def _blocks(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """(rows, cols, BLOCK*BLOCK) view of the top-left rows x cols blocks of a 2-D array."""
-    cut = array[:rows * BLOCK, :cols * BLOCK]
+    """(rows, cols, BLOCK*BLOCK) blocks of a 2-D array, starting BLOCK_INSET in."""
+    cut = array[BLOCK_INSET:BLOCK_INSET + rows * BLOCK, BLOCK_INSET:BLOCK_INSET + cols * BLOCK]
     return cut.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
 
 
@@ -415,15 +422,18 @@ def _block_agreement(query: LocalFeatures, candidate: LocalFeatures, h_orig: np.
     """Share of informative template blocks whose NCC with the warped query agrees.
 
     A block is compared when MIN_BLOCK_COVERAGE of it lies inside the query
-    and it is not flat (std < FLAT_STD) in both images; it agrees when both
-    are textured and their NCC over the valid pixels is at least BLOCK_NCC.
+    and it is textured in the original (std >= FLAT_STD) or carries an
+    overlay in the query (std >= OVERLAY_STD where the original is flat); it
+    agrees when both are textured and their NCC over the valid pixels is at
+    least BLOCK_NCC.
     Returns (share agreeing, blocks compared, gain, offset) where gain/offset
     fit query = gain * original + offset over the overlap (for edit labels).
     """
     warped, valid = _warp_query_to_template(query, candidate, h_orig)
     template = candidate.template.astype(np.float32)
     warped = warped.astype(np.float32)
-    rows, cols = template.shape[0] // BLOCK, template.shape[1] // BLOCK
+    rows = (template.shape[0] - 2 * BLOCK_INSET) // BLOCK
+    cols = (template.shape[1] - 2 * BLOCK_INSET) // BLOCK
     weight = _blocks(valid.astype(np.float32), rows, cols)
     count = weight.sum(axis=-1)
     covered = count >= MIN_BLOCK_COVERAGE * BLOCK * BLOCK
@@ -434,7 +444,7 @@ def _block_agreement(query: LocalFeatures, candidate: LocalFeatures, h_orig: np.
     std_a = np.sqrt((a * a * weight).sum(axis=-1) / count[..., 0])
     std_b = np.sqrt((b * b * weight).sum(axis=-1) / count[..., 0])
     ncc = (a * b * weight).sum(axis=-1) / count[..., 0] / np.maximum(std_a * std_b, 1e-6)
-    compared = covered & ((std_a >= FLAT_STD) | (std_b >= FLAT_STD))
+    compared = covered & ((std_a >= FLAT_STD) | (std_b >= OVERLAY_STD))
     agree = compared & (std_a >= FLAT_STD) & (std_b >= FLAT_STD) & (ncc >= BLOCK_NCC)
     n_compared = int(compared.sum())
     gain, offset = _linear_fit(template[valid], warped[valid])

@@ -6,7 +6,8 @@ Stages, cheapest first:
    (re-encodes, resizes, colour changes, mirrors, turns by 90 degrees).
 3. **orb**: local features voted through a binary index and verified geometrically
    (crops, logos, banners, screenshots, collages, photos of screens): see local_match.py.
-4. **phash**: pHash within ``PHash.match_threshold``, a second opinion beside PDQ.
+4. **phash**: pHash within ``PHash.match_threshold``, added as corroborating evidence to items
+   another stage found (alone it matched unrelated pictures in the benchmark).
 
 Low-information images (see fingerprints.information) take part in none of the perceptual
 stages, as queries or as indexed items. One result per item, at its strongest method, with the
@@ -139,9 +140,14 @@ class Matcher:
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))
 
         ph = prints.get(PHash.name)
-        if ph is not None:
+        if ph is not None and found:
+            # pHash corroborates, it never matches alone: on the tune half, unrelated generated
+            # scenes came within 0-2 bits of each other (benchmarks/match_quality.py).
             for hit in self.phash.search([ph.value], PHash.match_threshold):
-                offer(Match(hit.item_id, "phash", float(hit.distance), {"threshold": PHash.match_threshold, "bits": PHash.bits}))
+                if hit.item_id in found:
+                    found[hit.item_id].evidence.setdefault("also", []).append(
+                        {"method": "phash", "distance": float(hit.distance), "threshold": PHash.match_threshold,
+                         "bits": PHash.bits})
 
         result = sorted(found.values(), key=Match.sort_key)
         if fold_frames:  # keyframes of a video -> the video, at the matching moment (video_match.py)

@@ -69,7 +69,7 @@ MIN_GAP = 1.0
 #: shot (benchmarks/video_bench.py prints both distributions).
 #: Distance between consecutive samples above which a shot change is declared: within shots, even
 #: in fast pans and zooms, consecutive samples stayed below 0.25; across cuts, above 0.45.
-CUT_DISTANCE = 0.35
+CUT_DISTANCE = 0.4
 #: Distance from the last keyframe above which a new keyframe is taken inside a shot (the picture
 #: has moved on): in the benchmark's pans, about every 2 s.
 DRIFT_DISTANCE = 0.2

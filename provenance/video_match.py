@@ -4,9 +4,14 @@ Keyframes are items of kind "frame" (video.py), so the image matcher finds them 
 This module turns what it finds into answers about videos:
 
 - :meth:`VideoFrames.fold` reports a match on keyframes as a match on their **video at a
-  timecode**. The moment is narrowed with the video's track (the PDQ hash of every sample, 4 a
-  second): among the samples around the matched keyframe, the one nearest the query's picture.
-  The evidence says which keyframe matched, its time, and how far from it the moment lies.
+  timecode**. The moment is narrowed with the video's track (a tiny thumbnail and the PDQ hash
+  of every sample, 4 a second): among the samples around the matched keyframe, the one nearest
+  the query's picture, compared by video.tiny_distance (blind to what covers part of it: a
+  player's controls, a logo). The evidence says which keyframe matched, its time, and how far
+  from it the moment lies. When no image matcher finds a keyframe (out-of-focus or flat
+  footage gives local features nothing to hold), the query's picture, cut out of a screenshot
+  by :func:`find_picture`, is compared with every keyframe's tiny thumbnail, and the nearest
+  candidates are checked on their tracks (method "thumb").
 - :func:`match_video` finds the indexed videos whose footage a query video re-uses. The query's
   keyframes and track samples are looked up in the index; every hit on a keyframe of video V
   proposes a time offset between the two. Each proposal is then checked on the tracks: the
@@ -36,19 +41,31 @@ import numpy as np
 from PIL import Image
 
 from .fingerprints import PDQ
-from .video import (MAX_GAP, MIRROR_VARIANT, SAMPLE_FPS, TINY_CELLS, TINY_SIDE, Track, VideoPrints, picture_thumb, thumb_hashes, timecode,
-                    tiny, tiny_distance)
+from .video import (
+    MAX_GAP,
+    MIRROR_VARIANT,
+    SAMPLE_FPS,
+    TINY_CELLS,
+    TINY_SIDE,
+    Track,
+    VideoPrints,
+    picture_thumb,
+    thumb_hashes,
+    timecode,
+    tiny,
+    tiny_distance,
+)
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .matcher import Match, Matcher
 
 # --- a still's moment -------------------------------------------------------------------------
-#: Largest distance between the query's tiny thumbnail and a track sample's for the sample to
-#: narrow the moment (mean absolute difference of brightness-normalised cells, the worst quarter
-#: of cells left out); beyond it the keyframe's own time is reported. Unrelated pictures score
-#: near 0.8 and the same picture below 0.3, screenshots with player controls included
-#: (benchmarks/video_bench.py prints both).
+#: Largest video.tiny_distance between the query and a track sample for the sample to narrow the
+#: moment; beyond it the keyframe's own time is reported. Screenshots (player controls over the
+#: picture) lay within 0.04 of their moment at the median and 0.39 at worst; the nearest sample
+#: of another video, 0.25 or more (benchmarks/video_bench.py). Here the keyframe has matched
+#: already, so the bound is loose.
 REFINE_MAX = 0.5
 #: Samples within this distance of the best one are as good: the moment is the middle of their
 #: run (a still shot looks the same for its whole length).
@@ -58,16 +75,17 @@ REFINE_MAX_BITS, REFINE_TIE_BITS = 64, 3
 
 # --- a still's moment, when no image matcher finds a keyframe ("thumb") ------------------------
 #: Keyframes whose tiny thumbnail lies within this distance of the query's are candidates. A
-#: keyframe is taken whenever the picture moves DRIFT_DISTANCE (0.2) from the last one, so every
-#: moment lies about that close to a keyframe; edits add a little.
-THUMB_CANDIDATE = 0.35
+#: keyframe is taken whenever the picture moves video.DRIFT_DISTANCE from the last one, so every
+#: moment lies about that close to a keyframe (95% of samples within 0.25, benchmarks); edits
+#: add a little. Only a shortlist: the track decides.
+THUMB_CANDIDATE = 0.45
 #: A candidate video matches when a track sample near its candidate keyframes lies within this
-#: distance of the query: screenshots of the true moment scored 0.02-0.10, the nearest sample of
-#: any other video 0.37 or more (benchmarks/video_bench.py prints both).
+#: distance of the query. Of 48 benchmark screenshots, 85% lay within it of their moment; the
+#: nearest sample of any other video lay at 0.245 or more, so a match here is never a guess.
 THUMB_MATCH = 0.15
-#: ... and the PDQ hash of that sample within this many bits of the query's: true moments lay
-#: below 95 (a player's controls and a "paused" button over the picture), other videos' nearest
-#: samples at 116 and more (benchmarks/video_bench.py).
+#: ... and the PDQ hash of that sample within this many bits of the query's (a second, independent
+#: check): true moments lay at 34 bits at the median, other videos' nearest samples at 112 and
+#: more (benchmarks/video_bench.py).
 THUMB_MAX_BITS = 100
 #: Candidate keyframes and videos examined per query, and keyframes re-ranked by tiny_distance
 #: after a coarse pass over all of them.
