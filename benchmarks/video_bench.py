@@ -426,7 +426,8 @@ def measure_speed(paths: list[Path]) -> dict:
 
 
 def cut_detection(corpus: Corpus) -> dict:
-    """How well keyframes land on the true cuts, and the sample distances the cut threshold splits."""
+    """How well keyframes land on the true cuts, and the distances (video.tiny_distance) between
+    consecutive samples that the cut threshold splits."""
     within, across = [], []
     found = total = false = 0
     for name, src in corpus.sources.items():
@@ -434,7 +435,7 @@ def cut_detection(corpus: Corpus) -> dict:
         cuts = np.asarray(src["cuts"])
         tr = video.track
         for i in range(1, len(tr)):
-            d = int(np.bitwise_count(tr.hashes[i] ^ tr.hashes[i - 1]).sum())
+            d = float(V.tiny_distance(tr.thumbs[i], tr.thumbs[i - 1:i])[0])
             spans = np.any((cuts > tr.times[i - 1] + 1e-6) & (cuts <= tr.times[i] + 1e-6))
             (across if spans else within).append(d)
         cut_keys = [k.time for k in video.keyframes if k.reason == "cut"]
@@ -443,9 +444,10 @@ def cut_detection(corpus: Corpus) -> dict:
             found += any(abs(c - t) <= 0.3 for t in cut_keys)
         false += sum(1 for t in cut_keys if min(abs(cuts - t)) > 0.3)
     return {"cuts": total, "cut_keyframes_found": found, "false_cut_keyframes": false,
-            "within_shot_distance_p99": float(np.percentile(within, 99)), "within_shot_distance_max": int(max(within)),
-            "across_cut_distance_min": int(min(across)) if across else None,
-            "across_cut_distance_p05": float(np.percentile(across, 5)) if across else None,
+            "within_shot_distance_p99": round(float(np.percentile(within, 99)), 3),
+            "within_shot_distance_max": round(float(max(within)), 3),
+            "across_cut_distance_min": round(float(min(across)), 3) if across else None,
+            "across_cut_distance_p05": round(float(np.percentile(across, 5)), 3) if across else None,
             "cut_threshold": V.CUT_DISTANCE}
 
 
@@ -477,7 +479,7 @@ def run(config: Config, as_json: Path | None) -> dict:
             assert summary.failed == 0, summary.failures
             result["index"] = {"videos": len(paths), "video_s": round(seconds, 1), "wall_s": round(index_wall, 1),
                                "x_realtime_wall": round(seconds / index_wall, 1),
-                               "ledger_bytes": (Path(tmp) / "bench.db").stat().st_size}
+                               "ledger_bytes": sum(p.stat().st_size for p in Path(tmp).glob("bench.db*"))}
             print(f"\nindexing (ledger writes and matching included, all cores): {result['index']}")
             rows = []
             t0 = time.perf_counter()

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 REFINE_MAX = 0.5
 #: Samples within this distance of the best one are as good: the moment is the middle of their
 #: run (a still shot looks the same for its whole length).
-REFINE_TIE = 0.02
+REFINE_TIE = 0.005
 #: The same with PDQ hashes, when the query has no pixels at hand (bits of 256).
 REFINE_MAX_BITS, REFINE_TIE_BITS = 64, 3
 
@@ -118,8 +118,13 @@ SEGMENT_GAP = 3.0
 #: At most this many segments per pair of videos, and candidate videos per query.
 MAX_SEGMENTS = 8
 MAX_CANDIDATES = 20
-#: Track samples of the query looked up in the index, per second (keyframes are looked up too).
-LOOKUPS_PER_SECOND = 1.0
+#: Track samples of the query looked up in the PDQ index, per second (keyframes are looked up too),
+#: and how far: a hit only proposes an offset, which the tracks then confirm or not, so this is
+#: looser than PDQ.match_threshold (a logo over the footage moved samples 20-35 bits).
+LOOKUPS_PER_SECOND = 2.0
+LOOKUP_DISTANCE = 40
+#: Query keyframes at cuts whose thumbnails are looked up among all keyframes, at most.
+THUMB_PROPOSALS = 60
 #: Tracks kept in memory between queries.
 TRACK_CACHE = 16
 
@@ -210,7 +215,7 @@ class VideoFrames:
             moments = [self._moment(video_id, group, query) for group in _groups(hits)]
             moments.sort(key=lambda mo: _strength(mo[0]))
             best, evidence = moments[0]
-            evidence = {**best.evidence, **evidence}
+            evidence = {**_geometry_of(best.evidence, evidence["from_keyframe_s"]), **evidence}
             if len(moments) > 1:
                 evidence["moments"] = [ev for _, ev in moments]
             folded = Match(video_id, best.method, best.distance, evidence)
@@ -285,6 +290,23 @@ class VideoFrames:
             if span[1] - span[0] > 0:
                 evidence["range_s"] = [round(span[0], 3), round(span[1], 3)]
         return best, evidence
+
+
+#: Evidence of the image matcher that describes the query against the keyframe's picture.
+_GEOMETRY = ("edits", "visible_share", "visible_in_original", "quad_in_query", "homography", "correspondences",
+             "mirrored", "rotation_deg", "scale", "hull_share", "transform", "also")
+
+
+def _geometry_of(evidence: dict, from_keyframe: float) -> dict:
+    """The image matcher's evidence for a match on a keyframe. When the moment found lies away from
+    the keyframe, the geometry (crop, frame, scale...) compares the query with another moment's
+    picture, not with the video at the moment: it is kept apart, under "keyframe_evidence", so
+    that nothing reads it as an edit of the video's picture."""
+    if abs(from_keyframe) <= 1.0 / SAMPLE_FPS:
+        return evidence
+    kept = {k: v for k, v in evidence.items() if k not in _GEOMETRY}
+    kept["keyframe_evidence"] = {k: v for k, v in evidence.items() if k in _GEOMETRY}
+    return kept
 
 
 def _strength(m: "Match") -> tuple:
@@ -389,7 +411,11 @@ class QueryView:
             xs, ys = [p[0] * sx for p in quad], [p[1] * sy for p in quad]
             box = [max(0, int(min(xs))), max(0, int(min(ys))), min(self.image.width, int(max(xs)) + 1),
                    min(self.image.height, int(max(ys)) + 1)]
-            if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+            # A keyframe's outline is where *that* moment's picture lies: near the whole image, the
+            # query is all picture and cutting it to the outline would pull the moment towards the
+            # keyframe's. Only a picture set small inside something else is cut to it.
+            area = (box[2] - box[0]) * (box[3] - box[1])
+            if box[2] - box[0] < 16 or box[3] - box[1] < 16 or area > 0.7 * self.image.width * self.image.height:
                 box = None
         key = tuple(box) if box else None
         if key not in self._signatures:
@@ -687,26 +713,39 @@ def match_video(matcher: "Matcher", video: VideoPrints, *, exclude: set[int] | N
     exclude = exclude or set()
     frames_known = matcher.videos
     raw: list[tuple[float, Match, bool]] = []  # (moment in the query, match, found by a track sample)
+    # Keyframes go through every image stage; track samples (LOOKUPS_PER_SECOND) through PDQ, which
+    # finds the moments between keyframes that a still shows.
     for kf in video.keyframes:
         for m in matcher.match(kf.prints, image=None, exclude=exclude, fold_frames=False):
             raw.append((kf.time, m, False))
     track = video.track
-    if frames_known.any() and len(track):
+    if len(track):
         step = max(1, int(round(1.0 / (LOOKUPS_PER_SECOND * _period(track.times)))))
         for k in np.flatnonzero(track.informative)[::step]:
             queries = [_hex(track.hashes[k])] + ([_hex(track.mirrored[k])] if track.mirrored is not None else [])
-            for hit in matcher.pdq.search(queries, PDQ.match_threshold):
-                raw.append((float(track.times[k]), Match(hit.item_id, "pdq", float(hit.distance), {}), True))
+            for hit in matcher.pdq.search(queries, LOOKUP_DISTANCE):
+                ev = {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "found_by": "track sample"}
+                raw.append((float(track.times[k]), Match(hit.item_id, "pdq", float(hit.distance), ev), True))
     frames = frames_known.parents({m.item_id for _, m, _ in raw})
     proposals: dict[int, list[float]] = defaultdict(list)
     stills: dict[int, list[tuple[float, Match]]] = defaultdict(list)
     for t, m, from_track in raw:
         f = frames.get(m.item_id)
         if f is None:
-            if m.item_id not in exclude and not from_track:
+            # a still must meet the image matcher's own threshold; a keyframe only proposes
+            if m.item_id not in exclude and (not from_track or m.distance <= PDQ.match_threshold):
                 stills[m.item_id].append((t, m))
         elif f.video_item_id not in exclude:
             proposals[f.video_item_id].append(f.timestamp_s - t)
+    # Thumbnails propose too (a logo or caption over the footage moves PDQ, not them): the query's
+    # keyframes at cuts against every indexed keyframe.
+    if frames_known.any():
+        at_cuts = [k for k in video.keyframes if k.reason in ("start", "cut") and k.tiny is not None]
+        for kf in at_cuts[:THUMB_PROPOSALS]:
+            flipped = np.ascontiguousarray(kf.tiny[:, ::-1])
+            for _frame, video_id, t, _d in frames_known.thumbs().search([kf.tiny, flipped], THUMB_CANDIDATE, 4):
+                if video_id not in exclude:
+                    proposals[video_id].append(t - kf.time)
     results: list[Match] = []
     ranked = sorted(proposals.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_CANDIDATES]
     for video_id, offsets in ranked:
