@@ -1,6 +1,7 @@
 """Video benchmark: indexing speed, clip and screenshot recall, timecode error, false matches.
 
-Run (one command; the first run builds the videos, ~10 minutes, cached in bench-cache/video/):
+Run (one command; the first run builds the videos, 35 minutes on a busy 2-core machine, cached
+in bench-cache/video-v1-full/):
 
     .venv/bin/python benchmarks/video_bench.py            # the full benchmark
     .venv/bin/python benchmarks/video_bench.py --quick    # fewer, shorter videos (a smoke run)

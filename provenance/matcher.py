@@ -33,7 +33,9 @@ from .video_match import QueryView, VideoFrames
 #: picture whose tiny thumbnail agrees with a video's at one moment (video_match.py).
 METHOD_RANK = {"sha256": 0, "pdq": 1, "video": 1, "orb": 2, "phash": 3, "thumb": 3}
 
-_DIHEDRAL_NAMES = ("original", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped vertically",
+# pdqhash's order of the dihedral variants: index 4 flips about the x axis (upside down), index 5
+# about the y axis (a left-right mirror), as measured on the reference's bridge images.
+_DIHEDRAL_NAMES = ("original", "rotated 90", "rotated 180", "rotated 270", "flipped vertically", "mirrored",
                    "transposed", "anti-transposed")
 
 
@@ -47,7 +49,9 @@ class Match:
     evidence: dict = field(default_factory=dict)
 
     def sort_key(self) -> tuple:
-        return (METHOD_RANK.get(self.method, 9), self.distance if self.distance is not None else 0.0, self.item_id)
+        # for "orb" the "distance" is a count of verified points: more is stronger
+        strength = self.distance if self.distance is not None else 0.0
+        return (METHOD_RANK.get(self.method, 9), -strength if self.method == "orb" else strength, self.item_id)
 
 
 class Matcher:
