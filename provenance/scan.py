@@ -121,12 +121,7 @@ class Recorder:
         self.summary.new_items += 1
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id})
-        linked = []
-        for m in matches:
-            if self.ledger.add_link(m.item_id, item.id, m.method, m.distance, m.evidence):
-                self.summary.new_links += 1
-                linked.append(m)
-                self._pending_report.append(self._report_row(item.id, outcome.path, claims, m))
+        linked = self._link(item.id, outcome.path, claims, matches)
         self.matcher.add(item.id, prints)
         return linked
 
@@ -140,12 +135,16 @@ class Recorder:
         if not created:
             return []
         self.summary.new_items += 1
+        return self._link(item.id, outcome.path, claims, matches)
+
+    def _link(self, item_id: int, path: str, claims: list[Claim], matches: list[Match]) -> list[Match]:
+        """Record a link from each match to the new item; the matches that became new links."""
         linked = []
         for m in matches:
-            if self.ledger.add_link(m.item_id, item.id, m.method, m.distance, m.evidence):
+            if self.ledger.add_link(m.item_id, item_id, m.method, m.distance, m.evidence):
                 self.summary.new_links += 1
                 linked.append(m)
-                self._pending_report.append(self._report_row(item.id, outcome.path, claims, m))
+                self._pending_report.append(self._report_row(item_id, path, claims, m))
         return linked
 
     def commit(self) -> None:
