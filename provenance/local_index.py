@@ -91,17 +91,10 @@ class LocalFeatureIndex:
 
     def add(self, item_id: int, features: LocalFeatures) -> None:
         """Index an item's descriptors, replacing any previous ones of that id."""
-        item_id = int(item_id)
-        if item_id in self._counts:
-            self.remove(item_id)
-        codes = np.ascontiguousarray(features.descriptors, dtype=np.uint8)
-        self._counts[item_id] = len(codes)
-        if len(codes):
-            self._index.add_with_ids(codes, np.full(len(codes), item_id, dtype=np.int64))
-        self._maybe_rebuild()
+        self.add_many([(item_id, features)])
 
     def add_many(self, items: Iterable[tuple[int, LocalFeatures]]) -> None:
-        """Index many items; faster than repeated `add` for bulk loads."""
+        """Index many items (replacing earlier ones of the same ids); one rebuild check at the end."""
         for item_id, features in items:
             item_id = int(item_id)
             if item_id in self._counts:
