@@ -31,10 +31,11 @@ The public API, which the CLI is a thin layer over:
 - ``plot_chain(chain, "t.svg")``: a work's timeline, lanes by outlet (PNG, SVG, HTML).
 """
 
-from .chain import Chain, ChainNode, DateFact, FirstSeen, Flag, History, first_seen, history, item_chain, work_chain
+from .chain import Chain, ChainNode, DateFact, FirstSeen, Flag, first_seen, item_chain, work_chain
 from .check import CheckResult, Checker, MatchView, check
 from .errors import LedgerError, ManifestError, MediaError, NotFoundError, ProvenanceError
 from .exchange import export_ledger, export_pdq, import_hash_list
+from .history import History, history
 from .ledger import Ledger, open_ledger
 from .matcher import Match, Matcher
 from .outlets import OutletStats, outlets

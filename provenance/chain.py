@@ -1,7 +1,8 @@
 """First-seen dates and attribution chains: who published a picture first, who copied it from whom.
 
-Derived data, computed from the ledger's items, sightings and links (works.py stores the result
-and keeps work identity). The nouns:
+Derived data, computed from the ledger's items, sightings and links (chain_facts.py reads them;
+works.py stores the result and keeps work identity; history.py shows it beside the evidence).
+The nouns:
 
 - A **work** is the set of items joined by accepted (not rejected) match links: every copy of
   one picture.
@@ -28,15 +29,12 @@ tree, and its children's sightings hang under its nearest ancestor that has sigh
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from .arborescence import max_arborescence
+from .chain_facts import CROPPED_SHARE, ItemFacts, LinkFacts, SightingFacts, WorkFacts, load_facts, orb_evidence
 from .ledger import Ledger, SightingView
-from .ledger_works import evidence_of
-from .models import MatchLink
 
 # --- how much each kind of evidence weighs (points for "c was copied from p") -------------------
 # Only the order of these matters; tests/test_chain.py pins the cases that motivate each step.
@@ -68,8 +66,6 @@ W_SIMILAR = 0.5
 W_OUTSIDE_SOURCE = -3.0
 #: A competing parent scoring within this margin of the chosen one is listed as an alternative.
 AMBIGUITY_MARGIN = 1.0
-#: A crop showing less than this share of the original (matcher.local_match flags "cropped").
-CROPPED_SHARE = 0.97
 
 #: A camera clock has no zone: local time lies between UTC-12 and UTC+14.
 EXIF_SLACK = timedelta(hours=14)
@@ -77,123 +73,6 @@ EXIF_SLACK = timedelta(hours=14)
 INDEX_SLACK = timedelta(days=1)
 _PRECISION = {"day": timedelta(days=1)}
 _ROOT = 0  # the virtual root of the item tree (item ids start at 1)
-
-
-# --- inputs ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ItemFacts:
-    """What chain inference needs to know about an item."""
-
-    id: int
-    kind: str
-    media_format: str
-    width: int
-    height: int
-    file_size: int
-    exif_taken_at: datetime | None
-    first_indexed_at: datetime
-    #: For video (set by the video reader in ``Item.exif_json["container_created_at"]``).
-    container_created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class SightingFacts:
-    id: int
-    item_id: int
-    outlet_id: int | None
-    outlet: str | None
-    url: str | None
-    path: str | None
-    published_at: datetime | None
-    precision: str | None
-    source: str | None
-    indexed_at: datetime
-
-
-@dataclass(frozen=True)
-class LinkFacts:
-    id: int
-    earlier: int
-    later: int
-    method: str
-    distance: float | None
-    status: str
-    evidence: dict
-    #: For a link whose earlier item sits whole inside the later one: "frame" or "crop"
-    #: (surround.py), None when undecided or not such a link.
-    surround: str | None = None
-
-
-@dataclass
-class WorkFacts:
-    items: dict[int, ItemFacts]
-    sightings: list[SightingFacts]
-    links: list[LinkFacts]
-
-
-def load_facts(ledger: Ledger, item_ids: Iterable[int]) -> WorkFacts:
-    """The items, sightings and accepted links of a set of items, from the ledger."""
-    ids = sorted(set(item_ids))
-    items = {row[0]: _item_facts(row) for row in ledger.item_facts(ids)}
-    sightings = [SightingFacts(*row) for row in ledger.sighting_facts(ids)]
-    links = [LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6])) for r in ledger.link_facts(ids)
-             if r[1] in items and r[2] in items]
-    return WorkFacts(items, sightings, judge_surrounds(ledger, links, items))
-
-
-def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, ItemFacts]) -> list[LinkFacts]:
-    """Say, for each link that found an earlier item whole inside a later one, whether the later
-    one frames it or it was cut out of the later one (surround.py, from the stored template)."""
-    from . import local_features
-    from .media import WORKING_SIDE
-    from .surround import surround
-
-    def framed(link: LinkFacts) -> dict | None:
-        orb = _orb_evidence(link)
-        if orb is None or "framed" not in (orb.get("edits") or []) or _is_cropped(orb) or not orb.get("quad_in_query"):
-            return None
-        return orb if link.later in items else None
-
-    todo = {link.id: orb for link in links if (orb := framed(link)) is not None}
-    if not todo:
-        return links
-    blobs = ledger.feature_blobs({link.later for link in links if link.id in todo}, local_features.ALGORITHM,
-                                 local_features.VERSION)
-    out = []
-    for link in links:
-        orb, blob = todo.get(link.id), blobs.get(link.later)
-        if orb is None or blob is None:
-            out.append(link)
-            continue
-        quad = orb["quad_in_query"]
-        later = items[link.later]
-        size = orb.get("query_size")  # the quad is in the query file's pixels when the matcher says so
-        if not size:  # older evidence: pixels of the working image the scan decoded
-            shrink = min(1.0, WORKING_SIDE / max(later.width, later.height, 1))
-            size = (later.width * shrink, later.height * shrink)
-        verdict = surround(local_features.LocalFeatures.from_bytes(blob), quad, (float(size[0]), float(size[1])))
-        out.append(replace(link, surround=verdict))
-    return out
-
-
-def _orb_evidence(link: LinkFacts) -> dict | None:
-    ev = link.evidence
-    if link.method == "orb":
-        return ev
-    return next((x for x in ev.get("also", []) if isinstance(x, dict) and x.get("method") == "orb"), None)
-
-
-def _is_cropped(orb: dict) -> bool:
-    return "cropped" in (orb.get("edits") or []) or float(orb.get("visible_share", 1.0)) < CROPPED_SHARE
-
-
-def _item_facts(row) -> ItemFacts:
-    item_id, kind, fmt, width, height, size, exif_at, indexed, exif_json = row
-    container = None
-    if exif_json and "container_created_at" in exif_json:
-        container = _parse_utc(evidence_of(exif_json).get("container_created_at"))
-    return ItemFacts(item_id, kind, fmt, width, height, size, exif_at, indexed, container)
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -459,7 +338,7 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
     """Derivation evidence of a link. The matcher's evidence describes the later item (the
     query) against the earlier one (the indexed original)."""
     ev = link.evidence
-    orb = _orb_evidence(link)
+    orb = orb_evidence(link)
     edits = tuple(dict.fromkeys([*(ev.get("edits") or []), *((orb or {}).get("edits") or [])]))
     r = _Reading(edits=edits)
     a, b = link.earlier, link.later
@@ -733,16 +612,6 @@ def _lag(delta: timedelta) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
-def _parse_utc(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 # --- reading a work from the ledger ---------------------------------------------------------
 
 def work_chain(ledger: Ledger, work_id: int) -> Chain:
@@ -762,104 +631,3 @@ def item_chain(ledger: Ledger, item_id: int) -> Chain:
 def first_seen(ledger: Ledger, item_ids: set[int], sightings: list[SightingView] | None = None) -> FirstSeen | None:
     """The first credible sighting of the work made of these items (see the module docstring)."""
     return infer_chain(load_facts(ledger, item_ids)).first_seen
-
-
-@dataclass
-class LinkView:
-    """A match link between two items of a work, with its evidence and any review."""
-
-    earlier_item_id: int
-    later_item_id: int
-    method: str
-    distance: float | None
-    status: str
-    found_at: datetime
-    evidence: dict
-    id: int | None = None
-    reviewed_by: str | None = None
-    review_note: str | None = None
-
-    @classmethod
-    def of(cls, row: MatchLink) -> "LinkView":
-        return cls(row.earlier_item_id, row.later_item_id, row.method, row.distance, row.status, row.found_at,
-                   json.loads(row.evidence_json or "{}"), row.id, row.reviewed_by, row.review_note)
-
-    def to_dict(self) -> dict:
-        return {"link_id": self.id, "earlier_item_id": self.earlier_item_id, "later_item_id": self.later_item_id,
-                "method": self.method, "distance": self.distance, "status": self.status,
-                "found_at": self.found_at.isoformat(), "reviewed_by": self.reviewed_by,
-                "review_note": self.review_note, "evidence": self.evidence}
-
-
-@dataclass
-class History:
-    """Every sighting of one work in date order, how its copies are joined, and what was said."""
-
-    item_ids: list[int]
-    sightings: list[SightingView]
-    links: list[LinkView]
-    first_seen: FirstSeen | None
-    exif: dict[int, dict] = field(default_factory=dict)
-    work_id: int | None = None
-    flags: list[Flag] = field(default_factory=list)
-    chain: Chain | None = None
-    notes: list[dict] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)
-
-    def links_of(self, item_id: int) -> list[LinkView]:
-        """The links that touch one item: how this copy is joined to the others."""
-        return [ln for ln in self.links if item_id in (ln.earlier_item_id, ln.later_item_id)]
-
-    def node(self, sighting_id: int) -> ChainNode | None:
-        if self.chain is None:
-            return None
-        return next((n for n in self.chain.nodes if n.sighting_id == sighting_id), None)
-
-    def to_dict(self) -> dict:
-        sightings = []
-        for s in self.sightings:
-            node = self.node(s.sighting_id)
-            sightings.append({
-                "sighting_id": s.sighting_id,
-                "item_id": s.item_id,
-                "sha256": s.sha256,
-                "outlet": s.outlet,
-                "path": s.path,
-                "url": s.url,
-                "published_at": s.published_at.isoformat() if s.published_at else None,
-                "published_precision": s.published_precision,
-                "published_source": s.published_source,
-                "indexed_at": s.indexed_at.isoformat(),
-                "exif_taken_at": s.exif_taken_at.isoformat() if s.exif_taken_at else None,
-                "dates": [d.to_dict() for d in node.dates] if node else [],
-                "parent_sighting_id": node.parent_sighting_id if node else None,
-                "chain_basis": node.basis if node else None,
-                "chain_reason": node.reason if node else None,
-            })
-        return {
-            "work_id": self.work_id,
-            "items": self.item_ids,
-            "first_seen": self.first_seen.to_dict() if self.first_seen else None,
-            "flags": [f.to_dict() for f in self.flags],
-            "sightings": sightings,
-            "links": [ln.to_dict() for ln in self.links],
-            "exif": {str(k): v for k, v in self.exif.items()},
-            "notes": [_jsonable(n) for n in self.notes],
-            "events": [_jsonable(e) for e in self.events],
-        }
-
-
-def history(ledger: Ledger, item_id: int) -> History:
-    """The history of the work that contains one item."""
-    chain = item_chain(ledger, item_id)
-    ids = chain.item_ids
-    links = [LinkView.of(row) for row in ledger.links(ids, include_rejected=True)]
-    items = ledger.items(ids)
-    exif = {i: json.loads(items[i].exif_json or "{}") for i in ids}
-    works = [chain.work_id, *ledger.merged_work_ids(chain.work_id)] if chain.work_id is not None else []
-    return History(ids, ledger.sightings(ids), links, chain.first_seen, exif, chain.work_id, chain.flags, chain,
-                   ledger.notes(ids, works), ledger.work_events(works))
-
-
-def _jsonable(row: dict) -> dict:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

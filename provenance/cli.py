@@ -23,8 +23,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .chain import Chain, History, history, work_chain
+from .chain import Chain, work_chain
 from .check import CheckResult, Checker, expand_queries
+from .history import History, history
 from .errors import LedgerError, ManifestError, NotFoundError, ProvenanceError
 from .ledger import ENV_VAR, Ledger, open_ledger
 from .manifest import parse_date

@@ -21,7 +21,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
-from .chain import Chain, LinkFacts, SightingFacts, WorkFacts, _item_facts, infer_chain, judge_surrounds
+from .chain import Chain, infer_chain
+from .chain_facts import LinkFacts, SightingFacts, WorkFacts, item_facts, judge_surrounds
 from .errors import NotFoundError
 from .ledger import Ledger
 from .ledger_works import WorkChanges, evidence_of
@@ -95,7 +96,7 @@ def _facts_by_work(ledger: Ledger, work_ids: list[int]) -> Iterator[tuple[int, W
     work_of = {i: w for w, items in members.items() for i in items}
     facts = {w: WorkFacts({}, [], []) for w in work_ids}
     for row in ledger.item_facts(work_of):
-        facts[work_of[row[0]]].items[row[0]] = _item_facts(row)
+        facts[work_of[row[0]]].items[row[0]] = item_facts(row)
     for row in ledger.sighting_facts(work_of):
         facts[work_of[row[1]]].sightings.append(SightingFacts(*row))
     for r in ledger.link_facts(work_of):
