@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, or_
@@ -120,11 +119,7 @@ class Ledger(WorkStore):
     @property
     def display_url(self) -> str:
         """The URL without any password, for messages."""
-        head, sep, tail = self.url.partition("@")
-        if sep and ":" in head.split("//", 1)[-1]:
-            scheme, _, creds = head.partition("//")
-            return f"{scheme}//{creds.split(':', 1)[0]}:***@{tail}"
-        return self.url
+        return _display_url(self.url)
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -605,7 +600,7 @@ def ledger_engine(db: str | os.PathLike | None = None, *, readonly: bool = False
     ``provenance db current``. Errors become LedgerError, as in :class:`Ledger`.
     """
     url = resolve_db_url(db)
-    where = Ledger.display_url.fget(SimpleNamespace(url=url))
+    where = _display_url(url)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         raise LedgerError(f"no ledger at {url[len('sqlite:///'):]}")
     engine = None
@@ -642,6 +637,14 @@ def _make_engine(url: str, readonly: bool = False) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _display_url(url: str) -> str:
+    head, sep, tail = url.partition("@")
+    if sep and ":" in head.split("//", 1)[-1]:
+        scheme, _, creds = head.partition("//")
+        return f"{scheme}//{creds.split(':', 1)[0]}:***@{tail}"
+    return url
 
 
 def _chunks(values: list, size: int) -> Iterator[list]:
