@@ -723,6 +723,53 @@ def note_cmd(
         out.print(f"note {note_id} added")
 
 
+# --- schema --------------------------------------------------------------------------------
+
+db_app = typer.Typer(help="The ledger's schema: which migration it is at, and upgrading it deliberately.",
+                     no_args_is_help=True, rich_markup_mode="rich")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None, json_out: JsonOption = False):
+    """Show the ledger's schema revision and this build's newest one; changes nothing."""
+    from .migrate import status
+
+    state = _schema_call(status, db)
+    if json_out:
+        _emit_json(state.to_dict())
+        return
+    revision = ",".join(state.revisions) or "none (made before migrations, or empty)"
+    verdict = "up to date" if state.up_to_date else "upgrade pending: run `provenance db upgrade` (any open also upgrades)"
+    out.print(f"revision {revision} · head {state.head} · schema version {state.schema_version} · {verdict}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None, json_out: JsonOption = False):
+    """Upgrade the ledger's schema to this build's newest revision (what any open does anyway).
+
+    Lets a team upgrade a shared PostgreSQL ledger at a moment it chooses; safe beside other
+    processes (they wait for the upgrade). A ledger from a newer provenance is refused (exit 2).
+    """
+    from .migrate import upgrade
+
+    before, after = _schema_call(upgrade, db)
+    if json_out:
+        _emit_json({"before": before.to_dict(), "after": after.to_dict(), "upgraded": before != after})
+    elif before.revisions == after.revisions:
+        out.print(f"already at {after.head}")
+    else:
+        out.print(f"upgraded {','.join(before.revisions) or 'none'} -> {','.join(after.revisions)}")
+
+
+def _schema_call(fn, db: str | None):
+    try:
+        return fn(db)
+    except ProvenanceError as exc:
+        err.print(f"[red]error[/]: {escape(str(exc))}")
+        raise typer.Exit(EXIT_CODES.get(type(exc), EXIT_USAGE)) from None
+
+
 def _print_review(review, json_out: bool, verb: str) -> None:
     if json_out:
         _emit_json(review.to_dict())

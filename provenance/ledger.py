@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,14 +21,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import event, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ArgumentError, DatabaseError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
 from .errors import LedgerError, NotFoundError
 from .fingerprints import Fingerprint
 from .ledger_works import WorkStore
 from .media import DecodedImage
+from .migrate import ensure_current
 from .models import (
-    SCHEMA_VERSION,
     FileState,
     FingerprintRecord,
     Item,
@@ -97,11 +98,16 @@ class Ledger(WorkStore):
             path = Path(self.url[len("sqlite:///"):])
             if not path.exists():
                 raise LedgerError(f"no ledger at {path}")
+        self.engine = None
         try:
             self.engine = _make_engine(self.url, readonly)
             self._prepare_schema()
-        except (ArgumentError, OperationalError, DatabaseError, ImportError, ValueError) as exc:
-            raise LedgerError(f"cannot open ledger {self.display_url}: {_first_line(exc)}") from None
+        except BaseException as exc:
+            if self.engine is not None:  # e.g. a newer ledger: release the connection now
+                self.engine.dispose()
+            if isinstance(exc, (ArgumentError, OperationalError, DatabaseError, ImportError, ValueError)):
+                raise LedgerError(f"cannot open ledger {self.display_url}: {_first_line(exc)}") from None
+            raise
         self.session = Session(self.engine, expire_on_commit=False)
         self._outlet_ids: dict[str, int] = {}
         self._init_work_tracking()
@@ -113,11 +119,7 @@ class Ledger(WorkStore):
     @property
     def display_url(self) -> str:
         """The URL without any password, for messages."""
-        head, sep, tail = self.url.partition("@")
-        if sep and ":" in head.split("//", 1)[-1]:
-            scheme, _, creds = head.partition("//")
-            return f"{scheme}//{creds.split(':', 1)[0]}:***@{tail}"
-        return self.url
+        return _display_url(self.url)
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -153,29 +155,9 @@ class Ledger(WorkStore):
         self.close()
 
     def _prepare_schema(self) -> None:
-        # One process at a time creates tables: two scans starting together on a new PostgreSQL
-        # ledger would otherwise both CREATE and one would fail. SQLite's BEGIN IMMEDIATE (see
-        # _make_engine) serialises the same way.
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727465)")
-            SQLModel.metadata.create_all(conn)
-        with Session(self.engine) as s:
-            row = s.get(SchemaInfo, "schema_version")
-            if row is None:
-                try:
-                    s.add(SchemaInfo(key="schema_version", value=str(SCHEMA_VERSION)))
-                    s.add(SchemaInfo(key="created_at", value=utcnow().isoformat()))
-                    s.commit()
-                except IntegrityError:  # another process created it first
-                    s.rollback()
-                return
-            found = int(row.value)
-            if found > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"ledger {self.display_url} has schema version {found}, newer than this "
-                    f"provenance ({SCHEMA_VERSION}); upgrade provenance to use it"
-                )
+        # Migrations bring the tables to this build's newest revision, under a lock so two scans
+        # starting together on a new or old ledger upgrade it once (migrate.ensure_current).
+        self.schema_before, self.schema_after = ensure_current(self.engine, self.display_url)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -610,6 +592,28 @@ def open_ledger(db: str | os.PathLike | None = None, *, create: bool = True, rea
     return Ledger(db, create=create, readonly=readonly)
 
 
+@contextmanager
+def ledger_engine(db: str | os.PathLike | None = None, *, readonly: bool = False) -> Iterator[tuple[Engine, str]]:
+    """(engine, URL to show) of an existing ledger, without touching its schema; disposed after.
+
+    For tools that must look at a ledger before (or instead of) opening it, such as
+    ``provenance db current``. Errors become LedgerError, as in :class:`Ledger`.
+    """
+    url = resolve_db_url(db)
+    where = _display_url(url)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        raise LedgerError(f"no ledger at {url[len('sqlite:///'):]}")
+    engine = None
+    try:
+        engine = _make_engine(url, readonly)
+        yield engine, where
+    except (ArgumentError, OperationalError, DatabaseError, ImportError, ValueError) as exc:
+        raise LedgerError(f"cannot open ledger {where}: {_first_line(exc)}") from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
 def _make_engine(url: str, readonly: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
@@ -633,6 +637,14 @@ def _make_engine(url: str, readonly: bool = False) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _display_url(url: str) -> str:
+    head, sep, tail = url.partition("@")
+    if sep and ":" in head.split("//", 1)[-1]:
+        scheme, _, creds = head.partition("//")
+        return f"{scheme}//{creds.split(':', 1)[0]}:***@{tail}"
+    return url
 
 
 def _chunks(values: list, size: int) -> Iterator[list]:

@@ -29,11 +29,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import Float, bindparam, case, cast, delete, extract, func, insert, inspect, or_, select, update
+from sqlalchemy import Float, bindparam, case, cast, delete, extract, func, insert, or_, select, update
 
 from .errors import NotFoundError
 from .models import (
-    SCHEMA_VERSION,
     ChainEdge,
     FingerprintRecord,
     Item,
@@ -48,11 +47,13 @@ from .models import (
     WorkMember,
 )
 
-#: pg_advisory_xact_lock key for membership changes (ledger.py's schema lock is 727465).
+#: pg_advisory_xact_lock key for membership changes (migrate.py's schema lock is 727465).
 WORKS_LOCK = 727466
 #: Stands for "no claimed date" in the numeric date columns outlets reads (far before any date).
 NO_DATE = -1.0e18
 _CHUNK = 500
+#: schema_info key the baseline migration sets on a ledger from before works (see _upgrade_works).
+_BACKFILL = "works_backfill"
 
 _W = Work.__table__
 _M = WorkMember.__table__
@@ -289,26 +290,20 @@ class WorkStore:
         return self.flush_works(actor="upgrade")
 
     def _upgrade_works(self) -> None:
-        """Bring a ledger written before works (schema 1) up to date: every item gets its work.
+        """Give every item its work in a ledger from before works (schema 1), once.
 
-        Also adds the chain_edge indexes a ledger made by an earlier build of schema 2 lacks
-        (create_all makes indexes only with their table).
+        The baseline migration marks such a ledger (schema_info ``works_backfill``); the backfill
+        is done here, not in the migration, because it runs the chain code. The mark goes in the
+        same transaction, under the works lock, so a process that waited finds it gone.
         """
-        conn = self.session.connection()
-        present = {ix["name"] for ix in inspect(conn).get_indexes(_C.name)}
-        missing = sorted((ix for ix in _C.indexes if ix.name not in present), key=lambda ix: ix.name)
-        if missing:
-            self.lock_works()  # two processes opening one PostgreSQL ledger: one creates them
-            for index in missing:
-                index.create(conn, checkfirst=True)
-        row = self.session.execute(select(SchemaInfo.value).where(SchemaInfo.key == "schema_version")).scalar()
-        if row is None or int(row) >= SCHEMA_VERSION:
+        key = SchemaInfo.__table__.c.key
+        if self.session.execute(select(SchemaInfo.value).where(key == _BACKFILL)).scalar() is None:
             self.session.commit()
             return
-        self.lock_works()
-        self.backfill_works()
-        self.session.execute(update(SchemaInfo.__table__).where(SchemaInfo.__table__.c.key == "schema_version")
-                             .values(value=str(SCHEMA_VERSION)))
+        self.lock_works()  # two processes opening one PostgreSQL ledger: one backfills
+        if self.session.execute(select(SchemaInfo.value).where(key == _BACKFILL)).scalar() is not None:
+            self.backfill_works()
+            self.session.execute(delete(SchemaInfo.__table__).where(key == _BACKFILL))
         self.session.commit()
 
     # --- reading works -------------------------------------------------------------------------

@@ -216,8 +216,8 @@ def test_ledger_from_before_works_is_upgraded(tmp_path):
         add_seen(led, a, "agency", "2016-01-01")
         dup_link(led, a, b)
         commit(led)
-    con = sqlite3.connect(path)  # what a schema-1 ledger looks like: no works
-    for table in ("chain_edge", "work_event", "note", "work_member", "work"):
+    con = sqlite3.connect(path)  # what a schema-1 ledger looks like: no works, no video, no Alembic
+    for table in ("chain_edge", "work_event", "note", "work_member", "work", "frame", "video", "alembic_version"):
         con.execute(f"DROP TABLE {table}")
     con.execute("UPDATE schema_info SET value='1' WHERE key='schema_version'")
     con.commit()
@@ -225,6 +225,7 @@ def test_ledger_from_before_works_is_upgraded(tmp_path):
     with Ledger(path) as led:
         assert work_of_item(led, a) == work_of_item(led, b) != work_of_item(led, c)
         assert led.session.get(SchemaInfo, "schema_version").value == str(SCHEMA_VERSION)
+        assert led.session.get(SchemaInfo, "works_backfill") is None  # done once, mark removed
         assert rebuild(led) == 2
         assert work_chain(led, work_of_item(led, a)).first_seen.outlet == "agency"
 

@@ -1,0 +1,1 @@
+"""The ledger's Alembic migrations (env.py, versions/). Driven by provenance.migrate; see README."""
