@@ -284,6 +284,8 @@ def _moment_text(ev: dict) -> str:
         text += f" (same picture {a:.1f}-{b:.1f} s)"
     if ev.get("keyframe_timestamp_s") is not None:
         text += f", keyframe at {float(ev['keyframe_timestamp_s']):.1f} s ({float(ev.get('from_keyframe_s') or 0):+.1f} s)"
+    if ev.get("timecode_basis") == "video file":
+        text += ", moment checked on the frames of the video file"
     if ev.get("moments"):
         text += "; also at " + ", ".join(mo["timecode"] for mo in ev["moments"][1:])
     return text

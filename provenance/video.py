@@ -6,18 +6,21 @@ frame outlives the next one, so a 2-hour video needs the memory of a few frames)
 - **samples**: about ``SAMPLE_FPS`` frames a second, each reduced at once to a small grey
   thumbnail, with letterbox/pillarbox bars cut off (:func:`content_box`);
 - a **track**: the PDQ hash of every sample, with its time. Hashing a 128-pixel thumbnail costs
-  0.2 ms (PDQ reduces every picture to 64x64 first) and lands within a few bits of the hash of
-  the full frame, so the track is cheap enough to keep for every sample. It is what clip
+  0.4-0.7 ms, so the track is cheap enough to keep for every sample (its hashes lie 12-16 bits
+  from those of the full frame: PDQ's filters depend on the input size). It is what clip
   alignment and screenshot timecodes are computed from (see video_match.py);
 - **keyframes**: one at the start, at every shot change, wherever the picture has drifted away
   from the last keyframe, and at least every ``MAX_GAP`` seconds. Each keyframe is a picture
-  fingerprinted exactly as an image is (prints.fingerprint_image: SHA-256 key, PDQ, pHash, ORB
-  local features), so every image matcher applies to it unchanged.
+  fingerprinted as an image is (SHA-256 key, PDQ and ORB local features of the FRAME_SIDE
+  picture; pHash and information score from the sample's thumbnail, see keyframe_prints), so
+  every image matcher applies to it unchanged.
 
-Speed comes from decoding only what is needed: when the stream's I-frames are at most
-``KEY_ONLY_GAP`` apart only they are decoded; otherwise FFmpeg is told to skip the frames no
-other frame depends on (``skip_frame=NONREF``, exact) and the deblocking filter (an error of at
-most ~1 grey level, measured), and only the sampled frames are converted from YUV.
+Speed comes from decoding only what is needed (one core, 60 s of 480p: ~0.6 s of decoding, ~0.3 s
+for the samples, ~30 ms per keyframe): when the stream's I-frames are at most ``KEY_ONLY_GAP``
+apart only they are decoded; otherwise FFmpeg is told to skip the B-frames where no other frame
+depends on them (``skip_frame=BIDIR``, exact, see _SKIP_BIDIR; else ``NONREF``), the deblocking
+filter (an error of at most ~1 grey level, measured) and, for H.264, to use its "fast" flag
+(measured identical frames); only the sampled frames are converted from YUV.
 
 Every failure (unreadable, corrupt, truncated, audio-only, undecodable codec) is a MediaError
 naming the file and the reason. FFmpeg is told to read plain local files with the demuxers of
@@ -40,15 +43,18 @@ from fractions import Fraction
 import av
 import av.error
 import cv2
+import imagehash
 import numpy as np
 import pdqhash
+from av.video.frame import PictureType
 from av.video.reformatter import Interpolation, VideoReformatter
 from PIL import Image
 
 from .errors import MediaError
-from .fingerprints import PDQ
+from . import local_features
+from .fingerprints import PDQ, SHA256, Fingerprint, PHash, information_score
 from .media import MAX_PIXELS, DecodedImage, ExifFacts, VIDEO_EXTENSIONS, looks_like_image
-from .prints import ImagePrints, fingerprint_image
+from .prints import ImagePrints
 
 # --- sampling and keyframes -----------------------------------------------------------------
 #: Samples per second for shot detection and the track: a screenshot's moment is found within
@@ -59,11 +65,13 @@ SAMPLE_FPS = 4.0
 KEY_ONLY_GAP = 1.0
 #: A keyframe at least every MAX_GAP seconds of informative picture (the issue's "at least one
 #: every few seconds"), unless the picture has not changed at all since the last one.
-MAX_GAP = 3.0
+MAX_GAP = 4.0
 #: No two keyframes closer than this, except at a shot change: fast motion cannot flood the index.
-#: Keyframe density hardly matters for finding stills (the track and the thumbnail stage narrow
-#: every moment): on the benchmark, 0.74 keyframes/s (drift 0.2, gap 1 s) and 0.46/s (0.35, 2 s)
-#: found the same 46 of 48 screenshots with the same timecode errors, at 30% less indexing time.
+#: Keyframe density hardly matters for finding stills (the track, the thumbnail stage and the video
+#: file narrow every moment): on the benchmark, 0.74 keyframes/s (drift 0.2, gap 1 s) and 0.46/s
+#: (0.35, 2 s) found the same 46 of 48 screenshots. Keyframes are a third of the indexing cost:
+#: MAX_GAP 4 s (was 3) takes 0.43/s instead of 0.46/s; MIN_GAP 3 s would take 0.37/s but leaves
+#: moments of fast pans too far from every keyframe for the thumbnail stage (tests/test_video.py).
 MIN_GAP = 2.0
 #: Pictures are compared with tiny_distance() (see there): 0 for the same picture, about 0.7 for
 #: unrelated ones, blind to what covers part of a picture. PDQ is no use here: a pan moves it
@@ -73,6 +81,10 @@ MIN_GAP = 2.0
 #: p99 0.37; across cuts p05 0.44 (a few cuts between look-alike pictures lower). A missed cut
 #: still gets a keyframe from the drift rule below.
 CUT_DISTANCE = 0.4
+#: ... and at least this many times the step between the two samples before: a fast pan over fine
+#: texture moves consecutive samples 0.25-0.57 apart, step after step, and is no cut (the drift
+#: rule keeps its keyframes MIN_GAP apart); a cut follows a calm step (benchmark: 0.05-0.15).
+CUT_CONTRAST = 2.0
 #: Distance from the last keyframe above which a new keyframe is taken inside a shot (the picture
 #: has moved on).
 DRIFT_DISTANCE = 0.35
@@ -108,6 +120,14 @@ MAX_PENDING_PACKETS = 600
 #: A stream whose decodable part ends this much (and this share) before its declared duration is
 #: reported as truncated.
 TRUNCATION_SLACK_S, TRUNCATION_SHARE = 2.0, 0.9
+#: Codecs whose B-frames are skipped (``skip_frame=BIDIR``): I- and P-frames alone come at least
+#: every few frames, and no I- or P-frame refers to a B-frame, so those decode exactly as in a full
+#: decode (MPEG-1/2/4 part 2 by the standard; H.264 as x264 writes it, measured bit-exact on the
+#: benchmark's camera and platform encodes), at 35-45% of the cost of decoding every frame. Should
+#: a stream space its I/P frames further apart than BIDIR_MAX_GAP (more than a sample period: long
+#: runs of B-frames, low frame rates), the decoder falls back to skipping non-reference frames only.
+_SKIP_BIDIR = ("h264", "mpeg4", "mpeg2video", "mpeg1video", "msmpeg4v3", "h263")
+BIDIR_MAX_GAP = 0.3
 #: Demuxers of real video containers (FFmpeg short names); nothing else is opened.
 _DEMUXERS = ("mov", "matroska", "webm", "avi", "asf", "flv", "mpeg", "mpegts", "mpegvideo", "m4v",
              "h264", "hevc", "ogg", "ivf", "mxf", "dv", "nut", "rm", "3gp")
@@ -285,10 +305,16 @@ def thumb_hash(thumb: np.ndarray) -> tuple[np.ndarray, int]:
 MIRROR_VARIANT = 5
 
 
+def thumb_dihedral(thumb: np.ndarray) -> tuple[np.ndarray, int]:
+    """The 8 PDQ hashes (packed, (8, 32), the reference's dihedral order) of a grey thumbnail, and quality."""
+    variants, quality = pdqhash.compute_dihedral(np.ascontiguousarray(np.repeat(thumb[:, :, None], 3, axis=2)))
+    return np.packbits(np.asarray(variants, np.uint8), axis=1), int(quality)
+
+
 def thumb_hashes(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """PDQ of a grey thumbnail and of its mirror image (one pass: 2/3 the cost of two), and quality."""
-    variants, quality = pdqhash.compute_dihedral(np.ascontiguousarray(np.repeat(thumb[:, :, None], 3, axis=2)))
-    return np.packbits(variants[0].astype(np.uint8)), np.packbits(variants[MIRROR_VARIANT].astype(np.uint8)), int(quality)
+    variants, quality = thumb_dihedral(thumb)
+    return variants[0], variants[MIRROR_VARIANT], quality
 
 
 def tiny(thumb: np.ndarray) -> np.ndarray:
@@ -443,8 +469,14 @@ class VideoDecoder:
             raise MediaError(self.name, f"refused: frames of {ctx.width}x{ctx.height} pixels, over the {MAX_PIXELS} pixel limit")
         stream.thread_type = "AUTO" if self.threads != 1 else "NONE"
         stream.thread_count = self.threads
-        ctx.skip_frame = "NONREF"
+        # B-frames of codecs whose B-frames no P-frame refers to are skipped (exact: see _SKIP_BIDIR);
+        # elsewhere only the frames no other frame refers to.
+        ctx.skip_frame = "BIDIR" if ctx.name in _SKIP_BIDIR else "NONREF"
         ctx.options = {"skip_loop_filter": "all"}
+        if ctx.name == "h264":
+            # FFmpeg's "non spec compliant speedup tricks": 18% less decoding, frames measured
+            # identical (128 px grey and 640 px RGB) on the benchmark's x264 encodes.
+            ctx.flags2 |= av.codec.context.Flags2.fast
         self.stream = stream
 
     # --- facts ------------------------------------------------------------------------------
@@ -505,6 +537,45 @@ class VideoDecoder:
             n = float(THUMB_SIDE)
             yield Sample(t, np.ascontiguousarray(thumb[y0:y1, x0:x1]), (x0 / n, y0 / n, x1 / n, y1 / n), frame)
 
+    def window(self, start: float, end: float) -> Iterator[tuple[float, np.ndarray]]:
+        """(time, grey thumbnail with bars cut) of every decoded frame between start and end seconds.
+
+        Seeks to the I-frame at or before ``start`` and decodes from there (skipping B-frames where
+        the stream allows, see _SKIP_BIDIR: frames come every 2-4 frames); for narrowing a moment at
+        check time, so a few seconds of a long video are decoded, not the whole of it.
+        """
+        stream = self.stream
+        tb = float(stream.time_base or Fraction(1, 90000))
+        first = stream.start_time or 0
+        try:
+            self.container.seek(first + max(0, int(start / tb)), stream=stream, backward=True, any_frame=False)
+        except av.error.FFmpegError:
+            return
+        errors = 0
+        for packet in self.container.demux(stream):
+            try:
+                frames = stream.decode(packet)
+            except av.error.FFmpegError:
+                errors += 1
+                if errors >= MAX_CONSECUTIVE_ERRORS:
+                    return
+                continue
+            errors = 0
+            for frame in frames:
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:
+                    continue
+                t = round(float((pts - first) * tb), 4)
+                if t > end + 1e-6:
+                    return
+                if t < start - 1e-6:
+                    continue
+                rotation = (round((frame.rotation or 0) / 90) * 90) % 360
+                thumb = _rotate(self._thumbs.reformat(frame, width=THUMB_SIDE, height=THUMB_SIDE, format="gray",
+                                                      interpolation=Interpolation.AREA).to_ndarray(), rotation)
+                x0, y0, x1, y1 = content_box(thumb)
+                yield t, np.ascontiguousarray(thumb[y0:y1, x0:x1])
+
     def picture(self, sample: Sample) -> Image.Image:
         """The sample's frame as an RGB picture: displayed orientation, bars cut, longest side <= FRAME_SIDE."""
         fw, fh = self._display_size(sample.frame.width, sample.frame.height)
@@ -538,7 +609,8 @@ class VideoDecoder:
         """Decoded frames and their times, skipping whatever no sample needs.
 
         Packets are read ahead within a GOP: when the next I-frame arrives within KEY_ONLY_GAP,
-        the GOP's other packets are dropped undecoded; otherwise they are decoded (NONREF).
+        the GOP's other packets are dropped undecoded; otherwise they are decoded (but B-frames,
+        see _SKIP_BIDIR; or non-reference frames).
         ``next_time()`` is the time of the next sample wanted: an I-frame well before it is held
         back too (all-intra streams), and decoded after all if its GOP turns out to need it.
         """
@@ -552,8 +624,10 @@ class VideoDecoder:
         errors_in_row = 0
         last_packet_time = None
 
+        previous: float | None = None  # time of the last decoded frame after an I-frame
+
         def decode(packet) -> Iterator[tuple[av.VideoFrame, float]]:
-            nonlocal errors_in_row, start
+            nonlocal errors_in_row, start, previous
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError:
@@ -571,6 +645,12 @@ class VideoDecoder:
                 if start is None:
                     start = pts
                 t = round(float((pts - start) * tb), 4)
+                if frame.key_frame or frame.pict_type == PictureType.I:
+                    previous = None
+                else:
+                    if previous is not None and t - previous > BIDIR_MAX_GAP and stream.codec_context.skip_frame == "BIDIR":
+                        stream.codec_context.skip_frame = "NONREF"  # B-frames are most of this stream
+                    previous = t
                 self.last_time = max(self.last_time, t)
                 yield frame, t
 
@@ -689,6 +769,7 @@ class KeyframePolicy:
         self.last_time: float | None = None
         self.last: np.ndarray | None = None  # tiny thumbnail of the last keyframe
         self.previous: np.ndarray | None = None  # ... and of the previous informative sample (set with it)
+        self.step = 0.0  # distance between the previous informative sample and the one before it
         self.pending: str | None = None
 
     def decide(self, t: float, small: np.ndarray, quality: int) -> str | None:
@@ -703,7 +784,7 @@ class KeyframePolicy:
         else:
             from_last, from_previous = (float(d) for d in tiny_distance(small, np.stack([self.last, self.previous])))
             gap = t - self.last_time
-            if from_previous > CUT_DISTANCE:
+            if from_previous > CUT_DISTANCE and from_previous > CUT_CONTRAST * self.step:
                 reason = "cut"
             elif from_last > DRIFT_DISTANCE and gap >= MIN_GAP:
                 reason = "change"
@@ -711,6 +792,7 @@ class KeyframePolicy:
                 reason = "interval"
             elif self.pending and from_last > SAME_DISTANCE:
                 reason = self.pending
+        self.step = 0.0 if self.last is None else from_previous
         self.previous = small
         if reason is not None:
             self.last_time, self.last, self.pending = t, small, None
@@ -753,6 +835,35 @@ class VideoPrints:
         return max((k.prints.information for k in self.keyframes), default=0.0)
 
 
+def keyframe_prints(decoded: DecodedImage, thumb: np.ndarray, *, keep_image: bool = False) -> ImagePrints:
+    """A keyframe's image fingerprints, as prints.fingerprint_image computes them, except that pHash
+    and the information score come from the sample's grey thumbnail (bars cut).
+
+    Both reduce every picture to grey first (32x32 and 128x128), so the 128-pixel thumbnail gives
+    the same pHash within 0-4 bits of 64 and the same score within 0.015 (benchmark keyframes), at
+    a twentieth of the cost. PDQ is not: its filters depend on the input size, and the thumbnail's
+    hash lay a median 16 bits (up to 42) from the frame's, so PDQ and the local features are
+    computed on the FRAME_SIDE picture, as for every image.
+    """
+    grey = Image.fromarray(np.ascontiguousarray(thumb), "L")
+    dihedral, quality = PDQ.dihedral(decoded)
+    return ImagePrints(
+        name=decoded.name,
+        sha256=decoded.sha256,
+        format=decoded.format,
+        width=decoded.width,
+        height=decoded.height,
+        file_size=decoded.file_size,
+        exif=decoded.exif,
+        information=information_score(grey),
+        fingerprints=[SHA256.compute(decoded), Fingerprint(PDQ.name, PDQ.version, dihedral[0], quality),
+                      Fingerprint(PHash.name, PHash.version, str(imagehash.phash(grey)), None)],
+        pdq_dihedral=dihedral,
+        local_blob=local_features.extract(decoded.image, original_size=decoded.size).to_bytes(),
+        decoded=decoded if keep_image else None,
+    )
+
+
 def frame_key(video_sha256: str, t: float) -> str:
     """The ledger key of a keyframe item: SHA-256 of the video's SHA-256 and the millisecond."""
     return hashlib.sha256(f"{video_sha256}@{round(t * 1000)}ms".encode()).hexdigest()
@@ -772,11 +883,10 @@ def fingerprint_video(path: str | os.PathLike, *, threads: int = 0, keep_images:
     policy = KeyframePolicy()
     with VideoDecoder(path, threads=threads) as decoder:
         for sample in decoder.samples():
+            variants, q = thumb_dihedral(sample.thumb)
+            h = variants[0]
             if mirrored:
-                h, flip, q = thumb_hashes(sample.thumb)
-                flipped.append(flip)
-            else:
-                h, q = thumb_hash(sample.thumb)
+                flipped.append(variants[MIRROR_VARIANT])
             times.append(sample.time)
             hashes.append(h)
             quality.append(q)
@@ -797,7 +907,8 @@ def fingerprint_video(path: str | os.PathLike, *, threads: int = 0, keep_images:
                 image=picture,
                 exif=ExifFacts(),
             )
-            keyframes.append(FramePrints(sample.time, reason, fingerprint_image(decoded, keep_image=keep_images), small))
+            prints = keyframe_prints(decoded, sample.thumb, keep_image=keep_images)
+            keyframes.append(FramePrints(sample.time, reason, prints, small))
         facts = decoder.facts(sha, size)
         if not times:
             raise MediaError(name, f"no decodable video frames ({facts.video_codec})")

@@ -228,3 +228,25 @@ def test_dense_keyframes_are_decoded_alone(tmp_path):
     assert video.key_only_share > 0.9
     assert abs(len(video.track) - SAMPLE_FPS * len(frames) / FPS) <= 3
     assert [k.reason for k in video.keyframes].count("cut") == 1
+
+
+def test_moment_is_narrowed_on_the_video_file_while_it_is_unchanged(source, tmp_path):
+    # the indexed file is decoded again around the matched keyframe (and named in the evidence);
+    # once it has moved away, the track alone narrows the moment
+    _, frames, original = source
+    path = tmp_path / "v.mp4"
+    shutil.copy(original, path)
+    with Ledger(tmp_path / "l.db") as led:
+        index_files(led, [path], Claim("statemedia", None, None, None))
+        shot = tmp_path / "shot.png"
+        player_screenshot(frames[int(6.1 * FPS)]).save(shot)
+        (r,) = check(led, [shot])
+        ev = r.matches[0].evidence
+        assert ev["timecode_basis"] == "video file" and ev["decoded_from"] == str(path), ev
+        assert abs(ev["timestamp_s"] - 6.1) <= 0.5 and ev["file_distance"] <= 0.5
+        assert abs(ev["from_keyframe_s"] - (ev["timestamp_s"] - ev["keyframe_timestamp_s"])) < 1e-6
+        path.rename(tmp_path / "moved.mp4")
+        (r,) = check(led, [shot])
+        ev = r.matches[0].evidence
+        assert ev["timecode_basis"] == "track" and "decoded_from" not in ev
+        assert abs(ev["timestamp_s"] - 6.1) <= 1.0
