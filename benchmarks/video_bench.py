@@ -45,6 +45,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+#: A cut keyframe lands on the first frame decoded after the cut; B-frames are skipped
+#: (video.py), so that is the next I- or P-frame, measured 0.12-0.32 s late at 25 fps.
+CUT_TOLERANCE = 0.4
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -442,8 +446,8 @@ def cut_detection(corpus: Corpus) -> dict:
         cut_keys = [k.time for k in video.keyframes if k.reason == "cut"]
         for c in cuts:
             total += 1
-            found += any(abs(c - t) <= 0.3 for t in cut_keys)
-        false += sum(1 for t in cut_keys if min(abs(cuts - t)) > 0.3)
+            found += any(abs(c - t) <= CUT_TOLERANCE for t in cut_keys)
+        false += sum(1 for t in cut_keys if min(abs(cuts - t)) > CUT_TOLERANCE)
     return {"cuts": total, "cut_keyframes_found": found, "false_cut_keyframes": false,
             "within_shot_distance_p99": round(float(np.percentile(within, 99)), 3),
             "within_shot_distance_max": round(float(max(within)), 3),
