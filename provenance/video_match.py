@@ -37,18 +37,17 @@ path decoded), and ``moments`` when the picture appears more than once. A clip m
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict, defaultdict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
-
-import os
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from .fingerprints import PDQ
 from .errors import MediaError
+from .fingerprints import PDQ
 from .video import (
     MAX_GAP,
     MIRROR_VARIANT,
