@@ -109,3 +109,54 @@ def test_large_input_is_reduced_to_the_working_size():
     features = extract(image)
     assert max(features.working_size) == 640
     assert features.original_size == (4000, 3000)
+
+
+def _smooth_photo() -> Image.Image:
+    """A photograph blurred until ORB's usual FAST threshold finds few corners (like bokeh)."""
+    from PIL import ImageFilter
+
+    return _photo("rocket").filter(ImageFilter.GaussianBlur(4))
+
+
+def test_scarce_cells_get_weak_corners_and_textured_cells_none():
+    import cv2
+
+    from provenance import local_features
+
+    # left half textured, right half flat: only the flat cells are scarce
+    textured = np.asarray(_photo("astronaut").convert("L").resize((640, 640)))
+    gray = textured.copy()
+    gray[:, 320:] = cv2.GaussianBlur(textured[:, 320:], (0, 0), 6)
+    strong = list(local_features._orb().detect(gray, None))
+    weak = local_features._scarce_cell_corners(gray, strong, INDEX_FEATURES, trigger=0.0)
+    assert weak, "the blurred half should yield corners at the fallback threshold"
+    counts = np.bincount(local_features._cells(cv2.KeyPoint_convert(strong), gray.shape),
+                         minlength=local_features.GRID ** 2)
+    scarce = counts < local_features.SCARCE_SHARE * INDEX_FEATURES / local_features.GRID ** 2
+    assert scarce[local_features._cells(cv2.KeyPoint_convert(weak), gray.shape)].all()
+    # below the trigger share of scarce cells nothing is re-detected
+    assert local_features._scarce_cell_corners(gray, strong, INDEX_FEATURES, trigger=1.01) == []
+
+
+def test_smooth_picture_gets_more_keypoints_with_the_fallback(monkeypatch):
+    from provenance import local_features
+
+    with_fallback = extract(_smooth_photo())
+    monkeypatch.setattr(local_features, "FAST_FALLBACK_THRESHOLD", 0)
+    without = extract(_smooth_photo())
+    assert len(without) < INDEX_FEATURES
+    assert len(with_fallback) > len(without)
+
+
+def test_crop_of_a_smooth_picture_is_verified():
+    from provenance.local_match import verify
+
+    image = _smooth_photo()
+    w, h = image.size
+    crop = image.crop((int(w * 0.2), int(h * 0.15), int(w * 0.9), int(h * 0.85)))
+    match = verify(extract(crop, for_query=True, keep_working=True), extract(image), 7)
+    assert match is not None and match.item_id == 7
+    assert "cropped" in match.edits
+    # the crop's top-left corner sits where the original's (0.2 w, 0.15 h) is
+    assert match.visible_in_original[0] == pytest.approx(0.2 * w, abs=0.03 * w)
+    assert match.visible_in_original[1] == pytest.approx(0.15 * h, abs=0.03 * h)
