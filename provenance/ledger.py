@@ -209,6 +209,20 @@ class Ledger(WorkStore):
                 "first_indexed_at": utcnow(),
             },
         )
+        if created:
+            # A new item has no fingerprint rows, here or in another writer (its id is ours):
+            # insert them without the select and savepoint of _get_or_create (a scan's writer
+            # spent a third of its ledger time on those).
+            self.session.add_all([
+                FingerprintRecord(item_id=item.id, algorithm=fp.algorithm, version=fp.version, value=fp.value,
+                                  quality=fp.quality)
+                for fp in fingerprints
+            ])
+            if local_features is not None:
+                algorithm, version, blob = local_features
+                self.session.add(LocalFeatureRecord(item_id=item.id, algorithm=algorithm, version=version,
+                                                    data=blob))
+            fingerprints, local_features = (), None
         for fp in fingerprints:
             self._get_or_create(
                 FingerprintRecord,
