@@ -191,6 +191,20 @@ class Ledger(WorkStore):
                 "first_indexed_at": utcnow(),
             },
         )
+        if created:
+            # A new item has no fingerprint rows, here or in another writer (its id is ours):
+            # insert them without the select and savepoint of _get_or_create (a scan's writer
+            # spent a third of its ledger time on those).
+            self.session.add_all([
+                FingerprintRecord(item_id=item.id, algorithm=fp.algorithm, version=fp.version, value=fp.value,
+                                  quality=fp.quality)
+                for fp in fingerprints
+            ])
+            if local_features is not None:
+                algorithm, version, blob = local_features
+                self.session.add(LocalFeatureRecord(item_id=item.id, algorithm=algorithm, version=version,
+                                                    data=blob))
+            fingerprints, local_features = (), None
         for fp in fingerprints:
             self._get_or_create(
                 FingerprintRecord,
@@ -221,9 +235,7 @@ class Ledger(WorkStore):
         extra: dict | None = None,
     ) -> tuple[Sighting, bool]:
         """Record that an item was seen at (outlet, URL, path); returns (sighting, newly created)."""
-        key = hashlib.sha256(
-            json.dumps([item_id, outlet or "", url or "", path or ""]).encode()
-        ).hexdigest()
+        key = sighting_key(item_id, outlet, url, path)
         row, created = self._get_or_create(
             Sighting,
             {"sighting_key": key},
@@ -293,6 +305,25 @@ class Ledger(WorkStore):
         if row is not None and row.size == size and row.mtime_ns == mtime_ns:
             return row.sha256
         return None
+
+    def known_files(self, paths: list[str]) -> dict[str, tuple[int, int, str, int | None]]:
+        """{path: (size, mtime_ns, sha256, item id or None)} of the paths a scan has seen, in one
+        query per 500 paths (a rescan of an unchanged archive asks nothing per file)."""
+        out: dict[str, tuple[int, int, str, int | None]] = {}
+        for chunk in _chunks(list(paths), 500):
+            stmt = (select(FileState.path, FileState.size, FileState.mtime_ns, FileState.sha256, Item.id)
+                    .join(Item, Item.sha256 == FileState.sha256, isouter=True)
+                    .where(FileState.path.in_(chunk)))
+            for path, size, mtime_ns, sha, item_id in self.session.exec(stmt):
+                out[path] = (size, mtime_ns, sha, item_id)
+        return out
+
+    def existing_sighting_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these sighting keys (see sighting_key) are recorded, in one query per 500."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(keys)), 500):
+            found.update(self.session.exec(select(Sighting.sighting_key).where(Sighting.sighting_key.in_(chunk))))
+        return found
 
     def item_by_sha(self, sha256: str) -> Item | None:
         """The item with this content, if indexed."""
@@ -581,6 +612,11 @@ class Ledger(WorkStore):
                 raise
             return row, False
         return row, True
+
+
+def sighting_key(item_id: int, outlet: str | None, url: str | None, path: str | None) -> str:
+    """The unique key of a sighting: the same item seen at the same (outlet, URL, path) is one sighting."""
+    return hashlib.sha256(json.dumps([item_id, outlet or "", url or "", path or ""]).encode()).hexdigest()
 
 
 def open_ledger(db: str | os.PathLike | None = None, *, create: bool = True, readonly: bool = False) -> Ledger:

@@ -102,7 +102,9 @@ class Matcher:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
-        leaves out items (the query's own item when it is itself indexed).
+        leaves out items (the query's own item when it is itself indexed). When the prints carry
+        precomputed query features (``prints.query``, computed on that same image by a scan's
+        worker), the local-feature stage uses them instead of extracting them again.
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}
@@ -138,7 +140,11 @@ class Matcher:
                 }))
 
         if self.local is not None and image is not None and len(self.local.index):
-            for lm in local_match.search(image, self.local.index, self.local.loader):
+            query = mirrored = None
+            if prints.query is not None:
+                query, mirrored = prints.query.unpack(image)
+            for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
+                                         query_mirrored=mirrored):
                 ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
                 ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))

@@ -1,7 +1,8 @@
 """Recording files in the ledger: whole archives (``scan``) and a few files at hand (``index_files``).
 
 A scan is incremental, resumable and safe to re-run:
-- a path whose size and mtime are unchanged since the last scan is not read again;
+- a path whose size and mtime are unchanged since the last scan is not read again (and costs
+  no query of its own: the ledger is asked once per batch);
 - a file whose SHA-256 is known adds a sighting, never a second item;
 - writes are committed in batches, each one transaction, so a killed scan loses at most the
   batch in flight and a re-run picks up from there;
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import ProvenanceError
-from .ledger import Ledger
+from .ledger import Ledger, sighting_key
 from .manifest import Attribution, Manifest, read_manifest
 from .matcher import Match, Matcher
 from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, looks_like_image
@@ -104,6 +105,20 @@ class Recorder:
         self._add_sightings(item.id, path, claims)
         self.summary.unchanged += 1
         return True
+
+    def record_unchanged(self, files: list[tuple[str, int, list[Claim]]]) -> None:
+        """Sightings for unchanged files (path, item id, claims) whose items are known.
+
+        One query for the whole batch finds the sightings already recorded (all of them, on a
+        rescan), so an unchanged archive costs no query per file.
+        """
+        wanted = [(path, item_id, claim) for path, item_id, claims in files for claim in claims or [Claim(source="scan")]]
+        existing = self.ledger.existing_sighting_keys(
+            sighting_key(item_id, claim.outlet, claim.url, path) for path, item_id, claim in wanted)
+        for path, item_id, claim in wanted:
+            if sighting_key(item_id, claim.outlet, claim.url, path) not in existing:
+                self._add_sightings(item_id, path, [claim])
+        self.summary.unchanged += len(files)
 
     def record(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
         """Record one fingerprinted file; returns the matches that became new links."""
@@ -262,7 +277,10 @@ def scan(
         paths.extend(sorted(p for p in parsed.entries if p not in walked))
     if on_total:
         on_total(len(paths))
-    matcher = matcher or Matcher(ledger)
+    # The search indexes are loaded on the first new file: a rescan that finds nothing new
+    # neither loads nor rewrites them (hundreds of MB at 20,000 items).
+    lazy = _LazyMatcher(ledger) if matcher is None else None
+    matcher = matcher or lazy  # type: ignore[assignment]
     recorder = Recorder(ledger, matcher, summary, report)
 
     def claims_for(path: str) -> list[Claim]:
@@ -273,7 +291,8 @@ def scan(
         for batch in _batches(paths, batch_size):
             _scan_batch(batch, recorder, claims_for, pool, progress)
             recorder.commit()
-        matcher.save()
+        if lazy is None or lazy.loaded:
+            matcher.save()
     except KeyboardInterrupt as exc:
         recorder.rollback()
         summary.interrupted = True
@@ -285,9 +304,27 @@ def scan(
     return summary
 
 
+class _LazyMatcher:
+    """A Matcher built on first use (see scan)."""
+
+    def __init__(self, ledger: Ledger):
+        self._ledger = ledger
+        self._matcher: Matcher | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._matcher is not None
+
+    def __getattr__(self, name: str):
+        if self._matcher is None:
+            self._matcher = Matcher(self._ledger)
+        return getattr(self._matcher, name)
+
+
 def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress: Progress | None) -> None:
     summary = recorder.summary
     to_hash: list[str] = []
+    statted: list[tuple[str, os.stat_result]] = []
     for path in batch:
         summary.files_seen += 1
         reason = classify(path) if os.path.exists(path) else None
@@ -297,17 +334,24 @@ def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress
             _tick(progress, path)
             continue
         try:
-            st = os.stat(path)
+            statted.append((path, os.stat(path)))
         except OSError as exc:
             _fail(summary, path, "no such file" if isinstance(exc, FileNotFoundError)
                   else f"cannot read: {exc.strerror or exc}", claims_for(path))
             _tick(progress, path)
-            continue
-        known = recorder.ledger.known_file(path, st.st_size, st.st_mtime_ns)
-        if known and recorder.record_known(path, known, claims_for(path)):
+    # One query for the batch: which paths were seen before with this size and mtime.
+    known = recorder.ledger.known_files([path for path, _ in statted])
+    unchanged: list[tuple[str, int, list[Claim]]] = []
+    for path, st in statted:
+        size, mtime_ns, _, item_id = known.get(path, (None, None, None, None))
+        if item_id is not None and size == st.st_size and mtime_ns == st.st_mtime_ns:
+            unchanged.append((path, item_id, claims_for(path)))
+        else:
+            to_hash.append(path)  # new, changed, or its item is gone
+    if unchanged:
+        recorder.record_unchanged(unchanged)
+        for path, _, _ in unchanged:
             _tick(progress, path)
-            continue
-        to_hash.append(path)
     outcomes: Iterable[FileOutcome] = pool.map(fingerprint_file, to_hash, chunksize=4) if pool else map(fingerprint_file, to_hash)
     for outcome in outcomes:
         claims = claims_for(outcome.path)

@@ -107,3 +107,31 @@ def test_low_information_images_are_flagged(make):
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "camera"])
 def test_photographs_are_not_low_information(name):
     assert not is_low_information(information_score(_decoded(photo(name))))
+
+
+def _pdqhash_reference(rgb):
+    """The pdqhash bindings (Meta's C++ reference) on the same pixels: (8 hex hashes, quality)."""
+    import pdqhash
+
+    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    return [np.packbits(h.astype(np.uint8)).tobytes().hex() for h in hashes], int(quality)
+
+
+@pytest.mark.parametrize("source", ["bridge", "astronaut", "coffee", "camera", "noise", "odd sizes"])
+def test_fast_pdq_is_bit_exact_with_the_reference_bindings(source):
+    # Our numpy PDQ (pdq.py) keeps only the 64x64 samples of the reference's full-image blur; it
+    # must give the very bits and quality of the C++ reference, or PDQ.version must change.
+    from provenance.fingerprints.pdq import pdq_dihedral
+
+    rng = np.random.default_rng(3)
+    if source == "bridge":
+        arrays = [np.asarray(load_image(PDQ_DATA / row["file"]).image) for row in _reference()]
+    elif source == "noise":
+        arrays = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((64, 64), (300, 17), (513, 1031))]
+    elif source == "odd sizes":
+        img = photo("chelsea")
+        arrays = [np.asarray(img.resize(size)) for size in ((65, 127), (129, 64), (1024, 1023), (2047, 513))]
+    else:
+        arrays = [np.asarray(_decoded(photo(source)).image)]
+    for rgb in arrays:
+        assert pdq_dihedral(rgb) == _pdqhash_reference(rgb), rgb.shape

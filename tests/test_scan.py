@@ -73,6 +73,35 @@ def test_second_scan_reads_nothing_and_adds_nothing(tmp_path, monkeypatch):
         assert led.counts() == before
 
 
+def test_rescan_asks_the_ledger_per_batch_not_per_file(tmp_path, monkeypatch):
+    from sqlalchemy import event
+
+    for i in range(40):
+        save(photo("coffee", 0.3).rotate(i * 9), tmp_path / "arch" / f"{i:02d}.jpg")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, tmp_path / "arch")
+        statements = []
+        event.listen(led.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        for name in ("known_file", "item_by_sha", "add_sighting", "remember_file"):
+            monkeypatch.setattr(led, name, lambda *a, _n=name, **k: pytest.fail(f"{_n} per file"))
+        s = scan(led, tmp_path / "arch", batch_size=64)
+        assert s.unchanged == 40 and s.new_sightings == 0
+        # one batch: the files seen, the sightings recorded, and the commit's bookkeeping
+        assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) < 10, statements
+
+
+def test_rescan_adds_the_sightings_a_new_manifest_claims(tmp_path):
+    make_archive(tmp_path / "arch")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, tmp_path / "arch")
+        second = tmp_path / "arch" / "second.csv"
+        second.write_text("path,outlet,published_at,url\norig/rocket.jpg,newsite,2017-01-01,https://example.org/n\n")
+        s = scan(led, tmp_path / "arch", manifest=second)
+        assert s.new_items == 0 and s.new_sightings == 1
+        s = scan(led, tmp_path / "arch", manifest=second)
+        assert s.new_sightings == 0
+
+
 def test_copy_of_known_file_adds_a_sighting_not_an_item(tmp_path):
     manifest = make_archive(tmp_path / "arch")
     with Ledger(tmp_path / "l.db") as led:

@@ -1,0 +1,46 @@
+"""matcher.py: precomputed query features (a scan's workers) give the very matches of extracting them."""
+
+import copy
+
+from PIL import ImageOps
+
+from provenance import Ledger, index_files
+from provenance.matcher import Matcher
+from provenance.prints import fingerprint_file
+
+from .conftest import photo, save
+
+
+def test_precomputed_query_features_give_the_same_matches(tmp_path):
+    originals = [save(photo(name), tmp_path / f"{name}.jpg") for name in ("astronaut", "coffee", "chelsea")]
+    crop = photo("astronaut").crop((60, 40, 460, 400))
+    queries = [save(crop, tmp_path / "q" / "crop.jpg"),
+               save(ImageOps.mirror(photo("chelsea").crop((0, 0, 400, 300))), tmp_path / "q" / "mirror.jpg")]
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        index_files(ledger, originals)
+        matcher = Matcher(ledger)
+        for path in queries:
+            prints = fingerprint_file(str(path)).prints
+            assert prints.query is not None
+            bare = copy.copy(prints)
+            bare.query = None
+            image = prints.decoded.image
+            precomputed = matcher.match(prints, image=image)
+            extracted = matcher.match(bare, image=image)
+            assert precomputed, path
+            assert [(m.item_id, m.method, m.distance, m.evidence) for m in precomputed] == \
+                   [(m.item_id, m.method, m.distance, m.evidence) for m in extracted]
+
+
+def test_verification_loads_each_candidate_once(tmp_path, monkeypatch):
+    paths = [save(photo(name), tmp_path / f"{name}.jpg") for name in ("astronaut", "coffee")]
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        index_files(ledger, paths)
+        matcher = Matcher(ledger)
+        calls = []
+        real = ledger.local_features
+        monkeypatch.setattr(ledger, "local_features", lambda *a: calls.append(a) or real(*a))
+        item = ledger.item_by_sha(fingerprint_file(str(paths[0]), keep_image=False).prints.sha256)
+        first = matcher.local.loader(item.id)
+        assert matcher.local.loader(item.id) is first
+        assert len(calls) == 1
