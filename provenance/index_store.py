@@ -23,7 +23,7 @@ from . import local_features
 from .fingerprints import PDQ, PHash, is_low_information
 from .index import HashIndex
 from .ledger import Ledger
-from .local_index import LocalFeatureIndex
+from .local_index import FILE_FORMAT, LocalFeatureIndex
 
 
 def index_folder(ledger: Ledger) -> tuple[Path, str]:
@@ -149,9 +149,13 @@ class HashIndexFile(PersistedIndex):
 
 
 class LocalIndexFile(PersistedIndex):
-    """The local-feature (ORB) index of a ledger (local_index.LocalFeatureIndex)."""
+    """The local-feature (ORB) index of a ledger (local_index.LocalFeatureIndex).
 
-    suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.faiss"
+    The file name carries the feature version and the index's file format, so an index file of
+    another version (such as the faiss index before visual words) is never read; a file of the
+    right name built with another vocabulary fails to load and is rebuilt."""
+
+    suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.words{FILE_FORMAT}"
 
     def empty(self) -> LocalFeatureIndex:
         return LocalFeatureIndex()
