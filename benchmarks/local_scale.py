@@ -189,7 +189,47 @@ def rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def scale(sizes: list[int], n_queries: int, replace: float) -> None:
+def full_check(index, n_queries: int, n_distractors: int) -> None:
+    """Time local_match.search (extract, candidates, verification) of social-screenshot queries.
+
+    Stored features come from blobs (as from the ledger): real ones for the photos and scenes; a
+    synthetic item (id >= 1,000,000, a copy of scene (id - 1,000,000) mod scenes) is verified
+    against its source scene's features, which costs the same."""
+    from provenance import local_match
+
+    photos, _ = local_tuning.load_corpus("tune")
+    blobs = {i: extract(p.image).to_bytes() for i, p in enumerate(photos)}
+    scenes = local_tuning.distractor_blobs(n_distractors)
+
+    def load(item: int) -> LocalFeatures:
+        if item >= 1_000_000:
+            return LocalFeatures.from_bytes(scenes[(item - 1_000_000) % len(scenes)])
+        if item >= local_tuning.DISTRACTOR_ITEM:
+            return LocalFeatures.from_bytes(scenes[item - local_tuning.DISTRACTOR_ITEM])
+        if item in blobs:
+            return LocalFeatures.from_bytes(blobs[item])
+        raise KeyError(item)  # a trap copy: not verified here
+
+    def safe_load(item: int) -> LocalFeatures:
+        try:
+            return load(item)
+        except KeyError:
+            return LocalFeatures.from_bytes(scenes[0])
+
+    times, found = [], 0
+    for q in range(n_queries):
+        i = q % len(photos)
+        image = edits_module.social_screenshot(photos[i].image, random.Random(f"check:{q}"))
+        t = time.perf_counter()
+        matches = local_match.search(image, index, safe_load)
+        times.append(time.perf_counter() - t)
+        found += any(m.item_id == i for m in matches)
+    print(f"full local search of a social screenshot at {len(index)} items ({n_queries} queries): median "
+          f"{np.median(times) * 1000:.0f} ms, p90 {np.percentile(times, 90) * 1000:.0f} ms, "
+          f"max {max(times) * 1000:.0f} ms; original found {found}/{n_queries}", flush=True)
+
+
+def scale(sizes: list[int], n_queries: int, replace: float, checks: int = 0) -> None:
     """Candidate-stage latency, memory, file size and load time at each size."""
     import tempfile
 
@@ -251,6 +291,8 @@ def scale(sizes: list[int], n_queries: int, replace: float) -> None:
         print(f"{size:9d} {build:8.1f} {save:7.2f} {load:7.2f} {file_mb:8.1f} {index.nbytes / size:7.0f} "
               f"{rss / size:10.0f} {np.median(latencies) * 1000:7.1f} {np.percentile(latencies, 99) * 1000:7.1f} "
               f"{found / len(chosen):6.3f}", flush=True)
+        if checks and size == max(sizes):
+            full_check(index, checks, len(distractor_words))
         del index
 
 
@@ -272,12 +314,14 @@ def main():
     parser.add_argument("--engines", default="exact,words")
     parser.add_argument("--sizes", default="", help="comma-separated index sizes for the scale run")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--check", type=int, default=0,
+                        help="also time this many full local searches of screenshots at the largest size")
     parser.add_argument("--replace", type=float, default=0.5,
                         help="share of words replaced in synthetic copies of real items")
     args = parser.parse_args()
     print(describe())
     if args.sizes:
-        scale([int(x) for x in args.sizes.split(",")], args.queries, args.replace)
+        scale([int(x) for x in args.sizes.split(",")], args.queries, args.replace, args.check)
     if args.recall:
         recall(args.half, tuple(int(x) for x in args.recall_sizes.split(",")), step=args.step,
                engines=tuple(args.engines.split(",")))

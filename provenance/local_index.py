@@ -57,21 +57,24 @@ QUERY_CELLS = 1
 # apart) differ in ~2-6 of 32 bits; two unrelated descriptors of one word in ~8-10. Tune half,
 # 1,000 items (benchmarks/local_scale.py --recall --step 4): true original in the top 12 for
 # 0.926 of the queries at 8 bits, 0.965 at 6, 0.970 at 5, 0.975 at 4 (exact voting: 0.978);
-# without signatures (plain tf-idf over words) 0.92.
+# without signatures (plain tf-idf over words) 0.92. At 10,000 items 32 bits within 4 gave
+# 0.966; 64 bits (SIGNATURE_BITS = 64: 12 instead of 8 bytes per descriptor) within 7 or 9 gave
+# 0.973 (exact voting 0.987).
 SIGNATURE_BITS = 32
 MAX_SIGNATURE_DISTANCE = 4
 # Smoothing of the inverse document frequency, idf = log((N + IDF_PRIOR) / df): a small
 # collection behaves like one of IDF_PRIOR more items that lack the word, so its scores are not
 # all near zero (a word held by every one of 3 items is not worthless evidence).
 IDF_PRIOR = 100
-# Words held by more than this share of the items (and by more than STOP_MIN_ITEMS) are stop
-# words: their long postings cost most of the query time and carry little evidence.
+# Words with more postings than this share of the item count (in indexes of more than
+# STOP_MIN_ITEMS items) are stop words: their long postings cost most of the query time and carry little evidence.
 STOP_SHARE = 0.05
 STOP_MIN_ITEMS = 1000
 # Scores are reported in units of this idf (a vote through a word held by 1 in 10 items counts 1).
-# Chosen so that local_match.MIN_CANDIDATE_SCORE (3) keeps the true items: tune half, 1,000
-# items, in units of log(1000) 3.4 % of true originals in the top 12 scored below 3 (exact
-# voting: 0.3 %); in units of log(10) they score 3x that (1st percentile ~6).
+# Chosen so that local_match.MIN_CANDIDATE_SCORE (3) keeps the true items: in units of log(1000)
+# 3.4 % of true originals in the top 12 scored below 3 (tune half, 1,000 items). In units of
+# log(10), true originals in the top 12 scoring below 3: tune half 0.1 % and 0 %, report half 2.0 %
+# (1,000 items), 0.9 % (10,000); exact voting's votes: 3.5 % and 4.0 %.
 SCORE_UNIT = float(np.log(10.0))
 # Query descriptors within this many bits of each other count as one burst (see burst_weights).
 # Measured on 20 screenshot/crop queries against 660 items: weighting by burst size at 50 bits
@@ -162,7 +165,7 @@ class LocalFeatureIndex:
         size = self._vocab.size
         self._offsets = np.zeros(size + 1, dtype=np.int64)  # CSR over words
         self._postings = np.zeros(0, dtype=np.uint32)  # item ids, grouped by word
-        self._signatures = np.zeros(0, dtype=np.uint32)  # descriptor signatures, alongside
+        self._signatures = np.zeros(0, dtype=_signature_dtype())  # descriptor signatures, alongside
         self._tail: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # recent (words, items, signatures)
         self._tail_size = 0
         self._df = np.zeros(size, dtype=np.int64)  # postings of live items per word
@@ -236,7 +239,7 @@ class LocalFeatureIndex:
         words = np.asarray(words, dtype=np.int64)
         valid = words >= 0
         words, owners = words[valid], owners[valid].astype(np.uint32)
-        signatures = np.asarray(signatures, dtype=np.uint32)[valid]
+        signatures = np.asarray(signatures, dtype=self._signatures.dtype)[valid]
         self._held[item_ids] = 0
         held, counts = np.unique(owners, return_counts=True)
         self._held[held.astype(np.int64)] = counts
@@ -290,7 +293,8 @@ class LocalFeatureIndex:
         if self._tail:
             tail_words, tail_items, tail_sigs = (np.concatenate(parts) for parts in zip(*self._tail))
         else:
-            tail_words, tail_items, tail_sigs = (np.zeros(0, np.uint32) for _ in range(3))
+            tail_words, tail_items = (np.zeros(0, np.uint32) for _ in range(2))
+            tail_sigs = np.zeros(0, self._signatures.dtype)
         old, old_sigs, off = self._postings, self._signatures, self._offsets.tolist()
         dead = self._dead
         if self._dead_count:  # dead items' postings are dropped (remove() already fixed _df)
@@ -306,7 +310,7 @@ class LocalFeatureIndex:
         tail_offsets = np.r_[0, np.cumsum(np.bincount(tail_words, minlength=size))]
         new_offsets = np.r_[0, np.cumsum(base_counts + np.diff(tail_offsets))].astype(np.int64)
         merged = np.empty(int(new_offsets[-1]), dtype=np.uint32)
-        merged_sigs = np.empty(int(new_offsets[-1]), dtype=np.uint32)
+        merged_sigs = np.empty(int(new_offsets[-1]), dtype=self._signatures.dtype)
         toff, new = tail_offsets.tolist(), new_offsets.tolist()
         for w in range(size):  # slice copies per word: no index array as long as the postings
             segment, sigs = old[off[w]:off[w + 1]], old_sigs[off[w]:off[w + 1]]
@@ -424,6 +428,8 @@ class LocalFeatureIndex:
                 offsets, postings, signatures, df, present, counts = (_read_array(handle) for _ in range(6))
             except (EOFError, OSError, IndexError) as error:
                 raise ValueError(f"{path}: unreadable index ({error})") from error
+        if signatures.dtype != index._signatures.dtype:
+            raise ValueError(f"{path}: {signatures.dtype.itemsize * 8}-bit signatures; expected {SIGNATURE_BITS}")
         index._offsets, index._postings, index._signatures, index._df = offsets, postings, signatures, df
         present = present.astype(np.int64)
         index._grow(int(present.max()) + 1 if len(present) else 0)
@@ -436,7 +442,14 @@ def signature(codes: np.ndarray) -> np.ndarray:
     """SIGNATURE_BITS bits of each descriptor (its first bytes: ORB orders its tests by how
     uncorrelated they are), compared within a word to tell near descriptors from far ones."""
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    return np.ascontiguousarray(codes[:, :4]).view("<u4").ravel().copy() if len(codes) else np.zeros(0, np.uint32)
+    dtype = _signature_dtype()
+    if not len(codes):
+        return np.zeros(0, dtype)
+    return np.ascontiguousarray(codes[:, :dtype.itemsize]).view(dtype).ravel().copy()
+
+
+def _signature_dtype() -> np.dtype:
+    return np.dtype({32: "<u4", 64: "<u8"}[SIGNATURE_BITS])
 
 
 def _read_array(handle) -> np.ndarray:
