@@ -24,7 +24,7 @@ from . import local_features
 from .fingerprints import PDQ, PHash, is_low_information
 from .index import HashIndex
 from .ledger import Ledger
-from .local_index import LocalFeatureIndex
+from .local_index import FILE_FORMAT, LocalFeatureIndex
 
 #: Local features kept in memory for verification (LocalIndexFile.loader): ~30 kB each.
 LOADER_CACHE = 2048
@@ -153,9 +153,13 @@ class HashIndexFile(PersistedIndex):
 
 
 class LocalIndexFile(PersistedIndex):
-    """The local-feature (ORB) index of a ledger (local_index.LocalFeatureIndex)."""
+    """The local-feature (ORB) index of a ledger (local_index.LocalFeatureIndex).
 
-    suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.faiss"
+    The file name carries the feature version and the index's file format, so an index file of
+    another version (such as the faiss index before visual words) is never read; a file of the
+    right name built with another vocabulary fails to load and is rebuilt."""
+
+    suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.words{FILE_FORMAT}"
 
     def __init__(self, ledger: Ledger):
         super().__init__(ledger)

@@ -1,20 +1,33 @@
-"""A faiss index of binary keypoint descriptors that votes for indexed items.
+"""A visual-word inverted file of binary keypoint descriptors, proposing candidate items.
 
-Every descriptor of an item is stored under the item's id (faiss allows
-repeated ids), so a nearest-neighbour answer IS a vote for an item and removing
-an item is one `remove_ids` call.  Only the descriptors live here; the full
-`LocalFeatures` (positions, templates) of a candidate are loaded on demand by
-the verification step through a caller-supplied callback.
+Every ORB descriptor is quantised to a *visual word*: the leaf of a fixed two-level vocabulary
+tree of binary centroids (hierarchical k-majority, as DBoW2 builds for ORB-SLAM place
+recognition), trained once on 400,000 ORB descriptors of generated scenes (the distractors of
+benchmarks/edits.py; no photo of either half: benchmarks/train_local_vocabulary.py) and
+shipped with the package (provenance/data/, 1.6 MB). Quantising costs K1 + K2 Hamming comparisons per descriptor.
 
-Below IVF_MIN_DESCRIPTORS descriptors the index is an exact flat scan; at that
-size it is rebuilt once as an inverted-file index (IVF, trained on a sample of
-what it holds), which is what keeps queries fast at 10,000 items and more.
+The index keeps, per word, one posting per indexed descriptor of that word: the item's id
+(uint32) and a 32-bit signature of the descriptor (Hamming embedding, Jegou et al. 2008), ~8
+bytes per descriptor, ~2.3 KB per item of ~300 descriptors (16 KB per item for the exact faiss
+index it replaced). The descriptors themselves stay in the ledger, from which the verification
+step loads the full `LocalFeatures` of the few candidates. A query descriptor votes, with the
+word's idf, for the items whose descriptors share its word AND lie within a few bits of it on
+the signature (`candidates`): np.bincount over the postings of the query's words, so the cost
+grows with the postings touched, not with the number of items.
+
+Postings live in sorted CSR arrays (word offsets; ids and signatures), plus an unsorted tail of
+recent additions that queries match through a dense per-word lookup; the tail is merged in when it
+reaches a share of the whole. Removal marks the item dead (its postings stop counting at once)
+and postings of dead items are dropped at the next merge or save. Because the vocabulary never
+changes, adding is always incremental: no retraining as the collection grows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -27,158 +40,424 @@ from .local_features import LocalFeatures
 faiss.omp_set_num_threads(1)
 
 DESCRIPTOR_BITS = 256
-# Above this many stored descriptors a flat scan costs more than ~50 ms per
-# query side (1,500 query descriptors x 100k x 256 bits), so switch to IVF.
-IVF_MIN_DESCRIPTORS = 100_000
-# IVF lists: ~2 sqrt(N) clusters for the N held when (re)built, capped at
-# IVF_MAX_LISTS; the index is rebuilt (retrained) whenever it has grown
-# REBUILD_GROWTH-fold since, so lists stay short as the collection grows.
-IVF_MAX_LISTS = 4096
-REBUILD_GROWTH = 4
-TRAIN_POINTS_PER_LIST = 40  # faiss warns below 39
-# Lists probed per query descriptor.  benchmarks/local_tuning.py --timing
-# 10000 (2.67 M descriptors, 3,266 lists): 4 probes 49 ms per query side,
-# 8 probes 79 ms, 16 probes ~150 ms, with the same rank of the true item
-# (median and 90th percentile rank 0 in all three) -- votes are redundant.
-IVF_NPROBE = 4
-# Neighbours looked up per query descriptor; the Hamming distance beyond which
-# a neighbour casts no vote; and how much farther than the nearest neighbour a
-# neighbour may be and still vote.  Measured (benchmarks/local_tuning.py,
-# 660-item index): true neighbours median 22-44 bits, 90th percentile 41-60;
-# nearest unrelated neighbour median 35-51.  Voting only for the nearest
-# (+margin) within 48 bits gave the true item 4-12x the votes of the best
-# unrelated item, where voting for all 8 neighbours within 64 gave 1.6-4x
-# (text corners of screenshots vote for every item that contains text).
-NEIGHBOURS = 8
-MAX_VOTE_DISTANCE = 48
-VOTE_MARGIN = 6
-# Query descriptors within this many bits of each other count as one burst.
-# Measured on 20 screenshot/crop queries against 660 items: weighting by burst
-# size at 50 bits raised the true item's lead over the best unrelated item
-# from 1.3-3x to 5-8x (40 bits: 3-4x; 60 bits: more, but the true item then
-# kept only ~35 % of its score).
+# Vocabulary tree: K1 top-level centroids, up to K2 leaves under each (K1 * K2 words).
+VOCABULARY_BRANCHING = (256, 256)
+VOCABULARY_PATH = str(Path(__file__).parent / "data" / "orb-words-256x256.npz")
+# Words looked up per QUERY descriptor (the nearest leaves of its cell): a true pair of
+# descriptors 20-50 bits apart often falls in neighbouring leaves. Indexed descriptors get one.
+# Tune half, 1,000 items, 6-bit signatures: top-12 recall 0.960 with 1 word, 0.965 with 2.
+QUERY_WORDS = 2
+# Top-level cells searched for those words (1: the descriptor's own cell only). Tune half, 10,000
+# items, 4-bit signatures: top-12 recall 0.966 (1 cell, 2 words), 0.964 (2 cells), 0.968 (1
+# cell, 3 words): no gain worth the time.
+QUERY_CELLS = 1
+# Hamming embedding (Jegou et al. 2008): each posting keeps SIGNATURE_BITS bits of its
+# descriptor, and a query descriptor votes only for postings of its word whose signature lies
+# within MAX_SIGNATURE_DISTANCE bits of its own. Two descriptors of a true pair (20-50 of 256 bits
+# apart) differ in ~2-6 of 32 bits; two unrelated descriptors of one word in ~8-10. Tune half,
+# 1,000 items (benchmarks/local_scale.py --recall --step 4): true original in the top 12 for
+# 0.926 of the queries at 8 bits, 0.965 at 6, 0.970 at 5, 0.975 at 4 (exact voting: 0.978);
+# without signatures (plain tf-idf over words) 0.92. At 10,000 items 32 bits within 4 gave
+# 0.966; 64 bits (SIGNATURE_BITS = 64: 12 instead of 8 bytes per descriptor) within 7 or 9 gave
+# 0.973 (exact voting 0.987).
+SIGNATURE_BITS = 32
+MAX_SIGNATURE_DISTANCE = 4
+# Smoothing of the inverse document frequency, idf = log((N + IDF_PRIOR) / df): a small
+# collection behaves like one of IDF_PRIOR more items that lack the word, so its scores are not
+# all near zero (a word held by every one of 3 items is not worthless evidence).
+IDF_PRIOR = 100
+# Words with more postings than this share of the item count (in indexes of more than
+# STOP_MIN_ITEMS items) are stop words: their long postings cost most of the query time and carry little evidence.
+STOP_SHARE = 0.05
+STOP_MIN_ITEMS = 1000
+# Scores are reported in units of this idf (a vote through a word held by 1 in 10 items counts 1).
+# Chosen so that local_match.MIN_CANDIDATE_SCORE (3) keeps the true items: in units of log(1000)
+# 3.4 % of true originals in the top 12 scored below 3 (tune half, 1,000 items). In units of
+# log(10), true originals in the top 12 scoring below 3: tune half 0.1 % and 0 %, report half 2.0 %
+# (1,000 items), 0.9 % (10,000); exact voting's votes: 3.5 % and 4.0 %.
+SCORE_UNIT = float(np.log(10.0))
+# Query descriptors within this many bits of each other count as one burst (see burst_weights).
+# Measured on 20 screenshot/crop queries against 660 items: weighting by burst size at 50 bits
+# raised the true item's lead over the best unrelated item from 1.3-3x to 5-8x.
 BURST_DISTANCE = 50
+# The unsorted tail of recent postings is merged into the sorted array when it holds more than
+# this many postings and more than TAIL_SHARE of all postings.
+TAIL_MIN = 200_000
+TAIL_SHARE = 0.02
+# Items quantised per batch in add_many (bounds the memory of a bulk add).
+ADD_BATCH = 2000
+# Format of the file written by `save` (bump on change: index_store rebuilds on a mismatch).
+FILE_FORMAT = 2
+_MAGIC = "provenance-orb-words"
+
+
+class Vocabulary:
+    """A two-level tree of binary centroids; `quantize` maps descriptors to word numbers.
+
+    The tree is held as a faiss binary IVF index whose coarse quantiser is the top level and
+    whose inverted lists hold each cell's leaves (with their word numbers as ids), so one faiss
+    call descends the tree for every descriptor (3x faster than a loop over cells, measured).
+    """
+
+    def __init__(self, top: np.ndarray, leaves: np.ndarray, counts: np.ndarray):
+        self.top = np.ascontiguousarray(top, dtype=np.uint8)
+        self.leaves = np.ascontiguousarray(leaves, dtype=np.uint8)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.branching = int(self.leaves.shape[1])
+        self.size = int(self.leaves.shape[0]) * self.branching
+        quantizer = faiss.IndexBinaryFlat(DESCRIPTOR_BITS)
+        quantizer.add(self.top)
+        tree = faiss.IndexBinaryIVF(quantizer, DESCRIPTOR_BITS, len(self.top))
+        tree.own_fields = True
+        quantizer.this.disown()
+        tree.is_trained = True
+        for cell in range(len(self.top)):  # each cell's leaves go to the cell's list, by fiat
+            n = int(self.counts[cell])
+            ids = (cell * self.branching + np.arange(n)).astype(np.int64)
+            leaves = np.ascontiguousarray(self.leaves[cell, :n])
+            tree.invlists.add_entries(cell, n, faiss.swig_ptr(ids), faiss.swig_ptr(leaves))
+        tree.ntotal = int(self.counts.sum())
+        self._tree = tree
+        digest = hashlib.sha256(self.top.tobytes() + self.leaves.tobytes() + self.counts.tobytes()).digest()
+        self.digest = int.from_bytes(digest[:7], "little")  # stamped in saved indexes
+
+    @classmethod
+    def load(cls, path: str | os.PathLike = VOCABULARY_PATH) -> "Vocabulary":
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["top"], data["leaves"], data["counts"])
+
+    def quantize(self, codes: np.ndarray, words: int = 1, cells: int = 1) -> np.ndarray:
+        """(n, words) int64 word numbers of n descriptors, nearest first (-1: none).
+
+        With cells > 1 the nearest words are sought among the leaves of that many nearest
+        top-level cells (a descriptor near a cell border finds the words across it)."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        if len(codes) == 0:
+            return np.full((0, words), -1, dtype=np.int64)
+        self._tree.nprobe = cells
+        _, found = self._tree.search(codes, words)
+        return found
+
+
+_VOCABULARY: Vocabulary | None = None
+
+
+def vocabulary() -> Vocabulary:
+    """The shipped vocabulary (loaded once per process)."""
+    global _VOCABULARY
+    if _VOCABULARY is None:
+        _VOCABULARY = Vocabulary.load()
+    return _VOCABULARY
 
 
 class LocalFeatureIndex:
-    """Descriptors of indexed items, answering "which items look like this?".
+    """Visual words of indexed items, answering "which items look like this?".
 
-    `candidates()` returns item ids ranked by how many query descriptors found
-    one of the item's descriptors among their nearest neighbours; those are
-    only candidates, to be confirmed by `local_match.verify`.
+    `candidates()` returns item ids ranked by idf-weighted votes of query descriptors that share
+    a word with an item's descriptor and agree with it on the SIGNATURE_BITS signature bits;
+    those are only candidates, to be confirmed by `local_match.verify`. Item ids are ledger row
+    ids: below 2**32, and dense (per-item state is an array indexed by id, 5 bytes per id up to
+    the largest).
     """
 
-    def __init__(self) -> None:
-        self._index: faiss.IndexBinary = _flat_index()
-        self._counts: dict[int, int] = {}
-        self._trained_size = 0
+    def __init__(self, vocab: Vocabulary | None = None) -> None:
+        self._vocab = vocab if vocab is not None else vocabulary()
+        size = self._vocab.size
+        self._offsets = np.zeros(size + 1, dtype=np.int64)  # CSR over words
+        self._postings = np.zeros(0, dtype=np.uint32)  # item ids, grouped by word
+        self._signatures = np.zeros(0, dtype=_signature_dtype())  # descriptor signatures, alongside
+        self._tail: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # recent (words, items, signatures)
+        self._tail_size = 0
+        self._df = np.zeros(size, dtype=np.int64)  # postings of live items per word
+        self._held = np.full(0, -1, dtype=np.int32)  # by item id: postings held, -1 = absent
+        self._dead = np.zeros(0, dtype=bool)  # by item id: removed, postings not yet dropped
+        self._count = 0
+        self._dead_count = 0
 
+    # --- size and membership -------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._counts)
+        return self._count
 
     def __contains__(self, item_id: int) -> bool:
-        return int(item_id) in self._counts
+        item_id = int(item_id)
+        return 0 <= item_id < len(self._held) and self._held[item_id] >= 0
 
     @property
-    def descriptor_count(self) -> int:
-        """Number of descriptors stored, over all items."""
-        return int(self._index.ntotal)
+    def posting_count(self) -> int:
+        """Postings stored (one per descriptor; dead items' included until merged)."""
+        return int(len(self._postings) + self._tail_size)
 
     @property
-    def is_ivf(self) -> bool:
-        """True once the index has switched from a flat scan to IVF."""
-        return isinstance(self._index, faiss.IndexBinaryIVF)
+    def nbytes(self) -> int:
+        """Bytes of the arrays held (postings, signatures, offsets, per-word and per-id tables)."""
+        tail = sum(a.nbytes for part in self._tail for a in part)
+        return int(self._postings.nbytes + self._signatures.nbytes + self._offsets.nbytes + self._df.nbytes
+                   + self._held.nbytes + self._dead.nbytes + tail)
 
+    # --- changes ---------------------------------------------------------------------------
     def add(self, item_id: int, features: LocalFeatures) -> None:
         """Index an item's descriptors, replacing any previous ones of that id."""
         self.add_many([(item_id, features)])
 
     def add_many(self, items: Iterable[tuple[int, LocalFeatures]]) -> None:
-        """Index many items (replacing earlier ones of the same ids); one rebuild check at the end."""
+        """Index many items (replacing earlier ones of the same ids)."""
+        batch: list[tuple[int, np.ndarray]] = []
         for item_id, features in items:
-            item_id = int(item_id)
-            if item_id in self._counts:
+            batch.append((int(item_id), features.descriptors))
+            if len(batch) >= ADD_BATCH:
+                self._add_batch(batch)
+                batch = []
+        if batch:
+            self._add_batch(batch)
+
+    def add_words(self, item_ids: np.ndarray, words: np.ndarray, signatures: np.ndarray,
+                  sizes: np.ndarray) -> None:
+        """Index items given their descriptors' words and signatures (`sizes[i]` descriptors of
+        item `item_ids[i]`, in order; a word of -1 is skipped).
+
+        What `add_many` does after quantising; also used by benchmarks to build large indexes.
+        """
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        sizes = np.asarray(sizes, dtype=np.int64)
+        if len(item_ids) == 0:
+            return
+        if item_ids.min() < 0 or item_ids.max() >= 2**32 - 1:
+            raise ValueError("item ids must be in [0, 2**32 - 1)")
+        owners = np.repeat(item_ids, sizes)
+        if len(np.unique(item_ids)) != len(item_ids):  # the last entry of an id wins
+            last = {int(i): n for n, i in enumerate(item_ids.tolist())}
+            entry = np.repeat(np.arange(len(item_ids)), sizes)
+            chosen = np.isin(entry, np.array(sorted(last.values())))
+            owners, words, signatures = owners[chosen], np.asarray(words)[chosen], np.asarray(signatures)[chosen]
+            item_ids = np.array(sorted(last), dtype=np.int64)
+        self._grow(int(item_ids.max()) + 1)
+        replaced = (self._held[item_ids] >= 0) | self._dead[item_ids]
+        if replaced.any():
+            for item_id in item_ids[replaced].tolist():
                 self.remove(item_id)
-            codes = np.ascontiguousarray(features.descriptors, dtype=np.uint8)
-            self._counts[item_id] = len(codes)
-            if len(codes):
-                self._index.add_with_ids(codes, np.full(len(codes), item_id, dtype=np.int64))
-        self._maybe_rebuild()
+            self._merge()  # drops the replaced items' postings before the new ones arrive
+        words = np.asarray(words, dtype=np.int64)
+        valid = words >= 0
+        words, owners = words[valid], owners[valid].astype(np.uint32)
+        signatures = np.asarray(signatures, dtype=self._signatures.dtype)[valid]
+        self._held[item_ids] = 0
+        held, counts = np.unique(owners, return_counts=True)
+        self._held[held.astype(np.int64)] = counts
+        self._count += len(item_ids)
+        self._df += np.bincount(words, minlength=self._vocab.size)
+        self._tail.append((words.astype(np.uint32), owners, signatures))
+        self._tail_size += len(words)
+        if self._tail_size > max(TAIL_MIN, TAIL_SHARE * len(self._postings)):
+            self._merge()
 
     def remove(self, item_id: int) -> bool:
         """Drop an item; returns whether it was there.
 
-        Cost is a scan of the stored ids (faiss compacts its arrays): tens of
-        milliseconds at millions of descriptors, fine for occasional removals,
-        not for bulk churn (rebuild from scratch instead).
+        Its postings stop counting at once and leave memory at the next merge or save; finding
+        its words (to keep the idf exact) scans the postings once, ~0.1-0.3 s at a million items:
+        fine for occasional removals, not for bulk churn (rebuild from scratch instead).
         """
         item_id = int(item_id)
-        if self._counts.pop(item_id, None) is None:
+        if item_id not in self:
             return False
-        self._index.remove_ids(faiss.IDSelectorBatch(np.array([item_id], dtype=np.int64)))
+        found = np.flatnonzero(self._postings == item_id)
+        self._df -= np.bincount(np.searchsorted(self._offsets, found, side="right") - 1,
+                                minlength=self._vocab.size)
+        for words, items, _ in self._tail:
+            self._df -= np.bincount(words[items == item_id], minlength=self._vocab.size)
+        self._held[item_id] = -1
+        self._dead[item_id] = True
+        self._dead_count += 1
+        self._count -= 1
         return True
 
+    def _add_batch(self, batch: list[tuple[int, np.ndarray]]) -> None:
+        sizes = np.array([len(codes) for _, codes in batch], dtype=np.int64)
+        codes = (np.concatenate([np.ascontiguousarray(c, dtype=np.uint8).reshape(-1, 32) for _, c in batch])
+                 if sizes.sum() else np.zeros((0, 32), dtype=np.uint8))
+        words = self._vocab.quantize(codes, 1)[:, 0]
+        self.add_words(np.array([i for i, _ in batch], dtype=np.int64), words, signature(codes), sizes)
+
+    def _grow(self, size: int) -> None:
+        if size <= len(self._held):
+            return
+        new = max(size, int(len(self._held) * 1.5) + 1024)
+        self._held = np.concatenate([self._held, np.full(new - len(self._held), -1, dtype=np.int32)])
+        self._dead = np.concatenate([self._dead, np.zeros(new - len(self._dead), dtype=bool)])
+
+    def _merge(self) -> None:
+        """Fold the tail into the sorted postings and drop dead items' postings (one pass)."""
+        if not self._tail_size and not self._dead_count:
+            return
+        size = self._vocab.size
+        if self._tail:
+            tail_words, tail_items, tail_sigs = (np.concatenate(parts) for parts in zip(*self._tail))
+        else:
+            tail_words, tail_items = (np.zeros(0, np.uint32) for _ in range(2))
+            tail_sigs = np.zeros(0, self._signatures.dtype)
+        old, old_sigs, off = self._postings, self._signatures, self._offsets.tolist()
+        dead = self._dead
+        if self._dead_count:  # dead items' postings are dropped (remove() already fixed _df)
+            alive = ~dead[tail_items]
+            tail_words, tail_items, tail_sigs = tail_words[alive], tail_items[alive], tail_sigs[alive]
+            base_counts = np.array([np.count_nonzero(~dead[old[off[w]:off[w + 1]]]) for w in range(size)],
+                                   dtype=np.int64)
+        else:
+            base_counts = np.diff(self._offsets)
+        sort_key = tail_words.astype(np.uint16) if size <= 2**16 else tail_words  # 16 bits: radix sort
+        order = np.argsort(sort_key, kind="stable")
+        tail_words, tail_items, tail_sigs = tail_words[order], tail_items[order], tail_sigs[order]
+        tail_offsets = np.r_[0, np.cumsum(np.bincount(tail_words, minlength=size))]
+        new_offsets = np.r_[0, np.cumsum(base_counts + np.diff(tail_offsets))].astype(np.int64)
+        merged = np.empty(int(new_offsets[-1]), dtype=np.uint32)
+        merged_sigs = np.empty(int(new_offsets[-1]), dtype=self._signatures.dtype)
+        toff, new = tail_offsets.tolist(), new_offsets.tolist()
+        for w in range(size):  # slice copies per word: no index array as long as the postings
+            segment, sigs = old[off[w]:off[w + 1]], old_sigs[off[w]:off[w + 1]]
+            if self._dead_count:
+                live = ~dead[segment]
+                segment, sigs = segment[live], sigs[live]
+            split = new[w] + len(segment)
+            merged[new[w]:split] = segment
+            merged_sigs[new[w]:split] = sigs
+            merged[split:new[w + 1]] = tail_items[toff[w]:toff[w + 1]]
+            merged_sigs[split:new[w + 1]] = tail_sigs[toff[w]:toff[w + 1]]
+        if self._dead_count:
+            self._dead[:] = False
+            self._dead_count = 0
+        self._postings, self._signatures, self._offsets = merged, merged_sigs, new_offsets
+        self._tail, self._tail_size = [], 0
+
+    # --- queries ---------------------------------------------------------------------------
     def candidates(self, query: LocalFeatures, k: int = 20) -> list[tuple[int, float]]:
         """Up to k (item_id, score) pairs, best first.
 
-        Each query descriptor votes once for each item holding one of its
-        NEIGHBOURS nearest descriptors, if that descriptor is within
-        MAX_VOTE_DISTANCE bits and within VOTE_MARGIN bits of the nearest one.
-        The margin keeps a vote specific: a corner of the picture usually has
-        one clearly nearest neighbour (or a few equally near ones, when the
-        same picture is indexed more than once).  Votes are weighted down for
-        "bursty" query descriptors (see `burst_weights`): the text of a
-        screenshot repeats the same glyph corners and would otherwise vote
-        for every indexed item that contains text.
+        Each query descriptor is quantised to its QUERY_WORDS nearest words. Every stored
+        descriptor of such a word whose signature lies within MAX_SIGNATURE_DISTANCE bits of the
+        query descriptor's votes for its item, with the word's idf (stop words, held by more
+        than STOP_SHARE of the postings' items, are skipped), times the query descriptor's
+        burst weight (see `burst_weights`: the text of a screenshot repeats the same glyph
+        corners and would otherwise vote for every item that contains text). Scores are in
+        units of SCORE_UNIT.
         """
-        if len(query) == 0 or self._index.ntotal == 0:
+        if len(query) == 0 or self._count == 0:
             return []
         codes = np.ascontiguousarray(query.descriptors, dtype=np.uint8)
-        distances, ids = self._index.search(codes, min(NEIGHBOURS, int(self._index.ntotal)))
-        limit = np.minimum(distances[:, :1] + VOTE_MARGIN, MAX_VOTE_DISTANCE)
-        ids = np.where((distances <= limit) & (ids >= 0), ids, -1)
-        rows = np.repeat(np.arange(len(ids)), ids.shape[1])
-        pairs = np.stack([rows, ids.ravel()], axis=1)
-        pairs = pairs[pairs[:, 1] >= 0]
-        if len(pairs) == 0:
+        words = self._vocab.quantize(codes, QUERY_WORDS, QUERY_CELLS)
+        n_words = words.shape[1]
+        rows = np.repeat(np.arange(len(codes)), n_words)
+        words = words.ravel()
+        df = self._df[np.maximum(words, 0)]
+        keep = (words >= 0) & (df > 0)
+        if self._count > STOP_MIN_ITEMS:
+            keep &= df <= STOP_SHARE * self._count
+        rows, words, df = rows[keep], words[keep], df[keep]
+        if len(words) == 0:
             return []
-        pairs = np.unique(pairs, axis=0)  # one vote per (query descriptor, item)
-        items, inverse = np.unique(pairs[:, 1], return_inverse=True)
-        scores = np.bincount(inverse, weights=burst_weights(codes)[pairs[:, 0]])
-        order = np.lexsort((items, -scores))[:k]
-        return [(int(items[i]), round(float(scores[i]), 3)) for i in order]
+        weight = burst_weights(codes)[rows] * np.log((self._count + IDF_PRIOR) / df)
+        query_sigs = signature(codes)[rows]
+        starts, ends = self._offsets[words], self._offsets[words + 1]
+        lengths = ends - starts
+        slices = [slice(s, e) for s, e in zip(starts.tolist(), ends.tolist()) if e > s]
+        votes_ids, votes_weights = [], []
+        if slices:  # sorted postings: signatures first; ids and weights only of the near ones
+            sigs = np.concatenate([self._signatures[sl] for sl in slices])
+            near = np.flatnonzero(np.bitwise_count(sigs ^ np.repeat(query_sigs, lengths))
+                                  <= MAX_SIGNATURE_DISTANCE)
+            if len(near):
+                ends_at = np.cumsum(lengths)
+                pair = np.searchsorted(ends_at, near, side="right")
+                votes_ids.append(self._postings[starts[pair] + near - (ends_at[pair] - lengths[pair])])
+                votes_weights.append(weight[pair])
+        if self._tail_size:  # recent postings: match each query (word, descriptor) pair directly
+            tail_words, tail_items, tail_sigs = (np.concatenate(parts) for parts in zip(*self._tail))
+            order = np.argsort(words, kind="stable")
+            sorted_words = words[order]
+            first = np.flatnonzero(np.r_[True, sorted_words[1:] != sorted_words[:-1]])
+            dense_lo = np.zeros(self._vocab.size, dtype=np.int64)
+            dense_count = np.zeros(self._vocab.size, dtype=np.int64)
+            dense_lo[sorted_words[first]] = first
+            dense_count[sorted_words[first]] = np.diff(np.r_[first, len(sorted_words)])
+            hit = np.flatnonzero(dense_count[tail_words])
+            if len(hit):
+                lo, counts = dense_lo[tail_words[hit]], dense_count[tail_words[hit]]
+                which = np.repeat(hit, counts)
+                within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+                pair = order[np.repeat(lo, counts) + within]
+                near = np.bitwise_count(tail_sigs[which] ^ query_sigs[pair]) <= MAX_SIGNATURE_DISTANCE
+                votes_ids.append(tail_items[which[near]])
+                votes_weights.append(weight[pair[near]])
+        if not votes_ids:
+            return []
+        scores = np.bincount(np.concatenate(votes_ids), weights=np.concatenate(votes_weights),
+                             minlength=len(self._held))
+        if self._dead_count:
+            scores[self._dead[:len(scores)]] = 0.0
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[scores[top] > 0]
+        order = np.lexsort((top, -scores[top]))
+        return [(int(top[i]), round(float(scores[top[i]]) / SCORE_UNIT, 3)) for i in order]
 
+    # --- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the faiss index and the item table to one .npz file (no pickle)."""
-        serialised = faiss.serialize_index_binary(self._index)
-        table = np.array(sorted(self._counts.items()), dtype=np.int64).reshape(-1, 2)
+        """Write the postings and tables to one file of raw .npy arrays (no pickle, no zip)."""
+        self._merge()
+        present = np.flatnonzero(self._held >= 0)
+        header = np.array([FILE_FORMAT, self._vocab.digest, self._count], dtype=np.int64)
         with open(path, "wb") as handle:
-            np.savez(handle, faiss=serialised, items=table,
-                     trained_size=np.array([self._trained_size], dtype=np.int64))
+            np.save(handle, np.array([_MAGIC]))
+            for array in (header, self._offsets, self._postings, self._signatures, self._df,
+                          present.astype(np.uint32), self._held[present]):
+                np.save(handle, array, allow_pickle=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LocalFeatureIndex":
-        """Read an index written by `save`."""
-        with np.load(path, allow_pickle=False) as data:
-            index = cls()
-            index._index = faiss.deserialize_index_binary(data["faiss"])
-            index._counts = {int(i): int(n) for i, n in data["items"]}
-            index._trained_size = int(data["trained_size"][0])
-        if isinstance(index._index, faiss.IndexBinaryIVF):
-            index._index.nprobe = IVF_NPROBE
+        """Read an index written by `save`; ValueError if the file is of another format (such as
+        the faiss index of earlier versions) or was built with another vocabulary."""
+        index = cls()
+        with open(path, "rb") as handle:
+            try:
+                magic = _read_array(handle)
+                if magic.shape != (1,) or str(magic[0]) != _MAGIC:
+                    raise ValueError(f"{path}: not a visual-word index")
+                header = _read_array(handle)
+                if int(header[0]) != FILE_FORMAT or int(header[1]) != index._vocab.digest:
+                    raise ValueError(f"{path}: format {header[0]}, vocabulary {header[1]:x}; expected "
+                                     f"{FILE_FORMAT}, {index._vocab.digest:x}")
+                offsets, postings, signatures, df, present, counts = (_read_array(handle) for _ in range(6))
+            except (EOFError, OSError, IndexError) as error:
+                raise ValueError(f"{path}: unreadable index ({error})") from error
+        if signatures.dtype != index._signatures.dtype:
+            raise ValueError(f"{path}: {signatures.dtype.itemsize * 8}-bit signatures; expected {SIGNATURE_BITS}")
+        index._offsets, index._postings, index._signatures, index._df = offsets, postings, signatures, df
+        present = present.astype(np.int64)
+        index._grow(int(present.max()) + 1 if len(present) else 0)
+        index._held[present] = counts
+        index._count = int(header[2])
         return index
 
-    def _maybe_rebuild(self) -> None:
-        """Switch to IVF past IVF_MIN_DESCRIPTORS; retrain after large growth."""
-        total = int(self._index.ntotal)
-        if total < IVF_MIN_DESCRIPTORS:
-            return
-        if self.is_ivf and total < REBUILD_GROWTH * self._trained_size:
-            return
-        codes, ids = _all_codes(self._index)
-        self._index = _trained_ivf(codes)
-        self._index.add_with_ids(codes, ids)
-        self._trained_size = total
+
+def signature(codes: np.ndarray) -> np.ndarray:
+    """SIGNATURE_BITS bits of each descriptor (its first bytes: ORB orders its tests by how
+    uncorrelated they are), compared within a word to tell near descriptors from far ones."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    dtype = _signature_dtype()
+    if not len(codes):
+        return np.zeros(0, dtype)
+    return np.ascontiguousarray(codes[:, :dtype.itemsize]).view(dtype).ravel().copy()
+
+
+def _signature_dtype() -> np.dtype:
+    return np.dtype({32: "<u4", 64: "<u8"}[SIGNATURE_BITS])
+
+
+def _read_array(handle) -> np.ndarray:
+    """The next .npy array of an open file; ValueError if it holds something else."""
+    array = np.load(handle, allow_pickle=False)
+    if not isinstance(array, np.ndarray):
+        raise ValueError("not a .npy array")
+    return array
 
 
 def burst_weights(codes: np.ndarray) -> np.ndarray:
@@ -192,45 +471,3 @@ def burst_weights(codes: np.ndarray) -> np.ndarray:
     index.add(codes)
     limits, _, _ = index.range_search(codes, BURST_DISTANCE + 1)  # range is exclusive
     return 1.0 / np.diff(limits).astype(np.float64)
-
-
-def _flat_index() -> faiss.IndexBinary:
-    return faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(DESCRIPTOR_BITS))
-
-
-def _trained_ivf(codes: np.ndarray) -> faiss.IndexBinaryIVF:
-    """An IVF index with ~2 sqrt(N) lists, trained on an evenly spaced sample."""
-    n_lists = int(min(IVF_MAX_LISTS, max(64, 2 * np.sqrt(len(codes)))))
-    quantizer = faiss.IndexBinaryFlat(DESCRIPTOR_BITS)
-    index = faiss.IndexBinaryIVF(quantizer, DESCRIPTOR_BITS, n_lists)
-    index.own_fields = True
-    quantizer.this.disown()
-    index.cp.niter = 10
-    n_train = min(len(codes), n_lists * TRAIN_POINTS_PER_LIST)
-    sample = codes[np.linspace(0, len(codes) - 1, n_train).astype(np.int64)]
-    index.train(np.ascontiguousarray(sample))
-    index.nprobe = IVF_NPROBE
-    return index
-
-
-def _all_codes(index: faiss.IndexBinary) -> tuple[np.ndarray, np.ndarray]:
-    """Every stored (code, id) of a flat-with-id-map or IVF binary index."""
-    if isinstance(index, faiss.IndexBinaryIVF):
-        invlists = index.invlists
-        codes, ids = [], []
-        for list_no in range(index.nlist):
-            size = invlists.list_size(list_no)
-            if size == 0:
-                continue
-            code_ptr = invlists.get_codes(list_no)
-            id_ptr = invlists.get_ids(list_no)
-            codes.append(faiss.rev_swig_ptr(code_ptr, size * index.code_size).copy())
-            ids.append(faiss.rev_swig_ptr(id_ptr, size).copy())
-            invlists.release_codes(list_no, code_ptr)
-            invlists.release_ids(list_no, id_ptr)
-        return (np.concatenate(codes).reshape(-1, index.code_size),
-                np.concatenate(ids).astype(np.int64))
-    flat = faiss.downcast_IndexBinary(index.index)
-    codes = faiss.vector_to_array(flat.xb).reshape(-1, index.code_size)
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    return codes, ids

@@ -209,16 +209,3 @@ def test_index_save_load_and_remove(library, tmp_path):
     assert loaded.remove(1) and not loaded.remove(1)
     assert 1 not in loaded and len(loaded) == len(index) - 1
     assert all(item != 1 for item, _ in loaded.candidates(query, k=10))
-
-
-def test_index_switches_to_ivf_when_large(monkeypatch):
-    from provenance import local_index
-
-    monkeypatch.setattr(local_index, "IVF_MIN_DESCRIPTORS", 2000)
-    index = LocalFeatureIndex()
-    photos = ["astronaut", "coffee", "chelsea", "camera", "rocket", "hubble_deep_field"]
-    for item, name in enumerate(photos):
-        index.add(item, extract(_photo(name)))
-    assert index.is_ivf and index.descriptor_count == 400 * len(photos)
-    best, _votes = index.candidates(extract(_photo("rocket"), for_query=True), k=1)[0]
-    assert best == 4
