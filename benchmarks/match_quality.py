@@ -204,8 +204,9 @@ def main() -> None:
             latencies.append(time.perf_counter() - t)
             if result.matches:
                 false_by_kind[kind] += 1
-                m = result.matches[0]
-                false_examples.append(f"{Path(path).name} -> item {m.item_id} by {m.method} ({m.distance})")
+                for m in result.matches:
+                    false_examples.append(f"{kind}: {Path(path).name} -> item {m.item_id} ({Path(m.path or '?').name}) "
+                                          f"by {m.method} ({m.distance}){_evidence_summary(m.evidence)}")
         lat = sorted(latencies)
         p50 = lat[len(lat) // 2] * 1000
         p95 = lat[int(len(lat) * 0.95)] * 1000
@@ -224,9 +225,17 @@ def main() -> None:
         n_false = sum(false_by_kind.values())
         print(f"false matches: {n_false} of {len(neg)} never-indexed queries"
               + (": " + ", ".join(f"{k} {c}" for k, c in false_by_kind.most_common()) if n_false else ""))
-        for line in false_examples[:20]:
+        for line in false_examples[:40]:
             print("   ", line)
     ledger.close()
+
+
+def _evidence_summary(ev: dict) -> str:
+    """The figures that decided a match, for listing false pairs."""
+    keys = ("inlier_ratio", "ncc_blocks", "blocks_compared", "hull_share", "visible_share", "detail_ncc")
+    parts = [f"{k}={ev[k]}" for k in keys if ev.get(k) is not None]
+    parts += [f"also {a['method']} {a.get('distance')}" for a in ev.get("also", [])]
+    return (": " + ", ".join(parts)) if parts else ""
 
 
 def _items_by_path(ledger: Ledger) -> dict[str, int]:
