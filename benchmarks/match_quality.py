@@ -164,8 +164,9 @@ def main() -> None:
         add_files(ledger, [pub for pub, _ in shared], "overlay-outlet", args.workers)
         print(f"  fingerprinting {base} photos: {1000 * (time.perf_counter() - t) / base:.0f} ms/image wall "
               f"({args.workers} workers)")
-    item_of = {str(p): i for p, i in _items_by_path(ledger).items()}
-    overlay_items = {item_of[str(pub)] for pub, _ in shared}
+    # keyed by folder/name, so that a cached ledger built in another checkout still resolves
+    item_of = {_key(p): i for p, i in _items_by_path(ledger).items()}
+    overlay_items = {item_of[_key(pub)] for pub, _ in shared}
 
     for size in sizes:
         have = ledger.counts()["items"]
@@ -190,7 +191,7 @@ def main() -> None:
             latencies.append(time.perf_counter() - t)
             totals[kind] += 1
             matched = [m.item_id for m in result.matches]
-            want = item_of[expected]
+            want = item_of[_key(expected)]
             if want in matched:
                 hits[kind] += 1
                 methods[kind][next(m.method for m in result.matches if m.item_id == want)] += 1
@@ -228,6 +229,11 @@ def main() -> None:
         for line in false_examples[:40]:
             print("   ", line)
     ledger.close()
+
+
+def _key(path) -> str:
+    """A cached file's folder and name (its place under the cache, whatever the checkout)."""
+    return "/".join(Path(path).parts[-2:])
 
 
 def _evidence_summary(ev: dict) -> str:
