@@ -164,8 +164,9 @@ def main() -> None:
         add_files(ledger, [pub for pub, _ in shared], "overlay-outlet", args.workers)
         print(f"  fingerprinting {base} photos: {1000 * (time.perf_counter() - t) / base:.0f} ms/image wall "
               f"({args.workers} workers)")
-    item_of = {str(p): i for p, i in _items_by_path(ledger).items()}
-    overlay_items = {item_of[str(pub)] for pub, _ in shared}
+    # keyed by folder/name, so that a cached ledger built in another checkout still resolves
+    item_of = {_key(p): i for p, i in _items_by_path(ledger).items()}
+    overlay_items = {item_of[_key(pub)] for pub, _ in shared}
 
     for size in sizes:
         have = ledger.counts()["items"]
@@ -190,7 +191,7 @@ def main() -> None:
             latencies.append(time.perf_counter() - t)
             totals[kind] += 1
             matched = [m.item_id for m in result.matches]
-            want = item_of[expected]
+            want = item_of[_key(expected)]
             if want in matched:
                 hits[kind] += 1
                 methods[kind][next(m.method for m in result.matches if m.item_id == want)] += 1
@@ -204,8 +205,9 @@ def main() -> None:
             latencies.append(time.perf_counter() - t)
             if result.matches:
                 false_by_kind[kind] += 1
-                m = result.matches[0]
-                false_examples.append(f"{Path(path).name} -> item {m.item_id} by {m.method} ({m.distance})")
+                for m in result.matches:
+                    false_examples.append(f"{kind}: {Path(path).name} -> item {m.item_id} ({Path(m.path or '?').name}) "
+                                          f"by {m.method} ({m.distance}){_evidence_summary(m.evidence)}")
         lat = sorted(latencies)
         p50 = lat[len(lat) // 2] * 1000
         p95 = lat[int(len(lat) * 0.95)] * 1000
@@ -224,9 +226,22 @@ def main() -> None:
         n_false = sum(false_by_kind.values())
         print(f"false matches: {n_false} of {len(neg)} never-indexed queries"
               + (": " + ", ".join(f"{k} {c}" for k, c in false_by_kind.most_common()) if n_false else ""))
-        for line in false_examples[:20]:
+        for line in false_examples[:40]:
             print("   ", line)
     ledger.close()
+
+
+def _key(path) -> str:
+    """A cached file's folder and name (its place under the cache, whatever the checkout)."""
+    return "/".join(Path(path).parts[-2:])
+
+
+def _evidence_summary(ev: dict) -> str:
+    """The figures that decided a match, for listing false pairs."""
+    keys = ("inlier_ratio", "ncc_blocks", "blocks_compared", "hull_share", "visible_share", "detail_ncc")
+    parts = [f"{k}={ev[k]}" for k in keys if ev.get(k) is not None]
+    parts += [f"also {a['method']} {a.get('distance')}" for a in ev.get("also", [])]
+    return (": " + ", ".join(parts)) if parts else ""
 
 
 def _items_by_path(ledger: Ledger) -> dict[str, int]:

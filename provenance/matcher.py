@@ -3,7 +3,8 @@
 Stages, cheapest first:
 1. **sha256**: the exact same bytes.
 2. **pdq**: PDQ within ``PDQ.match_threshold`` of any of the query's 8 dihedral variants
-   (re-encodes, resizes, colour changes, mirrors, turns by 90 degrees).
+   (re-encodes, resizes, colour changes, mirrors, turns by 90 degrees). Beyond
+   ``PDQ_ALONE_MAX`` the local-feature stage must verify the same item too (when it runs).
 3. **orb**: local features voted through a binary index and verified geometrically
    (crops, logos, banners, screenshots, collages, photos of screens): see local_match.py.
 4. **phash**: pHash within ``PHash.match_threshold``, added as corroborating evidence to items
@@ -32,6 +33,13 @@ from .video_match import QueryView, VideoFrames
 #: "video": a clip whose footage agrees with an indexed video over several samples; "thumb": a
 #: picture whose tiny thumbnail agrees with a video's at one moment (video_match.py).
 METHOD_RANK = {"sha256": 0, "pdq": 1, "video": 1, "orb": 2, "phash": 3, "thumb": 3}
+
+#: PDQ distance up to which PDQ alone makes a match; from there to ``PDQ.match_threshold`` the
+#: local-feature stage must verify the same item. Tune half: unrelated generated scenes (web-page
+#: cards on one template) came within 22 of each other (and within 0-8 bits of pHash, so pHash
+#: cannot corroborate); of 380 true pairs within 24, 73 were beyond 8 and all but 6 of those were
+#: verified by local features too, the 6 at 10-20 (one beyond 16: a resize to 40% at 20).
+PDQ_ALONE_MAX = 16
 
 # pdqhash's order of the dihedral variants: index 4 flips about the x axis (upside down), index 5
 # about the y axis (a left-right mirror), as measured on the reference's bridge images.
@@ -128,9 +136,15 @@ class Matcher:
             return sorted(found.values(), key=Match.sort_key)
 
         pdq = prints.get(PDQ.name)
+        # Without the local stage (no image: video keyframes; use_local=False) PDQ matches alone up
+        # to its threshold, as video_match.py was tuned.
+        local_stage = self.local is not None and image is not None and len(self.local.index) > 0
+        verified: set[int] = set()  # items the local-feature stage verified
+        pdq_pending: list[Match] = []  # beyond PDQ_ALONE_MAX: offered once local features agree
         if pdq is not None and (pdq.quality or 0) >= PDQ.min_quality:
             for hit in self.pdq.search(prints.pdq_dihedral, PDQ.match_threshold):
-                offer(Match(hit.item_id, "pdq", float(hit.distance), {
+                alone = hit.distance <= PDQ_ALONE_MAX or not local_stage
+                (offer if alone else pdq_pending.append)(Match(hit.item_id, "pdq", float(hit.distance), {
                     "threshold": PDQ.match_threshold,
                     "bits": PDQ.bits,
                     "query_quality": pdq.quality,
@@ -139,7 +153,7 @@ class Matcher:
                     "edits": [] if hit.variant == 0 else [_DIHEDRAL_NAMES[hit.variant]],
                 }))
 
-        if self.local is not None and image is not None and len(self.local.index):
+        if local_stage:
             query = mirrored = None
             if prints.query is not None:
                 query, mirrored = prints.query.unpack(image)
@@ -148,6 +162,11 @@ class Matcher:
                 ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
                 ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))
+                verified.add(lm.item_id)
+        for m in pdq_pending:
+            if m.item_id in verified:
+                m.evidence["corroborated_by"] = "orb"
+                offer(m)
 
         ph = prints.get(PHash.name)
         if ph is not None and found:

@@ -96,3 +96,18 @@ def test_checker_folder_queries(tmp_path):
         assert [Path(r.query).name for r in results] == ["a.jpg", "b.png"]
         assert all(r.matches for r in results)
         assert isinstance(Checker(led).matcher.pdq.bits, int)
+
+
+def test_pdq_beyond_its_lone_threshold_needs_local_features(tmp_path, monkeypatch):
+    """PDQ past PDQ_ALONE_MAX counts only when the local-feature stage verifies the same item."""
+    from provenance import local_match, matcher
+
+    with _indexed(tmp_path) as led:
+        query = save(photo("astronaut").resize((400, 400)), tmp_path / "q" / "a.jpg", quality=70)
+        monkeypatch.setattr(matcher, "PDQ_ALONE_MAX", -1)
+        (r,) = check(led, [query])
+        pdq = [m for m in r.matches if m.method == "pdq"]
+        assert pdq and pdq[0].evidence["corroborated_by"] == "orb"
+        monkeypatch.setattr(local_match, "search", lambda *a, **k: [])
+        (r,) = check(led, [query])
+        assert r.matches == []

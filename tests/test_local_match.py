@@ -209,3 +209,42 @@ def test_index_save_load_and_remove(library, tmp_path):
     assert loaded.remove(1) and not loaded.remove(1)
     assert 1 not in loaded and len(loaded) == len(index) - 1
     assert all(item != 1 for item, _ in loaded.candidates(query, k=10))
+
+
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    import io
+
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def test_two_pages_on_one_template_do_not_verify(monkeypatch):
+    """Two different generated web-page cards (same header bar, boxes, font) agree on their
+    layout's edges; the inlier-ratio / detail rule rejects them."""
+    import random
+
+    from benchmarks.edits import scene
+    from provenance import local_match
+
+    query = _jpeg(scene(random.Random("tune-query:742"), (800, 600)), 92)
+    other = _jpeg(scene(random.Random("tune-distractor:577"), (800, 600)), 85)
+    q, c = extract(query, for_query=True, keep_working=True), extract(other)
+    assert verify(q, c, 1) is None
+    monkeypatch.setattr(local_match, "MIN_DETAIL_NCC", -2.0)  # the rule off: the layouts pass
+    loose = verify(q, c, 1)
+    assert loose is not None and loose.inlier_ratio < local_match.MIN_INLIER_RATIO
+    assert loose.detail_ncc < 0.75
+
+
+def test_crop_of_a_smooth_photo_verifies_with_its_detail():
+    """Half of a soft-focus photo: few inliers, but the fine detail correlates."""
+    from PIL import ImageFilter
+
+    from provenance import local_match
+
+    smooth = _photo("chelsea").filter(ImageFilter.GaussianBlur(1.5))
+    crop = _jpeg(smooth.crop((0, 0, smooth.width // 2, smooth.height)), 80)
+    match = verify(extract(crop, for_query=True, keep_working=True), extract(smooth), 2)
+    assert match is not None and "cropped" in match.edits
+    assert match.detail_ncc >= local_match.MIN_DETAIL_NCC
