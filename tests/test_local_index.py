@@ -180,3 +180,19 @@ def test_incremental_changes_equal_a_fresh_build(monkeypatch, ops, tail_min, see
     index._merge()
     assert index.posting_count == fresh.posting_count
     assert np.array_equal(index._df, fresh._df)
+
+
+@pytest.mark.parametrize("name", ["coffee", "rocket", "camera"])
+def test_rerank_puts_the_shown_picture_first(features, name):
+    """Exact votes over a shortlist: the screenshot's picture leads, by far more votes."""
+    truth = PHOTOS.index(name)
+    query = extract(_screenshot(_photo(name)), for_query=True)
+    ranked = local_index.rerank(query, features, k=5)
+    assert ranked[0][0] == truth
+    assert len(ranked) == 1 or ranked[0][1] > 3 * ranked[1][1]
+
+
+def test_rerank_of_nothing(features):
+    query = extract(_photo("coffee"), for_query=True)
+    assert local_index.rerank(query, {}, k=5) == []
+    assert [i for i, _ in local_index.rerank(query, {7: features[1], 8: features[2]}, k=1)] == [7]
