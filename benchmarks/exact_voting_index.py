@@ -11,6 +11,7 @@ import faiss
 import numpy as np
 
 from provenance.local_features import LocalFeatures
+from provenance.local_index import burst_weights
 
 # One query is a few thousand descriptors: faiss's OpenMP threads cost far more in start-up and
 # spinning than they save at that size, and on a busy 2-core machine they made each search
@@ -43,12 +44,6 @@ IVF_NPROBE = 4
 NEIGHBOURS = 8
 MAX_VOTE_DISTANCE = 48
 VOTE_MARGIN = 6
-# Query descriptors within this many bits of each other count as one burst.
-# Measured on 20 screenshot/crop queries against 660 items: weighting by burst
-# size at 50 bits raised the true item's lead over the best unrelated item
-# from 1.3-3x to 5-8x (40 bits: 3-4x; 60 bits: more, but the true item then
-# kept only ~35 % of its score).
-BURST_DISTANCE = 50
 
 
 class ExactVotingIndex:
@@ -170,19 +165,6 @@ class ExactVotingIndex:
         self._index = _trained_ivf(codes)
         self._index.add_with_ids(codes, ids)
         self._trained_size = total
-
-
-def burst_weights(codes: np.ndarray) -> np.ndarray:
-    """1 / (1 + number of OTHER descriptors of the same image within BURST_DISTANCE).
-
-    Repeated structure (glyphs of text, buttons, fences, tiles) yields many
-    near-identical descriptors within one image; each copy matches the same
-    things, so together they should count about as much as one.
-    """
-    index = faiss.IndexBinaryFlat(codes.shape[1] * 8)
-    index.add(codes)
-    limits, _, _ = index.range_search(codes, BURST_DISTANCE + 1)  # range is exclusive
-    return 1.0 / np.diff(limits).astype(np.float64)
 
 
 def _flat_index() -> faiss.IndexBinary:
