@@ -7,8 +7,10 @@ this one?", and must agree (tests/test_index.py checks it):
 - :class:`HashIndex` is multi-index hashing (Norouzi et al., "Fast search in Hamming space with
   multi-index hashing", CVPR 2012): each code is cut into 16-bit substrings, and by the pigeonhole
   principle a code within distance r of the query has at least one substring within
-  ``r // substrings`` of the query's. Each substring column is kept sorted, so the candidates are a
-  few binary searches away, and only they are compared in full. A million PDQ hashes answer in
+  ``r // substrings`` of the query's; counted, it has at most ``r // (r // substrings + 1)``
+  substrings farther than that, so rows found in fewer of the others are dropped unmeasured. Each
+  substring column is kept sorted, so the candidates are a few binary searches away, and only they
+  are compared in full. A million PDQ hashes answer in
   milliseconds (benchmarks/search_latency.py) instead of the ~0.3 s of a scan.
 
 Both persist to a ``.npz`` file (no pickle) and grow incrementally: new codes wait in a small
