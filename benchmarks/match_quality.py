@@ -117,7 +117,6 @@ def main() -> None:
     indexed, never = build_sets(args.half)
     print(f"half: {args.half}; {len(indexed)} photos indexed, {len(never)} never indexed")
     work = CACHE / args.half
-    rng = random.Random(SEED)
 
     originals = [_save(p.image, work / "indexed" / f"{p.name}.jpg") for p in indexed]
     # overlays shared between an indexed copy and a never-indexed photo

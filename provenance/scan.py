@@ -97,15 +97,6 @@ class Recorder:
         self.report = report
         self._pending_report: list[dict] = []
 
-    def record_known(self, path: str, sha256: str, claims: list[Claim]) -> bool:
-        """Add sightings for an unchanged file whose item is known; False if the item is gone."""
-        item = self.ledger.item_by_sha(sha256)
-        if item is None:
-            return False
-        self._add_sightings(item.id, path, claims)
-        self.summary.unchanged += 1
-        return True
-
     def record_unchanged(self, files: list[tuple[str, int, list[Claim]]]) -> None:
         """Sightings for unchanged files (path, item id, claims) whose items are known.
 

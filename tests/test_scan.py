@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -7,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import ImageDraw, ImageOps
 
 from provenance import Ledger, scan
 from provenance.errors import ManifestError, ProvenanceError
