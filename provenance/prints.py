@@ -96,23 +96,25 @@ class ImagePrints:
 
 
 def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: bool = False,
-                      query: bool = False) -> ImagePrints:
+                      query: bool = False, grey: Image.Image | None = None) -> ImagePrints:
     """Compute every fingerprint of a decoded image (local features only when asked).
 
     ``query=True`` also computes the query-side local features that matching the image against
     the ledger needs (:class:`QueryFeatures`), unless the image is too poor in information to be
-    matched at all.
+    matched at all. ``grey``, a small grey copy of the picture already at hand (a video sample's
+    thumbnail), stands in for the working image in pHash and the information score, which both
+    reduce the picture to grey first anyway (video.keyframe_prints).
     """
     dihedral, quality = PDQ.dihedral(decoded)
     prints = [
         SHA256.compute(decoded),
         Fingerprint(PDQ.name, PDQ.version, dihedral[0], quality),
-        PHash.compute(decoded),
+        PHash.compute(decoded if grey is None else grey),
     ]
     blob = None
     if local:
         blob = local_features.extract(decoded.image, original_size=decoded.size).to_bytes()
-    information = information_score(decoded)
+    information = information_score(decoded if grey is None else grey)
     query_features = None
     if query and not is_low_information(information):
         query_features = QueryFeatures.compute(decoded.image)

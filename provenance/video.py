@@ -43,7 +43,6 @@ from fractions import Fraction
 import av
 import av.error
 import cv2
-import imagehash
 import numpy as np
 import pdqhash
 from av.video.frame import PictureType
@@ -51,10 +50,9 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from PIL import Image
 
 from .errors import MediaError
-from . import local_features
-from .fingerprints import PDQ, SHA256, Fingerprint, PHash, information_score
+from .fingerprints import PDQ
 from .media import MAX_PIXELS, DecodedImage, ExifFacts, VIDEO_EXTENSIONS, looks_like_image
-from .prints import ImagePrints
+from .prints import ImagePrints, fingerprint_image
 
 # --- sampling and keyframes -----------------------------------------------------------------
 #: Samples per second for shot detection and the track: a screenshot's moment is found within
@@ -846,22 +844,7 @@ def keyframe_prints(decoded: DecodedImage, thumb: np.ndarray, *, keep_image: boo
     computed on the FRAME_SIDE picture, as for every image.
     """
     grey = Image.fromarray(np.ascontiguousarray(thumb), "L")
-    dihedral, quality = PDQ.dihedral(decoded)
-    return ImagePrints(
-        name=decoded.name,
-        sha256=decoded.sha256,
-        format=decoded.format,
-        width=decoded.width,
-        height=decoded.height,
-        file_size=decoded.file_size,
-        exif=decoded.exif,
-        information=information_score(grey),
-        fingerprints=[SHA256.compute(decoded), Fingerprint(PDQ.name, PDQ.version, dihedral[0], quality),
-                      Fingerprint(PHash.name, PHash.version, str(imagehash.phash(grey)), None)],
-        pdq_dihedral=dihedral,
-        local_blob=local_features.extract(decoded.image, original_size=decoded.size).to_bytes(),
-        decoded=decoded if keep_image else None,
-    )
+    return fingerprint_image(decoded, keep_image=keep_image, grey=grey)
 
 
 def frame_key(video_sha256: str, t: float) -> str:

@@ -427,12 +427,7 @@ def refine(track: Track, query: Signature, start: float, end: float) -> Moment |
     best = int(np.argmin(dist))
     if dist[best] > limit:
         return None
-    good = dist <= dist[best] + tie
-    lo = hi = best
-    while lo > 0 and good[lo - 1]:
-        lo -= 1
-    while hi < len(window) - 1 and good[hi + 1]:
-        hi += 1
+    lo, hi = _tied_run(dist, best, tie)
     first, last = float(track.times[window[lo]]), float(track.times[window[hi]])
     bits = min(int(_popcount(track.hashes[window[best]], h)) for h in query.hashes) if query.hashes else None
     return Moment((first + last) / 2, round(float(dist[best]), 3), (first, last), bits)

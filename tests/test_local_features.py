@@ -18,18 +18,11 @@ from provenance.local_features import (
     extract_mirrored,
 )
 
-
-def _photo(name: str = "astronaut") -> Image.Image:
-    import skimage.data
-
-    array = getattr(skimage.data, name)()
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    return Image.fromarray(array[..., :3].astype(np.uint8))
+from .conftest import photo
 
 
 def test_round_trip_is_exact_and_compact():
-    features = extract(_photo())
+    features = extract(photo())
     blob = features.to_bytes()
     again = LocalFeatures.from_bytes(blob)
     assert again.to_bytes() == blob
@@ -45,7 +38,7 @@ def test_round_trip_is_exact_and_compact():
 
 
 def test_foreign_or_truncated_blob_is_refused():
-    blob = extract(_photo("coffee")).to_bytes()
+    blob = extract(photo("coffee")).to_bytes()
     with pytest.raises(ValueError):
         LocalFeatures.from_bytes(b"XYZ" + blob[3:])
     with pytest.raises(ValueError):
@@ -78,7 +71,7 @@ def test_round_trip_of_arbitrary_features(n, size, seed):
 
 
 def test_reduced_input_reports_original_coordinates():
-    image = _photo("coffee")  # 600 x 400
+    image = photo("coffee")  # 600 x 400
     full = extract(image)
     half = extract(image.resize((300, 200), Image.Resampling.LANCZOS), original_size=(600, 400))
     assert half.original_size == (600, 400)
@@ -87,7 +80,7 @@ def test_reduced_input_reports_original_coordinates():
 
 
 def test_query_extraction_keeps_working_images_and_mirrors():
-    image = _photo("chelsea")
+    image = photo("chelsea")
     query = extract(image, for_query=True, keep_working=True)
     assert query.working is not None and query.working_colour is not None
     assert len(query) <= QUERY_FEATURES
@@ -105,17 +98,17 @@ def test_flat_image_has_no_keypoints_and_still_serialises():
 
 
 def test_large_input_is_reduced_to_the_working_size():
-    image = _photo("astronaut").resize((4000, 3000))
+    image = photo("astronaut").resize((4000, 3000))
     features = extract(image)
     assert max(features.working_size) == 640
     assert features.original_size == (4000, 3000)
 
 
-def _smooth_photo() -> Image.Image:
+def _smoothphoto() -> Image.Image:
     """A photograph blurred until ORB's usual FAST threshold finds few corners (like bokeh)."""
     from PIL import ImageFilter
 
-    return _photo("rocket").filter(ImageFilter.GaussianBlur(4))
+    return photo("rocket").filter(ImageFilter.GaussianBlur(4))
 
 
 def test_scarce_cells_get_weak_corners_and_textured_cells_none():
@@ -124,7 +117,7 @@ def test_scarce_cells_get_weak_corners_and_textured_cells_none():
     from provenance import local_features
 
     # left half textured, right half flat: only the flat cells are scarce
-    textured = np.asarray(_photo("astronaut").convert("L").resize((640, 640)))
+    textured = np.asarray(photo("astronaut").convert("L").resize((640, 640)))
     gray = textured.copy()
     gray[:, 320:] = cv2.GaussianBlur(textured[:, 320:], (0, 0), 6)
     strong = list(local_features._orb().detect(gray, None))
@@ -141,9 +134,9 @@ def test_scarce_cells_get_weak_corners_and_textured_cells_none():
 def test_smooth_picture_gets_more_keypoints_with_the_fallback(monkeypatch):
     from provenance import local_features
 
-    with_fallback = extract(_smooth_photo())
+    with_fallback = extract(_smoothphoto())
     monkeypatch.setattr(local_features, "FAST_FALLBACK_THRESHOLD", 0)
-    without = extract(_smooth_photo())
+    without = extract(_smoothphoto())
     assert len(without) < INDEX_FEATURES
     assert len(with_fallback) > len(without)
 
@@ -151,7 +144,7 @@ def test_smooth_picture_gets_more_keypoints_with_the_fallback(monkeypatch):
 def test_crop_of_a_smooth_picture_is_verified():
     from provenance.local_match import verify
 
-    image = _smooth_photo()
+    image = _smoothphoto()
     w, h = image.size
     crop = image.crop((int(w * 0.2), int(h * 0.15), int(w * 0.9), int(h * 0.85)))
     match = verify(extract(crop, for_query=True, keep_working=True), extract(image), 7)

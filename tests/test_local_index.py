@@ -12,16 +12,9 @@ from provenance import local_index
 from provenance.local_features import extract
 from provenance.local_index import LocalFeatureIndex
 
+from .conftest import photo
+
 PHOTOS = ("astronaut", "coffee", "chelsea", "camera", "rocket", "hubble_deep_field", "immunohistochemistry")
-
-
-def _photo(name: str) -> Image.Image:
-    import skimage.data
-
-    array = getattr(skimage.data, name)()
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    return Image.fromarray(array[..., :3].astype(np.uint8))
 
 
 def _screenshot(picture: Image.Image) -> Image.Image:
@@ -55,7 +48,7 @@ def _noise_scene(seed: int) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def features():
-    feats = {i: extract(_photo(name)) for i, name in enumerate(PHOTOS)}
+    feats = {i: extract(photo(name)) for i, name in enumerate(PHOTOS)}
     for n in range(12):
         feats[100 + n] = extract(_noise_scene(n))
     return feats
@@ -74,7 +67,7 @@ def _rank_first(index, image: Image.Image, item: int) -> None:
 
 
 def test_crops_and_screenshots_rank_their_original_first(index):
-    coffee, rocket, astronaut = _photo("coffee"), _photo("rocket"), _photo("astronaut")
+    coffee, rocket, astronaut = photo("coffee"), photo("rocket"), photo("astronaut")
     w, h = coffee.size
     _rank_first(index, coffee.crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)), 1)  # 25 % of the area
     _rank_first(index, rocket.crop((0, rocket.height // 3, rocket.width * 2 // 3, rocket.height)), 4)
@@ -86,13 +79,13 @@ def test_scores_are_in_candidate_units(index):
     """A true match scores far above local_match.MIN_CANDIDATE_SCORE; the rest far less."""
     from provenance.local_match import MIN_CANDIDATE_SCORE
 
-    found = index.candidates(extract(_screenshot(_photo("chelsea")), for_query=True), k=5)
+    found = index.candidates(extract(_screenshot(photo("chelsea")), for_query=True), k=5)
     assert found[0][0] == 2 and found[0][1] >= 3 * MIN_CANDIDATE_SCORE
     assert found[1][1] < found[0][1] / 2
 
 
 def test_remove_and_add_again(index, features):
-    query = extract(_photo("camera").crop((50, 50, 400, 400)), for_query=True)
+    query = extract(photo("camera").crop((50, 50, 400, 400)), for_query=True)
     assert index.candidates(query, 1)[0][0] == 3
     count = len(index)
     assert index.remove(3) and not index.remove(3) and not index.remove(999)
@@ -109,7 +102,7 @@ def test_remove_and_add_again(index, features):
 
 
 def test_save_load_round_trip(index, features, tmp_path):
-    query = extract(_screenshot(_photo("hubble_deep_field")), for_query=True)
+    query = extract(_screenshot(photo("hubble_deep_field")), for_query=True)
     index.remove(100)
     before = index.candidates(query, 10)
     path = tmp_path / "orb.words"
@@ -186,13 +179,13 @@ def test_incremental_changes_equal_a_fresh_build(monkeypatch, ops, tail_min, see
 def test_rerank_puts_the_shown_picture_first(features, name):
     """Exact votes over a shortlist: the screenshot's picture leads, by far more votes."""
     truth = PHOTOS.index(name)
-    query = extract(_screenshot(_photo(name)), for_query=True)
+    query = extract(_screenshot(photo(name)), for_query=True)
     ranked = local_index.rerank(query, features, k=5)
     assert ranked[0][0] == truth
     assert len(ranked) == 1 or ranked[0][1] > 3 * ranked[1][1]
 
 
 def test_rerank_of_nothing(features):
-    query = extract(_photo("coffee"), for_query=True)
+    query = extract(photo("coffee"), for_query=True)
     assert local_index.rerank(query, {}, k=5) == []
     assert [i for i, _ in local_index.rerank(query, {7: features[1], 8: features[2]}, k=1)] == [7]

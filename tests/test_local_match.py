@@ -13,17 +13,10 @@ from provenance.local_features import LocalFeatures, extract
 from provenance.local_index import LocalFeatureIndex
 from provenance.local_match import LocalMatch, search, verify
 
+from .conftest import photo
+
 INDEXED = ("astronaut", "coffee", "chelsea", "camera")
 LOGO_ITEM, BANNER_ITEM = 100, 101
-
-
-def _photo(name: str) -> Image.Image:
-    import skimage.data
-
-    array = getattr(skimage.data, name)()
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    return Image.fromarray(array[..., :3].astype(np.uint8))
 
 
 def _with_logo(image: Image.Image) -> Image.Image:
@@ -53,9 +46,9 @@ def _with_banner(image: Image.Image) -> Image.Image:
 @pytest.fixture(scope="module")
 def library():
     """An index of a few photos plus a logo'd and a captioned photo; and its loader."""
-    features = {i: extract(_photo(name)) for i, name in enumerate(INDEXED)}
-    features[LOGO_ITEM] = extract(_with_logo(_photo("chelsea")))
-    features[BANNER_ITEM] = extract(_with_banner(_photo("chelsea")))
+    features = {i: extract(photo(name)) for i, name in enumerate(INDEXED)}
+    features[LOGO_ITEM] = extract(_with_logo(photo("chelsea")))
+    features[BANNER_ITEM] = extract(_with_banner(photo("chelsea")))
     blobs = {item: f.to_bytes() for item, f in features.items()}
     index = LocalFeatureIndex()
     for item, f in features.items():
@@ -81,7 +74,7 @@ def _assert_quad(match: LocalMatch, expected: np.ndarray, tolerance: float) -> N
 
 
 def test_crop_is_found_with_its_position(library):
-    original = _photo("astronaut")
+    original = photo("astronaut")
     box = (150, 40, 150 + 300, 40 + 360)  # ~41 % of the area
     match = _found(original.crop(box), library, 0)
     _assert_quad(match, _corners(original) - box[:2], tolerance=4)
@@ -92,7 +85,7 @@ def test_crop_is_found_with_its_position(library):
 
 
 def test_picture_framed_in_a_phone_screenshot(library):
-    original = _photo("coffee")
+    original = photo("coffee")
     canvas = Image.new("RGB", (1080, 2340), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=36)
@@ -115,7 +108,7 @@ def test_picture_framed_in_a_phone_screenshot(library):
 
 
 def test_mirrored_copy(library):
-    original = _photo("chelsea")
+    original = photo("chelsea")
     match = _found(ImageOps.mirror(original), library, 2)
     w, h = original.size
     _assert_quad(match, np.array([[w, 0], [0, 0], [0, h], [w, h]], float), tolerance=4)
@@ -124,7 +117,7 @@ def test_mirrored_copy(library):
 
 
 def test_rotated_copy_with_corners_cropped(library):
-    original = _photo("astronaut")
+    original = photo("astronaut")
     rotation = cv2.getRotationMatrix2D((256, 256), 5, 1.0)  # 5 degrees counter-clockwise
     rotated = cv2.warpAffine(np.asarray(original), rotation, (512, 512), flags=cv2.INTER_CUBIC)
     query = Image.fromarray(rotated[40:472, 40:472])
@@ -136,7 +129,7 @@ def test_rotated_copy_with_corners_cropped(library):
 
 
 def test_phone_photo_of_a_screen(library):
-    original = _photo("coffee")
+    original = photo("coffee")
     w, h = original.size
     rng = np.random.default_rng(3)
     pad = 80
@@ -145,22 +138,22 @@ def test_phone_photo_of_a_screen(library):
     corners = (_corners(original) + pad).astype(np.float32)
     shot = corners + np.float32([[45, 30], [-35, 20], [-10, -10], [15, -5]])  # keystone, up to 7 %
     perspective = cv2.getPerspectiveTransform(corners, shot)
-    photo = cv2.warpPerspective(screen, perspective, (screen.shape[1], screen.shape[0]), borderValue=(25, 25, 25))
-    photo = cv2.GaussianBlur(photo, (0, 0), 1.2).astype(np.float32) * 0.9 + rng.normal(0, 5, photo.shape)
-    match = _found(Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)), library, 1)
+    taken = cv2.warpPerspective(screen, perspective, (screen.shape[1], screen.shape[0]), borderValue=(25, 25, 25))
+    taken = cv2.GaussianBlur(taken, (0, 0), 1.2).astype(np.float32) * 0.9 + rng.normal(0, 5, taken.shape)
+    match = _found(Image.fromarray(np.clip(taken, 0, 255).astype(np.uint8)), library, 1)
     _assert_quad(match, shot.astype(float), tolerance=6)
     assert "perspective" in match.edits
 
 
 def test_grayscale_copy_is_labelled(library):
-    match = _found(ImageOps.grayscale(_photo("chelsea")).convert("RGB"), library, 2)
+    match = _found(ImageOps.grayscale(photo("chelsea")).convert("RGB"), library, 2)
     assert "grayscale" in match.edits
 
 
 def test_different_photo_is_not_matched(library):
     index, load = library
     for name in ("rocket", "hubble_deep_field", "immunohistochemistry"):
-        assert search(_photo(name), index, load) == [], name
+        assert search(photo(name), index, load) == [], name
 
 
 @pytest.mark.parametrize("make", [
@@ -176,19 +169,19 @@ def test_degenerate_images_are_not_matched(library, make):
 
 def test_photos_sharing_only_a_logo_do_not_match(library):
     index, load = library
-    matches = search(_with_logo(_photo("rocket")), index, load)  # chelsea + the logo is indexed
+    matches = search(_with_logo(photo("rocket")), index, load)  # chelsea + the logo is indexed
     assert matches == []
 
 
 def test_photos_sharing_only_a_caption_banner_do_not_match(library):
     index, load = library
-    matches = search(_with_banner(_photo("rocket")), index, load)
+    matches = search(_with_banner(photo("rocket")), index, load)
     assert matches == []
 
 
 def test_verify_agrees_with_search_and_evidence_is_json(library):
     index, load = library
-    query = extract(_photo("camera").crop((50, 50, 450, 450)), for_query=True, keep_working=True)
+    query = extract(photo("camera").crop((50, 50, 450, 450)), for_query=True, keep_working=True)
     match = verify(query, load(3), 3)
     assert match is not None and match.inliers >= 12
     evidence = match.to_evidence()
@@ -199,7 +192,7 @@ def test_verify_agrees_with_search_and_evidence_is_json(library):
 
 def test_index_save_load_and_remove(library, tmp_path):
     index, _ = library
-    query = extract(_photo("coffee"), for_query=True)
+    query = extract(photo("coffee"), for_query=True)
     before = index.candidates(query, k=3)
     path = tmp_path / "local.npz"
     index.save(path)
@@ -243,7 +236,7 @@ def test_crop_of_a_smooth_photo_verifies_with_its_detail():
 
     from provenance import local_match
 
-    smooth = _photo("chelsea").filter(ImageFilter.GaussianBlur(1.5))
+    smooth = photo("chelsea").filter(ImageFilter.GaussianBlur(1.5))
     crop = _jpeg(smooth.crop((0, 0, smooth.width // 2, smooth.height)), 80)
     match = verify(extract(crop, for_query=True, keep_working=True), extract(smooth), 2)
     assert match is not None and "cropped" in match.edits

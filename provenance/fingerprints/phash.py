@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import imagehash
+from PIL import Image
 
 from ..media import DecodedImage
 from .base import Fingerprint, hamming_hex
@@ -19,14 +20,14 @@ class _PHash:
     #: <= 8; unrelated photographs >= 14; unrelated generated scenes as close as 0.
     match_threshold = 8
 
-    def compute(self, decoded: DecodedImage) -> Fingerprint:
-        """The 64-bit pHash of the working image.
+    def compute(self, decoded: DecodedImage | Image.Image) -> Fingerprint:
+        """The 64-bit pHash of the working image (or of a picture at hand, such as a thumbnail).
 
         imagehash resizes straight to 32x32 with a Lanczos filter, whose cost grows with the
         input; a box reduction to >= 128 px first gives the same hash bits (but for rounding at
         the odd bit) at a fifth of the cost.
         """
-        image = decoded.image
+        image = decoded.image if isinstance(decoded, DecodedImage) else decoded
         factor = max(1, min(image.size) // 128)
         small = image.convert("L").reduce(factor) if factor > 1 else image
         return Fingerprint(self.name, self.version, str(imagehash.phash(small)), None)
