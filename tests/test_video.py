@@ -13,11 +13,14 @@ from provenance.errors import MediaError
 from provenance.video import (
     CUT_DISTANCE,
     MAX_GAP,
+    MIRROR_VARIANT,
     SAMPLE_FPS,
     Track,
     content_box,
     fingerprint_video,
+    picture_thumb,
     probe,
+    thumb_hashes,
     timecode,
 )
 
@@ -78,6 +81,38 @@ def test_keyframes_at_every_cut_and_at_least_every_few_seconds(tmp_path):
     assert prints.sha256 != video.sha256 and len({k.prints.sha256 for k in video.keyframes}) == len(times)
     # the track samples about SAMPLE_FPS frames a second and lands cuts far apart
     assert abs(len(video.track) - SAMPLE_FPS * len(frames) / FPS) <= 3
+
+
+def test_sample_hashes_are_the_reference_bindings_bits(source):
+    # The track's PDQ of each sample (and of its mirror) comes from numpy (fingerprints/pdq.pdq_grey):
+    # it must be bit for bit what the pdqhash bindings give for the grey thumbnail repeated into
+    # RGB, as indexed tracks were hashed, or Track.VERSION must change.
+    import pdqhash
+
+    from provenance.fingerprints import PDQ
+    from provenance.fingerprints.pdq import _LUMA, _grey_luma, pdq_dihedral
+
+    _, frames, _ = source
+    rng = np.random.default_rng(5)
+    thumbs = [picture_thumb(Image.fromarray(f)) for f in frames[::7]]
+    thumbs += [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((128, 128), (87, 128), (128, 101), (36, 128), (128, 36))]  # 36: the most bars leave
+    thumbs += [np.full((128, 128), 7, np.uint8), np.tile(np.arange(128, dtype=np.uint8), (96, 1))]
+    informative = 0
+    for thumb in thumbs:
+        rgb = np.ascontiguousarray(np.repeat(thumb[:, :, None], 3, axis=2))
+        plain, mirror, q = thumb_hashes(thumb)
+        hexes, quality = pdq_dihedral(rgb)  # the image path, pinned to the bindings in test_fingerprints
+        assert (plain.tobytes().hex(), mirror.tobytes().hex(), q) == (hexes[0], hexes[MIRROR_VARIANT], quality)
+        variants, quality = pdqhash.compute_dihedral(rgb)
+        assert q == int(quality)
+        if q >= PDQ.min_quality:  # flat pictures (quality 0) have bits decided by float noise: never matched on
+            informative += 1
+            assert plain.tobytes() == np.packbits(variants[0].astype(np.uint8)).tobytes(), thumb.shape
+            assert mirror.tobytes() == np.packbits(variants[MIRROR_VARIANT].astype(np.uint8)).tobytes(), thumb.shape
+    assert informative >= len(thumbs) - 2
+    # the grey look-up table is the RGB luma of (v, v, v), bit for bit, in the shape PDQ computes it
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None, None], 3, axis=3).repeat(2, axis=2)
+    assert np.array_equal((levels.astype(np.float32) @ _LUMA)[0, :, 0], _grey_luma())
 
 
 def test_track_round_trips_and_bars_are_cut():

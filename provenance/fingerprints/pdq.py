@@ -77,12 +77,26 @@ def _sampler(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _buffer64(rgb: np.ndarray) -> np.ndarray:
     """The reference's 64x64 float buffer: luma, Jarosz-filtered, decimated."""
-    height, width = rgb.shape[:2]
-    row_idx, row_wts = _sampler(height)
+    row_idx, row_wts = _sampler(rgb.shape[0])
+    return _filtered(rgb[row_idx].astype(np.float32) @ _LUMA, row_wts, rgb.shape[1])  # luma (64, k, width)
+
+
+def _filtered(luma: np.ndarray, row_wts: np.ndarray, width: int) -> np.ndarray:
+    """The 64x64 buffer from the luma of the rows the row sampler touches ((64, k, width))."""
     col_idx, col_wts = _sampler(width)
-    luma = rgb[row_idx].astype(np.float32) @ _LUMA  # (64, k, width)
     rows = np.einsum("ik,ikw->iw", row_wts, luma)  # (64, width)
     return np.einsum("jk,ijk->ij", col_wts, rows[:, col_idx])  # (64, 64)
+
+
+@functools.lru_cache(maxsize=1)
+def _grey_luma() -> np.ndarray:
+    """The luma _buffer64 computes for the pixel (v, v, v), for each grey level v (float32, 256).
+
+    Computed by the very expression _buffer64 applies to every pixel, so a grey picture looked up
+    in this table gives _buffer64's luma bit for bit (tests/test_fingerprints.py checks it).
+    """
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    return levels.astype(np.float32) @ _LUMA
 
 
 def _quality(buf: np.ndarray) -> int:
@@ -113,6 +127,24 @@ def pdq_dihedral(rgb: np.ndarray) -> tuple[list[str], int]:
     buf = _buffer64(rgb)
     dct16 = _DCT @ buf @ _DCT.T
     return [_bits_hex(_transformed(dct16, *t)) for t in _DIHEDRAL], _quality(buf)
+
+
+def pdq_grey(grey: np.ndarray, variants: tuple[int, ...] = (0,)) -> tuple[np.ndarray, int]:
+    """Some dihedral PDQ hashes of a grey uint8 picture (h, w), as bytes, and its quality.
+
+    Equal to pdq_dihedral of the picture repeated into three equal channels (the pdqhash
+    bindings' input for a grey picture), at a third of its cost: luma is a table look-up, and
+    only the asked variants (indices in the reference order) are thresholded. Returns a uint8
+    array (len(variants), 32), each row the hash's hex form as bytes (first byte = bits 255..248).
+    """
+    row_idx, row_wts = _sampler(grey.shape[0])
+    buf = _filtered(_grey_luma()[grey[row_idx]], row_wts, grey.shape[1])
+    dct16 = _DCT @ buf @ _DCT.T
+    out = np.empty((len(variants), 32), np.uint8)
+    for n, v in enumerate(variants):
+        flat = _transformed(dct16, *_DIHEDRAL[v]).ravel()
+        out[n] = np.packbits((flat > np.partition(flat, 127)[127])[::-1])
+    return out, _quality(buf)
 
 
 class _PDQ:
