@@ -57,6 +57,7 @@ from .video import (
     Track,
     VideoDecoder,
     VideoPrints,
+    narrowing_distance,
     picture_thumb,
     thumb_hashes,
     timecode,
@@ -322,7 +323,7 @@ class VideoFrames:
         start, end = min(times) - MAX_GAP, max(times) + MAX_GAP
         found = fine = None
         if track is not None:
-            found = refine(track, signature, start, end)
+            found = refine(track, signature, start, end, matched=True)
         path = self.video_file(video_id) if signature.thumb is not None else None
         if path:
             fine = refine_from_file(path, signature, start, end)
@@ -409,15 +410,18 @@ class Moment:
     bits: int | None
 
 
-def refine(track: Track, query: Signature, start: float, end: float) -> Moment | None:
+def refine(track: Track, query: Signature, start: float, end: float, *, matched: bool = False) -> Moment | None:
     """The moment of the track nearest the query between start and end; None when no sample is
     near enough to say. Tiny thumbnails are compared when both sides have them, else PDQ hashes.
+    ``matched``: the query has matched a keyframe of this video already and only its moment is
+    sought (video.narrowing_distance); otherwise the distance also decides the match.
     """
     window = np.flatnonzero((track.times >= start) & (track.times <= end) & track.informative)
     if not len(window):
         return None
     if query.tiny and track.thumbs is not None:
-        dist = np.min(np.stack([tiny_distance(q, track.thumbs[window]) for q in query.tiny]), axis=0)
+        distance = narrowing_distance if matched else tiny_distance
+        dist = np.min(np.stack([distance(q, track.thumbs[window]) for q in query.tiny]), axis=0)
         limit, tie = REFINE_MAX, REFINE_TIE
     elif query.hashes:
         dist = np.min(np.stack([_popcount(track.hashes[window], h) for h in query.hashes]), axis=0).astype(float)
@@ -455,7 +459,7 @@ def refine_from_file(path: str, query: Signature, start: float, end: float) -> M
     order = np.argsort(times, kind="stable")
     times_a = np.asarray(times)[order]
     stack = np.stack(thumbs)[order]
-    dist = np.min(np.stack([tiny_distance(q, stack) for q in wanted]), axis=0)
+    dist = np.min(np.stack([narrowing_distance(q, stack) for q in wanted]), axis=0)
     best = int(np.argmin(dist))
     if dist[best] > FILE_REFINE_MAX:
         return None
@@ -866,7 +870,7 @@ def _still_in_video(item_id: int, hits: list[tuple[float, "Match"]], track: Trac
     moments = []
     for group in _groups([(m, t, None, None) for t, m in hits]):
         best, key_t = min(((h[0], h[1]) for h in group), key=lambda x: _strength(x[0]))
-        found = refine(track, signature, group[0][1] - MAX_GAP, group[-1][1] + MAX_GAP)
+        found = refine(track, signature, group[0][1] - MAX_GAP, group[-1][1] + MAX_GAP, matched=True)
         t = found.time if found else key_t
         moments.append((best, {"timestamp_s": round(t, 3), "timecode": timecode(t),
                                "keyframe_timestamp_s": key_t, "from_keyframe_s": round(t - key_t, 3),

@@ -136,3 +136,36 @@ def test_align_finds_a_known_offset_and_rejects_noise():
     assert clip.matched_samples == 40 and clip.query_share > 0.95
     unrelated = Track(query.times, rng.integers(0, 256, (40, 32), dtype=np.uint8), query.quality)
     assert align(unrelated, source, [5.0]) is None
+
+
+def test_narrowing_a_moment_sees_past_a_dark_player_bar_over_a_pale_picture():
+    # A pale, low-contrast picture (a sky) under a player's dark bar: fitted on all cells, the bar
+    # dominates the fit, the picture's own frame lies far and a frame with dark ground where the bar
+    # is looks nearest (benchmark src_1080p_1_shot4 was placed 4.2 s off). Narrowing a moment also
+    # starts the fit from the query's typical cells, and finds its frame; unrelated stays far.
+    import cv2
+
+    from provenance.video import narrowing_distance, picture_thumb, tiny_distance
+    from provenance.video_match import FILE_SIDE, find_picture
+
+    from .conftest import photo
+    from .videos import player_screenshot
+
+    def pale(shift: int = 0) -> np.ndarray:
+        g = np.roll(np.asarray(photo("astronaut").convert("L").resize((320, 180)), np.float32), shift, axis=1)
+        return np.repeat(np.clip(205 + 0.08 * (g - g.mean()), 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+    truth, impostor = pale(), pale(25)
+    impostor[150:] = 60  # the pan goes on and dark ground comes in at the bottom
+    unrelated = np.asarray(photo("coffee").resize((320, 180)))
+    shot = player_screenshot(truth)
+    query = picture_thumb(shot.crop(find_picture(shot)))
+    for side in (16, FILE_SIDE):
+        def small(thumb):
+            return cv2.resize(thumb, (side, side), interpolation=cv2.INTER_AREA)
+
+        frames = np.stack([small(picture_thumb(Image.fromarray(f))) for f in (truth, impostor, unrelated)])
+        plain, narrowed = tiny_distance(small(query), frames), narrowing_distance(small(query), frames)
+        assert plain[0] > 0.3 and plain[1] < plain[0]  # the failure: measured 0.34-0.38 vs 0.08-0.10
+        assert narrowed[0] < 0.1 and int(np.argmin(narrowed)) == 0  # measured 0.03
+        assert narrowed[2] > 0.6 and np.all(narrowed <= plain)  # unrelated: 0.70-0.72
