@@ -6,8 +6,9 @@ frame outlives the next one, so a 2-hour video needs the memory of a few frames)
 - **samples**: about ``SAMPLE_FPS`` frames a second, each reduced at once to a small grey
   thumbnail, with letterbox/pillarbox bars cut off (:func:`content_box`);
 - a **track**: the PDQ hash of every sample, with its time. Hashing a 128-pixel thumbnail costs
-  ~0.2 ms (numpy, fingerprints/pdq.pdq_grey), so the track is cheap enough to keep for every sample (its hashes lie 12-16 bits
-  from those of the full frame: PDQ's filters depend on the input size). It is what clip
+  ~0.2 ms (numpy, fingerprints/pdq.pdq_grey), so the track is cheap enough to keep for every
+  sample (its hashes lie 12-16 bits from those of the full frame: PDQ's filters depend on the
+  input size). It is what clip
   alignment and screenshot timecodes are computed from (see video_match.py);
 - **keyframes**: one at the start, at every shot change, wherever the picture has drifted away
   from the last keyframe, and at least every ``MAX_GAP`` seconds. Each keyframe is a picture

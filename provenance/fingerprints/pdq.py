@@ -93,7 +93,7 @@ def _grey_luma() -> np.ndarray:
     """The luma _buffer64 computes for the pixel (v, v, v), for each grey level v (float32, 256).
 
     Computed by the very expression _buffer64 applies to every pixel, so a grey picture looked up
-    in this table gives _buffer64's luma bit for bit (tests/test_fingerprints.py checks it).
+    in this table gives _buffer64's luma bit for bit (tests/test_video.py checks it).
     """
     levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
     return levels.astype(np.float32) @ _LUMA
