@@ -8,8 +8,8 @@ frame outlives the next one, so a 2-hour video needs the memory of a few frames)
 - a **track**: the PDQ hash of every sample, with its time. Hashing a 128-pixel thumbnail costs
   ~0.2 ms (numpy, fingerprints/pdq.pdq_grey), so the track is cheap enough to keep for every
   sample (its hashes lie 12-16 bits from those of the full frame: PDQ's filters depend on the
-  input size). It is what clip
-  alignment and screenshot timecodes are computed from (see video_match.py);
+  input size). It is what clip alignment and screenshot timecodes are computed from (see
+  video_match.py);
 - **keyframes**: one at the start, at every shot change, wherever the picture has drifted away
   from the last keyframe, and at least every ``MAX_GAP`` seconds. Each keyframe is a picture
   fingerprinted as an image is (SHA-256 key, PDQ and ORB local features of the FRAME_SIDE
