@@ -152,6 +152,10 @@ def recall(half: str, sizes=(1000, 10000), ks=(12, 20), step: int = 1, engines=(
             results[name] = (np.array(ranks), np.array(scores))
             print(f"{name}: {len(everything)} items built in {build:.1f} s; candidates median "
                   f"{np.median(times) * 1000:.1f} ms, p99 {np.percentile(times, 99) * 1000:.1f} ms", flush=True)
+            if name == "words":
+                for engine in engines:
+                    if engine.startswith("rerank"):
+                        results[engine] = reranked(index, everything, queries, max(ks), engine)
         kind_of = np.array([q[0] for q in queries])
         head = " ".join(f"{name}@{k:<2d}" for k in ks for name in results)
         print(f"\n{half} half, {len(everything)} items: true original in the top k\n{'kind':22s} {'n':>4s} {head}")
@@ -166,6 +170,32 @@ def recall(half: str, sizes=(1000, 10000), ks=(12, 20), step: int = 1, engines=(
                   f"({local_match.MIN_CANDIDATE_SCORE}): {below:.3f}; their score p1 "
                   f"{np.percentile(scores[top], 1):.2f}, p10 {np.percentile(scores[top], 10):.2f}")
         print(flush=True)
+
+
+def reranked(index, everything: dict, queries: list, k: int, engine: str):
+    """(ranks, scores) of the true items after local_match.search's candidate step: the words
+    propose SHORTLIST items, `local_index.rerank` orders them by exact votes. ENGINE is "rerank"
+    (every shortlisted descriptor compared) or "rerankP" (P top-level cells probed)."""
+    from provenance import local_match
+    from provenance.local_index import rerank
+
+    probes = int(engine[len("rerank"):]) if engine != "rerank" else None
+    ranks, scores, times = [], [], []
+    for _kind, truth, sides in queries:
+        best, score = 99, 0.0
+        t = time.process_time()
+        for codes in sides:
+            shortlist = [i for i, _ in index.candidates(Descriptors(codes), max(k, local_match.SHORTLIST))]
+            found = rerank(Descriptors(codes), {i: Descriptors(everything[i]) for i in shortlist}, k, probes=probes)
+            for rank, (item, sc) in enumerate(found):
+                if item == truth and rank < best:
+                    best, score = rank, sc
+        times.append((time.process_time() - t) / len(sides))
+        ranks.append(best)
+        scores.append(score)
+    print(f"{engine}: candidates + rerank median {np.median(times) * 1000:.1f} ms, "
+          f"p99 {np.percentile(times, 99) * 1000:.1f} ms (CPU)", flush=True)
+    return np.array(ranks), np.array(scores)
 
 
 def synthetic_words(words: list[np.ndarray], sigs: list[np.ndarray], count: int, replace: float, rng):

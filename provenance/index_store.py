@@ -199,6 +199,17 @@ class LocalIndexFile(PersistedIndex):
         if len(self._loaded) > LOADER_CACHE:
             self._loaded.popitem(last=False)
 
+    def prefetch(self, item_ids: list[int]) -> None:
+        """Load the stored features of the items not in memory yet, in one ledger query (a
+        shortlist's 48 candidates: one query instead of one each)."""
+        missing = [i for i in item_ids if i not in self._loaded]
+        if not missing:
+            return
+        found = self.ledger.local_features_of(missing, local_features.ALGORITHM, local_features.VERSION)
+        for item_id in missing:
+            if item_id in found:
+                self._remember(item_id, local_features.LocalFeatures.from_bytes(found[item_id]))
+
     def loader(self, item_id: int) -> local_features.LocalFeatures:
         """The stored local features of one item (for verification).
 

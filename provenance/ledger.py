@@ -421,6 +421,19 @@ class Ledger(WorkStore):
             )
         ).first()
 
+    def local_features_of(self, item_ids: Iterable[int], algorithm: str, version: str) -> dict[int, bytes]:
+        """The local-features blobs of many items, by item id, in one query (a shortlist's)."""
+        ids = sorted(set(int(i) for i in item_ids))
+        if not ids:
+            return {}
+        return dict(self.session.exec(
+            select(LocalFeatureRecord.item_id, LocalFeatureRecord.data).where(
+                LocalFeatureRecord.item_id.in_(ids),
+                LocalFeatureRecord.algorithm == algorithm,
+                LocalFeatureRecord.version == version,
+            )
+        ).all())
+
     def sightings(self, item_ids: Iterable[int]) -> list[SightingView]:
         """Every sighting of these items, oldest claimed date first (undated last)."""
         ids = sorted(set(item_ids))

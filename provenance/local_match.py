@@ -221,6 +221,7 @@ def search(
     mirrored: bool | None = None,
     query: LocalFeatures | None = None,
     query_mirrored: LocalFeatures | None = None,
+    prefetch: Callable[[list[int]], None] | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -233,7 +234,8 @@ def search(
     another mirrored then reports only the upright one, but the common case
     costs one index search instead of two (~70 ms at 10,000 items).
     `query` and `query_mirrored`, when given, are those features precomputed
-    (a scan's workers do it: prints.QueryFeatures).
+    (a scan's workers do it: prints.QueryFeatures). `prefetch`, when given, is told each
+    shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
     """
     if query is None:
         query = extract(query_image, for_query=True, keep_working=True)
@@ -242,6 +244,8 @@ def search(
 
     def verify_candidates(features: LocalFeatures, is_mirrored: bool) -> None:
         shortlist = [item_id for item_id, _ in index.candidates(features, max(k, SHORTLIST))]
+        if prefetch is not None:
+            prefetch([i for i in shortlist if i not in loaded])
         for item_id in shortlist:
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)

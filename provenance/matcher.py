@@ -158,7 +158,7 @@ class Matcher:
             if prints.query is not None:
                 query, mirrored = prints.query.unpack(image)
             for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
-                                         query_mirrored=mirrored):
+                                         query_mirrored=mirrored, prefetch=self.local.prefetch):
                 ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
                 ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))

@@ -175,14 +175,28 @@ def test_incremental_changes_equal_a_fresh_build(monkeypatch, ops, tail_min, see
     assert np.array_equal(index._df, fresh._df)
 
 
+@pytest.mark.parametrize("probes", [None, local_index.RERANK_PROBES])
 @pytest.mark.parametrize("name", ["coffee", "rocket", "camera"])
-def test_rerank_puts_the_shown_picture_first(features, name):
-    """Exact votes over a shortlist: the screenshot's picture leads, by far more votes."""
+def test_rerank_puts_the_shown_picture_first(features, name, probes):
+    """Exact votes over a shortlist, among all its descriptors or the nearest cells': the
+    screenshot's picture leads, by far more votes."""
     truth = PHOTOS.index(name)
     query = extract(_screenshot(photo(name)), for_query=True)
-    ranked = local_index.rerank(query, features, k=5)
+    ranked = local_index.rerank(query, features, k=5, probes=probes)
     assert ranked[0][0] == truth
     assert len(ranked) == 1 or ranked[0][1] > 3 * ranked[1][1]
+
+
+def test_probing_cells_keeps_most_votes(features):
+    """Probing the nearest top-level cells finds nearly the neighbours the exhaustive search finds:
+    the shown picture keeps most of its votes (one is lost when its neighbour lies in a farther
+    cell; one may be gained when a nearer neighbour is missed and the margin widens)."""
+    query = extract(_screenshot(photo("rocket")), for_query=True)
+    exact = dict(local_index.rerank(query, features, k=len(features), probes=None))
+    for probes, share in ((4, 0.7), (local_index.RERANK_PROBES, 0.9)):
+        probed = dict(local_index.rerank(query, features, k=len(features), probes=probes))
+        truth = PHOTOS.index("rocket")
+        assert share * exact[truth] <= probed[truth] <= exact[truth] * 1.05
 
 
 def test_rerank_of_nothing(features):

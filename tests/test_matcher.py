@@ -4,7 +4,7 @@ import copy
 
 from PIL import ImageOps
 
-from provenance import Ledger, index_files
+from provenance import Ledger, index_files, local_features
 from provenance.matcher import Matcher
 from provenance.prints import fingerprint_file
 
@@ -44,3 +44,25 @@ def test_verification_loads_each_candidate_once(tmp_path, monkeypatch):
         first = matcher.local.loader(item.id)
         assert matcher.local.loader(item.id) is first
         assert len(calls) == 1
+
+
+def test_a_shortlist_is_fetched_in_one_query(tmp_path, monkeypatch):
+    """prefetch loads every candidate of a shortlist at once; the loader then asks the ledger nothing."""
+    names = ("astronaut", "coffee", "rocket")
+    paths = [save(photo(name), tmp_path / f"{name}.jpg") for name in names]
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        index_files(ledger, paths)
+        matcher = Matcher(ledger)
+        ids = [ledger.item_by_sha(fingerprint_file(str(p), keep_image=False).prints.sha256).id for p in paths]
+        one, many = [], []
+        real_one, real_many = ledger.local_features, ledger.local_features_of
+        monkeypatch.setattr(ledger, "local_features", lambda *a: one.append(a) or real_one(*a))
+        monkeypatch.setattr(ledger, "local_features_of", lambda *a: many.append(a) or real_many(*a))
+        matcher.local.prefetch(ids + [10**9])  # an id with no row is skipped, not an error
+        loaded = [matcher.local.loader(i) for i in ids]
+        assert len(many) == 1 and one == []
+        for item_id, features in zip(ids, loaded):
+            blob = real_one(item_id, local_features.ALGORITHM, local_features.VERSION)
+            assert features.to_bytes() == blob
+        matcher.local.prefetch(ids)  # all in memory: no query at all
+        assert len(many) == 1
