@@ -137,19 +137,9 @@ def recall(half: str, sizes=(1000, 10000), ks=(12, 20), step: int = 1, engines=(
             index = make()
             index.add_many((i, Descriptors(c)) for i, c in everything.items())
             build = time.perf_counter() - t
-            ranks, scores, times = [], [], []
-            for kind, truth, sides in queries:
-                best, score = 99, 0.0
-                t = time.perf_counter()
-                for codes in sides:
-                    found = index.candidates(Descriptors(codes), max(ks))
-                    for rank, (item, sc) in enumerate(found):
-                        if item == truth and rank < best:
-                            best, score = rank, sc
-                times.append((time.perf_counter() - t) / len(sides))
-                ranks.append(best)
-                scores.append(score)
-            results[name] = (np.array(ranks), np.array(scores))
+            ranks, scores, times = true_ranks(queries, lambda codes: index.candidates(Descriptors(codes), max(ks)),
+                                              time.perf_counter)
+            results[name] = (ranks, scores)
             print(f"{name}: {len(everything)} items built in {build:.1f} s; candidates median "
                   f"{np.median(times) * 1000:.1f} ms, p99 {np.percentile(times, 99) * 1000:.1f} ms", flush=True)
             if name == "words":
@@ -180,22 +170,32 @@ def reranked(index, everything: dict, queries: list, k: int, engine: str):
     from provenance.local_index import rerank
 
     probes = int(engine[len("rerank"):]) if engine != "rerank" else None
+
+    def ranked(codes):
+        shortlist = [i for i, _ in index.candidates(Descriptors(codes), max(k, local_match.SHORTLIST))]
+        return rerank(Descriptors(codes), {i: Descriptors(everything[i]) for i in shortlist}, k, probes=probes)
+
+    ranks, scores, times = true_ranks(queries, ranked, time.process_time)
+    print(f"{engine}: candidates + rerank median {np.median(times) * 1000:.1f} ms, "
+          f"p99 {np.percentile(times, 99) * 1000:.1f} ms (CPU)", flush=True)
+    return ranks, scores
+
+
+def true_ranks(queries: list, ranked, clock):
+    """(ranks, scores, seconds per side) of each query's true item among `ranked(codes)` of its
+    sides (rank 99 when absent), timed with `clock`."""
     ranks, scores, times = [], [], []
     for _kind, truth, sides in queries:
         best, score = 99, 0.0
-        t = time.process_time()
+        t = clock()
         for codes in sides:
-            shortlist = [i for i, _ in index.candidates(Descriptors(codes), max(k, local_match.SHORTLIST))]
-            found = rerank(Descriptors(codes), {i: Descriptors(everything[i]) for i in shortlist}, k, probes=probes)
-            for rank, (item, sc) in enumerate(found):
+            for rank, (item, sc) in enumerate(ranked(codes)):
                 if item == truth and rank < best:
                     best, score = rank, sc
-        times.append((time.process_time() - t) / len(sides))
+        times.append((clock() - t) / len(sides))
         ranks.append(best)
         scores.append(score)
-    print(f"{engine}: candidates + rerank median {np.median(times) * 1000:.1f} ms, "
-          f"p99 {np.percentile(times, 99) * 1000:.1f} ms (CPU)", flush=True)
-    return np.array(ranks), np.array(scores)
+    return np.array(ranks), np.array(scores), times
 
 
 def synthetic_words(words: list[np.ndarray], sigs: list[np.ndarray], count: int, replace: float, rng):
