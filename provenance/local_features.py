@@ -36,10 +36,24 @@ INDEX_MAX_SIDE = 640
 # Keypoints kept per indexed image: 400 x (32 B descriptor + 4 B position)
 # = 14.4 KB, which with the template keeps a blob near 25 KB.
 INDEX_FEATURES = 400
-# Queries can be 1080x2400 phone screenshots in which the picture fills only
-# part of the canvas: bound their working copy by AREA (not by side) so that a
-# picture inside a tall screenshot keeps ~600 px of width, and detect more
-# keypoints, because text, avatars and buttons compete for them.
+# Queries can be 1080x2400 phone screenshots in which the picture fills only part of the canvas:
+# their working copy is bounded by AREA (QUERY_MAX_PIXELS, not by side) so that a picture inside a
+# tall screenshot keeps ~600 px of width, and they detect more keypoints (QUERY_FEATURES), because
+# text, avatars and buttons compete for them.
+#
+# A query that matches nothing so is looked at again at the index's scale (local_match.search,
+# second_look): its SHORT side scaled to QUERY_SHORT_SIDE, and a query smaller than that upscaled
+# (bicubic) until its long side is INDEX_MAX_SIDE, at most QUERY_MAX_UPSCALE times.  A 50% crop at
+# full resolution puts the query's corners at ~2x the scale at which the index saw the original,
+# where few of them meet the original's; a crop shrunk to 60% or a 40% resize has too few corners.
+# Tune half (66 photos x 15 edits, 1,000 items, benchmarks/match_quality.py), with the second look
+# against without: crop 50% 55 -> 61 of 66, crop+logo+recompress 61 -> 66, crop 80% 64 -> 66, 40%
+# resize 65 -> 66, photo of a screen 64 -> 65, all 0.979 -> 0.994, no false match in 2,000.  Used
+# as the only scale, short sides of 600 lost photos of screens (3 of 66) and 700-800 lost crops
+# (59, 54 of 66 at 650's 60); and on the report half it made a repetitive facade match its
+# neighbouring tiles (2 queries), which the first look does not: a second look, not a replacement.
+QUERY_SHORT_SIDE = 650
+QUERY_MAX_UPSCALE = 3.0
 QUERY_MAX_PIXELS = 1000 * 1000
 QUERY_MAX_SIDE = 1600
 QUERY_FEATURES = 1500
@@ -194,19 +208,22 @@ def extract(
     *,
     for_query: bool = False,
     keep_working: bool = False,
+    at_index_scale: bool = False,
 ) -> LocalFeatures:
     """Compute the local features of an RGB, EXIF-oriented PIL image.
 
     `original_size` is the (w, h) of the original when `image` is a reduced
     copy of it, so that coordinates are expressed in the original's pixels.
     `for_query=True` uses the larger query working size and keypoint budget
-    (see QUERY_MAX_PIXELS); `keep_working=True` keeps the working images on
-    the result for verification and mirroring (queries; never serialised).
+    (see QUERY_MAX_PIXELS), and with `at_index_scale=True` the query working
+    size of the second look (see QUERY_SHORT_SIDE); `keep_working=True` keeps
+    the working images on the result for verification and mirroring (queries;
+    never serialised).
     """
     if original_size is None:
         original_size = image.size
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    small = _resize(rgb, _working_size(rgb.size, for_query))
+    small = _resize(rgb, _working_size(rgb.size, for_query, at_index_scale))
     return _from_working(
         small, (int(original_size[0]), int(original_size[1])),
         QUERY_FEATURES if for_query else INDEX_FEATURES, keep_working, for_query,
@@ -276,10 +293,15 @@ def _pyramid(gray: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _working_size(size: tuple[int, int], for_query: bool) -> tuple[int, int]:
-    """Size of the working copy: never upscaled, bounded by side (and area)."""
+def _working_size(size: tuple[int, int], for_query: bool, at_index_scale: bool = False) -> tuple[int, int]:
+    """Size of the working copy: an original's bounded by side, a query's by area and side (neither
+    upscaled); with `at_index_scale`, a query's scaled to the index's scale (see QUERY_SHORT_SIDE)."""
     w, h = size
-    if for_query:
+    if for_query and at_index_scale:
+        factor = min(QUERY_SHORT_SIDE / min(w, h), QUERY_MAX_SIDE / max(w, h), (QUERY_MAX_PIXELS / (w * h)) ** 0.5)
+        if factor > 1.0:  # a small query: up to the index's side, where a large original was seen
+            factor = min(factor, max(1.0, INDEX_MAX_SIDE / max(w, h)), QUERY_MAX_UPSCALE)
+    elif for_query:
         factor = min(1.0, QUERY_MAX_SIDE / max(w, h), (QUERY_MAX_PIXELS / (w * h)) ** 0.5)
     else:
         factor = min(1.0, INDEX_MAX_SIDE / max(w, h))
@@ -287,14 +309,17 @@ def _working_size(size: tuple[int, int], for_query: bool) -> tuple[int, int]:
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """Downscale quickly to an RGB array.
+    """Resample quickly to an RGB array.
 
-    An integer box reduction (PIL's `reduce`, fast on 50 MP) leaves a ratio
-    between 0.5 and 1, which bilinear interpolation handles with little
-    aliasing at a fifth of the cost of OpenCV's area resampling.
+    Downscaling: an integer box reduction (PIL's `reduce`, fast on 50 MP)
+    leaves a ratio between 0.5 and 1, which bilinear interpolation handles
+    with little aliasing at a fifth of the cost of OpenCV's area resampling.
+    Upscaling (small queries): bicubic.
     """
     if image.size == size:
         return np.asarray(image)
+    if size[0] > image.size[0]:
+        return cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_CUBIC)
     factor = min(image.size[0] // size[0], image.size[1] // size[1])
     if factor >= 2:
         image = image.reduce(factor)

@@ -112,6 +112,10 @@ CONSISTENCY_INLIERS = 40
 MIN_INLIER_RATIO = 0.33
 MIN_DETAIL_NCC = 0.86
 
+# A query that matched nothing is looked at again at the index's scale (search, second_look) only
+# when that changes its working size by more than this: a phone screenshot's barely changes.
+SECOND_LOOK_MIN_CHANGE = 0.1
+
 # Up to this many inlier pairs are returned for drawing.
 MAX_CORRESPONDENCES = 50
 
@@ -222,6 +226,7 @@ def search(
     query: LocalFeatures | None = None,
     query_mirrored: LocalFeatures | None = None,
     prefetch: Callable[[list[int]], None] | None = None,
+    second_look: bool = True,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -236,6 +241,9 @@ def search(
     `query` and `query_mirrored`, when given, are those features precomputed
     (a scan's workers do it: prints.QueryFeatures). `prefetch`, when given, is told each
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
+    With `second_look`, a query that matched nothing either way is searched once more at the
+    index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working scale by
+    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens.
     """
     if query is None:
         query = extract(query_image, for_query=True, keep_working=True)
@@ -259,6 +267,10 @@ def search(
     verify_candidates(query, False)
     if mirrored or (mirrored is None and not best):
         verify_candidates(query_mirrored if query_mirrored is not None else extract_mirrored(query), True)
+    if second_look and not best:
+        rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
+        if abs(rescaled.working_size[0] / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
+            verify_candidates(rescaled, False)
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
 
 

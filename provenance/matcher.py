@@ -106,13 +106,15 @@ class Matcher:
     # --- matching ----------------------------------------------------------------------------
 
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
-              *, fold_frames: bool = True) -> list[Match]:
+              *, fold_frames: bool = True, second_look: bool = True) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
         leaves out items (the query's own item when it is itself indexed). When the prints carry
         precomputed query features (``prints.query``, computed on that same image by a scan's
         worker), the local-feature stage uses them instead of extracting them again.
+        ``second_look`` lets the local-feature stage search a query that matched nothing once more
+        at the index's scale (local_match.search): a check does, a scan does not (see scan.py).
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}
@@ -158,7 +160,8 @@ class Matcher:
             if prints.query is not None:
                 query, mirrored = prints.query.unpack(image)
             for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
-                                         query_mirrored=mirrored, prefetch=self.local.prefetch):
+                                         query_mirrored=mirrored, prefetch=self.local.prefetch,
+                                         second_look=second_look):
                 ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
                 ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))

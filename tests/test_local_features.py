@@ -153,3 +153,27 @@ def test_crop_of_a_smooth_picture_is_verified():
     # the crop's top-left corner sits where the original's (0.2 w, 0.15 h) is
     assert match.visible_in_original[0] == pytest.approx(0.2 * w, abs=0.03 * w)
     assert match.visible_in_original[1] == pytest.approx(0.15 * h, abs=0.03 * h)
+
+
+@pytest.mark.parametrize("size, working", [
+    ((3000, 2000), (975, 650)),   # a large photo: down to the index's scale
+    ((300, 200), (640, 427)),     # a small copy: up to the index's side
+    ((150, 100), (450, 300)),     # a tiny one: at most QUERY_MAX_UPSCALE times
+    ((1080, 2260), (650, 1360)),  # a phone screenshot: the picture inside keeps ~550 px
+    ((4000, 800), (1600, 320)),   # a panorama: bounded by QUERY_MAX_SIDE
+])
+def test_second_look_is_at_the_index_scale(size, working):
+    image = photo("astronaut").resize(size)
+    assert extract(image, for_query=True, at_index_scale=True).working_size == working
+    assert max(extract(image).working_size) == min(640, max(size))  # originals: never upscaled
+
+
+@pytest.mark.parametrize("size, working", [
+    ((3000, 2000), (1225, 816)),  # bounded by area
+    ((300, 200), (300, 200)),     # never upscaled
+    ((1080, 2260), (691, 1447)),  # a phone screenshot: the picture inside keeps ~590 px
+    ((4000, 800), (1600, 320)),   # bounded by side
+])
+def test_first_look_is_bounded_by_area_and_side(size, working):
+    image = photo("astronaut").resize(size)
+    assert extract(image, for_query=True).working_size == working
