@@ -259,6 +259,8 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
         text += f", {float(ev['visible_share']):.0%} of original visible"
     if ev.get("edits"):
         text += "; " + ", ".join(ev["edits"])
+    if ev.get("second_look"):
+        text += " (second look, at the index's scale)"
     return text
 
 

@@ -145,6 +145,8 @@ class LocalMatch:
     blocks_compared: int
     hull_share: float
     detail_ncc: float = 0.0
+    #: Found by the second look, on the query described at the index's scale (see search).
+    second_look: bool = False
     edits: list[str] = field(default_factory=list)
     correspondences: list[list[list[float]]] = field(default_factory=list)
 
@@ -250,7 +252,7 @@ def search(
     loaded: dict[int, LocalFeatures] = {}
     best: dict[int, LocalMatch] = {}
 
-    def verify_candidates(features: LocalFeatures, is_mirrored: bool) -> None:
+    def verify_candidates(features: LocalFeatures, is_mirrored: bool, second: bool = False) -> None:
         shortlist = [item_id for item_id, _ in index.candidates(features, max(k, SHORTLIST))]
         if prefetch is not None:
             prefetch([i for i in shortlist if i not in loaded])
@@ -262,6 +264,7 @@ def search(
                 continue  # too few votes to verify, or already found unmirrored
             match = verify(features, loaded[item_id], item_id, mirrored=is_mirrored)
             if match is not None:
+                match.second_look = second
                 best[item_id] = match
 
     verify_candidates(query, False)
@@ -270,7 +273,7 @@ def search(
     if second_look and not best:
         rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
         if abs(rescaled.working_size[0] / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
-            verify_candidates(rescaled, False)
+            verify_candidates(rescaled, False, second=True)
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
 
 
