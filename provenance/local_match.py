@@ -113,7 +113,7 @@ MIN_INLIER_RATIO = 0.33
 MIN_DETAIL_NCC = 0.86
 
 # A query that matched nothing is looked at again at the index's scale (search, second_look) only
-# when that changes its working size by more than this: a phone screenshot's barely changes.
+# when that changes its working size by more than this: that of a 2:1 phone screenshot does not.
 SECOND_LOOK_MIN_CHANGE = 0.1
 
 # Up to this many inlier pairs are returned for drawing.
