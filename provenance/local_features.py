@@ -41,17 +41,19 @@ INDEX_FEATURES = 400
 # tall screenshot keeps ~600 px of width, and they detect more keypoints (QUERY_FEATURES), because
 # text, avatars and buttons compete for them.
 #
-# A query that matches nothing so is looked at again at the index's scale (local_match.search,
-# second_look): its SHORT side scaled to QUERY_SHORT_SIDE, and a query smaller than that upscaled
-# (bicubic) until its long side is INDEX_MAX_SIDE, at most QUERY_MAX_UPSCALE times.  A 50% crop at
+# A query that matches nothing at that size is looked at again at the index's scale
+# (local_match.search, second_look): its SHORT side scaled to QUERY_SHORT_SIDE; a query whose short
+# side is under that is upscaled (bicubic) only until its long side is INDEX_MAX_SIDE, at most
+# QUERY_MAX_UPSCALE times.  A 50% crop at
 # full resolution puts the query's corners at ~2x the scale at which the index saw the original,
 # where few of them meet the original's; a crop shrunk to 60% or a 40% resize has too few corners.
 # Tune half (66 photos x 15 edits, 1,000 items, benchmarks/match_quality.py), with the second look
 # against without: crop 50% 55 -> 61 of 66, crop+logo+recompress 61 -> 66, crop 80% 64 -> 66, 40%
 # resize 65 -> 66, photo of a screen 64 -> 65, all 0.979 -> 0.994, no false match in 2,000.  Used
-# as the only scale, short sides of 600 lost photos of screens (3 of 66) and 700-800 lost crops
-# (59, 54 of 66 at 650's 60); and on the report half it made a repetitive facade match its
-# neighbouring tiles (2 queries), which the first look does not: a second look, not a replacement.
+# as the only scale, a short side of 600 lost photos of screens (62 of 66, against 65 at 650) and
+# 700-800 lost 50% crops (59 and 54, against 61); and on the report half it made a repetitive
+# facade match its neighbouring tiles (2 queries), which the first look does not: hence a second
+# look, not a replacement.
 QUERY_SHORT_SIDE = 650
 QUERY_MAX_UPSCALE = 3.0
 QUERY_MAX_PIXELS = 1000 * 1000
