@@ -225,7 +225,7 @@ def extract(
     if original_size is None:
         original_size = image.size
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    small = _resize(rgb, _working_size(rgb.size, for_query, at_index_scale))
+    small = _resize(rgb, working_size(rgb.size, for_query, at_index_scale))
     return _from_working(
         small, (int(original_size[0]), int(original_size[1])),
         QUERY_FEATURES if for_query else INDEX_FEATURES, keep_working, for_query,
@@ -295,18 +295,19 @@ def _pyramid(gray: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _working_size(size: tuple[int, int], for_query: bool, at_index_scale: bool = False) -> tuple[int, int]:
+def working_size(size: tuple[int, int], for_query: bool, at_index_scale: bool = False) -> tuple[int, int]:
     """Size of the working copy: an original's bounded by side, a query's by area and side (neither
     upscaled); with `at_index_scale`, a query's scaled to the index's scale (see QUERY_SHORT_SIDE)."""
     w, h = size
-    if for_query and at_index_scale:
-        factor = min(QUERY_SHORT_SIDE / min(w, h), QUERY_MAX_SIDE / max(w, h), (QUERY_MAX_PIXELS / (w * h)) ** 0.5)
+    bound = min(QUERY_MAX_SIDE / max(w, h), (QUERY_MAX_PIXELS / (w * h)) ** 0.5)
+    if not for_query:
+        factor = min(1.0, INDEX_MAX_SIDE / max(w, h))
+    elif not at_index_scale:
+        factor = min(1.0, bound)
+    else:
+        factor = min(QUERY_SHORT_SIDE / min(w, h), bound)
         if factor > 1.0:  # a small query: up to the index's side, where a large original was seen
             factor = min(factor, max(1.0, INDEX_MAX_SIDE / max(w, h)), QUERY_MAX_UPSCALE)
-    elif for_query:
-        factor = min(1.0, QUERY_MAX_SIDE / max(w, h), (QUERY_MAX_PIXELS / (w * h)) ** 0.5)
-    else:
-        factor = min(1.0, INDEX_MAX_SIDE / max(w, h))
     return max(1, round(w * factor)), max(1, round(h * factor))
 
 

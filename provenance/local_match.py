@@ -27,7 +27,7 @@ import faiss
 import numpy as np
 from PIL import Image
 
-from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored
+from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored, working_size
 from .local_index import LocalFeatureIndex, rerank
 
 # --- candidates ------------------------------------------------------------
@@ -271,8 +271,10 @@ def search(
     if mirrored or (mirrored is None and not best):
         verify_candidates(query_mirrored if query_mirrored is not None else extract_mirrored(query), True)
     if second_look and not best:
-        rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
-        if abs(rescaled.working_size[0] / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
+        # sized first: a look barely different from the first is not worth extracting
+        width = working_size(query_image.size, for_query=True, at_index_scale=True)[0]
+        if abs(width / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
+            rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
             verify_candidates(rescaled, False, second=True)
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
 

@@ -31,6 +31,18 @@ def photo(name: str = "astronaut", scale: float = 1.0) -> Image.Image:
     return img
 
 
+#: Where small_copy_of_a_crop's quarter lies in its large picture (x0, y0, x1, y1).
+SMALL_COPY_BOX = (384, 128, 1024, 768)
+
+
+def small_copy_of_a_crop() -> tuple[Image.Image, Image.Image]:
+    """(a large picture, a 192-px copy of a quarter of it): too few corners at its own size to meet
+    the original's; found by the second look at the index's scale (local_match.search)."""
+    base = photo("astronaut")
+    large = base.resize((base.width * 5 // 2, base.height * 5 // 2), Image.Resampling.BICUBIC)
+    return large, large.crop(SMALL_COPY_BOX).resize((192, 192), Image.Resampling.LANCZOS)
+
+
 def jpeg_bytes(img: Image.Image, quality: int = 90, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality, **kw)

@@ -145,16 +145,13 @@ def test_readme_main_job_on_sample_media(tmp_path):
 
 def test_check_says_when_the_second_look_found_it(tmp_path):
     """A small copy of a crop is found by the second look, and the evidence says so."""
-    from PIL import Image
+    from .conftest import save, small_copy_of_a_crop
 
-    from .conftest import photo, save
-
-    base = photo("astronaut")
-    large = base.resize((base.width * 5 // 2, base.height * 5 // 2), Image.Resampling.BICUBIC)
+    large, small = small_copy_of_a_crop()
     db = str(tmp_path / "l.db")
     indexed = runner.invoke(app, ["index", str(save(large, tmp_path / "large.png")), "--outlet", "amaq", "--db", db])
     assert indexed.exit_code == 0, indexed.output
-    query = save(large.crop((384, 128, 1024, 768)).resize((192, 192), Image.Resampling.LANCZOS), tmp_path / "q.png")
+    query = save(small, tmp_path / "q.png")
     result = runner.invoke(app, ["check", str(query), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     match = json.loads(result.stdout)["matches"][0]

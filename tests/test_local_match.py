@@ -13,7 +13,7 @@ from provenance.local_features import LocalFeatures, extract
 from provenance.local_index import LocalFeatureIndex
 from provenance.local_match import LocalMatch, search, verify
 
-from .conftest import photo
+from .conftest import SMALL_COPY_BOX, photo, small_copy_of_a_crop
 
 INDEXED = ("astronaut", "coffee", "chelsea", "camera")
 LOGO_ITEM, BANNER_ITEM = 100, 101
@@ -246,17 +246,14 @@ def test_crop_of_a_smooth_photo_verifies_with_its_detail():
 def test_small_copy_of_a_crop_is_found(library):
     """A quarter of a large picture, then shrunk to 30% (192 px): at its own size it has too few
     corners to meet the original's; the second look, upscaled to the index's scale, finds it."""
-    base = photo("astronaut")
-    large = base.resize((base.width * 5 // 2, base.height * 5 // 2), Image.Resampling.BICUBIC)
+    large, query = small_copy_of_a_crop()
     index = LocalFeatureIndex()
     features = {i: extract(photo(name)) for i, name in enumerate(INDEXED[1:], 1)}
     features[0] = extract(large)
     for item, f in features.items():
         index.add(item, f)
-    crop = large.crop((384, 128, 384 + 640, 128 + 640))
-    query = crop.resize((192, 192), Image.Resampling.LANCZOS)
     assert search(query, index, features.__getitem__, second_look=False) == []
     match = _found(query, (index, features.__getitem__), 0)
     assert match.second_look and "cropped" in match.edits
     # where the crop lies in the original, within a tenth of its side (the query is 192 px)
-    assert np.abs(np.array(match.visible_in_original) - [384, 128, 1024, 768]).max() < 64
+    assert np.abs(np.array(match.visible_in_original) - SMALL_COPY_BOX).max() < 64
