@@ -101,6 +101,13 @@ RERANK_MARGIN = 6
 # true original among the 12 verified 0.987 exhaustive, 0.987 with 16 cells, 0.988 with 8; CPU
 # per query side for candidates + re-ranking, median 77 / 47 / 39 ms.
 RERANK_PROBES: int | None = 8
+# Query (word, descriptor) pairs whose postings are compared at a time in `candidates`: their
+# signatures then stay in the CPU's cache. A million items, never-indexed screenshot queries of
+# ~22 million postings: 50 ms in chunks of 64, 93 ms all at once (benchmarks/check_at_scale.py).
+VOTE_CHUNK = 64
+# `candidates` finds its best items among blocks of this many item ids whose best score could
+# rank: at a million items (ids up to 11 million) 5 ms instead of 100 ms for a full partition.
+TOP_BLOCK = 1024
 # Format of the file written by `save` (bump on change: index_store rebuilds on a mismatch).
 FILE_FORMAT = 2
 _MAGIC = "provenance-orb-words"
@@ -374,18 +381,8 @@ class LocalFeatureIndex:
         weight = burst_weights(codes)[rows] * np.log((self._count + IDF_PRIOR) / df)
         query_sigs = signature(codes)[rows]
         starts, ends = self._offsets[words], self._offsets[words + 1]
-        lengths = ends - starts
-        slices = [slice(s, e) for s, e in zip(starts.tolist(), ends.tolist()) if e > s]
-        votes_ids, votes_weights = [], []
-        if slices:  # sorted postings: signatures first; ids and weights only of the near ones
-            sigs = np.concatenate([self._signatures[sl] for sl in slices])
-            near = np.flatnonzero(np.bitwise_count(sigs ^ np.repeat(query_sigs, lengths))
-                                  <= MAX_SIGNATURE_DISTANCE)
-            if len(near):
-                ends_at = np.cumsum(lengths)
-                pair = np.searchsorted(ends_at, near, side="right")
-                votes_ids.append(self._postings[starts[pair] + near - (ends_at[pair] - lengths[pair])])
-                votes_weights.append(weight[pair])
+        positions, pair = self._near_postings(starts, ends, query_sigs)
+        votes_ids, votes_weights = [self._postings[positions]], [weight[pair]]
         if self._tail_size:  # recent postings: match each query (word, descriptor) pair directly
             tail_words, tail_items, tail_sigs = (np.concatenate(parts) for parts in zip(*self._tail))
             order = np.argsort(words, kind="stable")
@@ -404,17 +401,35 @@ class LocalFeatureIndex:
                 near = np.bitwise_count(tail_sigs[which] ^ query_sigs[pair]) <= MAX_SIGNATURE_DISTANCE
                 votes_ids.append(tail_items[which[near]])
                 votes_weights.append(weight[pair[near]])
-        if not votes_ids:
-            return []
         scores = np.bincount(np.concatenate(votes_ids), weights=np.concatenate(votes_weights),
                              minlength=len(self._held))
         if self._dead_count:
             scores[self._dead[:len(scores)]] = 0.0
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[scores[top] > 0]
-        order = np.lexsort((top, -scores[top]))
-        return [(int(top[i]), round(float(scores[top[i]]) / SCORE_UNIT, 3)) for i in order]
+        top = _top_positive(scores, k)
+        return [(int(i), round(float(scores[i]) / SCORE_UNIT, 3)) for i in top]
+
+    def _near_postings(self, starts: np.ndarray, ends: np.ndarray, query_sigs: np.ndarray):
+        """(positions, pairs): the sorted postings within MAX_SIGNATURE_DISTANCE of a query
+        descriptor's signature, and which (word, descriptor) pair each belongs to.
+
+        Pair p's postings are those of positions starts[p]:ends[p]. Done VOTE_CHUNK pairs at a
+        time, so the signatures compared stay in the CPU's cache.
+        """
+        positions, pairs = [], []
+        first, last = starts.tolist(), ends.tolist()
+        for lo in range(0, len(first), VOTE_CHUNK):
+            hi = min(lo + VOTE_CHUNK, len(first))
+            lengths = ends[lo:hi] - starts[lo:hi]
+            sigs = np.concatenate([self._signatures[a:b] for a, b in zip(first[lo:hi], last[lo:hi])])
+            near = np.flatnonzero(np.bitwise_count(sigs ^ np.repeat(query_sigs[lo:hi], lengths))
+                                  <= MAX_SIGNATURE_DISTANCE)
+            ends_at = np.cumsum(lengths)
+            per_pair = np.diff(np.searchsorted(near, ends_at), prepend=0)  # near is sorted
+            positions.append(near + np.repeat(starts[lo:hi] - (ends_at - lengths), per_pair))
+            pairs.append(np.repeat(np.arange(lo, hi), per_pair))
+        if not positions:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(positions), np.concatenate(pairs)
 
     # --- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -519,6 +534,32 @@ def _shortlist_index(stored: np.ndarray, probes: int | None):
     cells.add(stored)
     cells.nprobe = probes
     return cells
+
+
+def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest positive scores, highest first; ties go to the lower index.
+
+    Only blocks of TOP_BLOCK scores whose maximum reaches the k-th highest block maximum can
+    hold one of the k best (at least k scores are that high), so only those are partitioned.
+    """
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.arange(len(scores))
+    if len(scores) > 4 * k * TOP_BLOCK:
+        whole = len(scores) - len(scores) % TOP_BLOCK
+        maxima = scores[:whole].reshape(-1, TOP_BLOCK).max(axis=1)
+        kth = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
+        blocks = np.flatnonzero(maxima >= kth) if kth > 0 else np.arange(len(maxima))
+        candidates = np.r_[(blocks[:, None] * TOP_BLOCK + np.arange(TOP_BLOCK)).ravel(),
+                           np.arange(whole, len(scores))]
+    candidates = candidates[scores[candidates] > 0]
+    values = scores[candidates]
+    if len(values) > k:  # every score above the k-th, then the lowest indices tied with it
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        above = candidates[values > kth]
+        candidates = np.r_[above, candidates[values == kth][:k - len(above)]]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order]
 
 
 def burst_weights(codes: np.ndarray) -> np.ndarray:

@@ -203,3 +203,16 @@ def test_rerank_of_nothing(features):
     query = extract(photo("coffee"), for_query=True)
     assert local_index.rerank(query, {}, k=5) == []
     assert [i for i, _ in local_index.rerank(query, {7: features[1], 8: features[2]}, k=1)] == [7]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), size=st.sampled_from([0, 5, 3000, 300_000]), k=st.integers(0, 60),
+       levels=st.sampled_from([3, 50, 10**6]), share=st.sampled_from([0.0001, 0.01, 0.5]))
+def test_top_positive_equals_a_full_sort(seed, size, k, levels, share):
+    """The block-wise top k (what `candidates` ranks by) is exactly the first k positive scores of
+    a full sort by (score descending, index ascending), ties and sparse scores included."""
+    rng = np.random.default_rng(seed)
+    scores = np.where(rng.random(size) < share, rng.integers(0, levels, size) / 7.0, 0.0)
+    order = np.lexsort((np.arange(size), -scores))
+    want = [int(i) for i in order if scores[i] > 0][:k]
+    assert local_index._top_positive(scores, k).tolist() == want
