@@ -259,7 +259,9 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
         text += f", {float(ev['visible_share']):.0%} of original visible"
     if ev.get("edits"):
         text += "; " + ", ".join(ev["edits"])
-    if ev.get("second_look"):
+    if ev.get("framed_in"):
+        text += " (second look, at the picture framed in the query)"
+    elif ev.get("second_look"):
         text += " (second look, at the index's scale)"
     return text
 
@@ -749,14 +751,29 @@ def db_current(db: DbOption = None, json_out: JsonOption = False):
 
 
 @db_app.command("upgrade")
-def db_upgrade(db: DbOption = None, json_out: JsonOption = False):
+def db_upgrade(
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL of the upgrade instead of running it "
+                                      "(for review by the database's administrator).")] = False,
+    dialect: Annotated[Optional[str], typer.Option(help="With --sql and no ledger: the SQL that makes a new "
+                                                   "ledger in an empty database, for postgresql or sqlite.")] = None,
+):
     """Upgrade the ledger's schema to this build's newest revision (what any open does anyway).
 
     Lets a team upgrade a shared PostgreSQL ledger at a moment it chooses; safe beside other
     processes (they wait for the upgrade). A ledger from a newer provenance is refused (exit 2).
+    With --sql nothing is changed: the SQL is printed (nothing when the ledger is up to date).
     """
-    from .migrate import upgrade
+    from .migrate import upgrade, upgrade_sql
 
+    if sql:
+        script = _schema_call(lambda target: upgrade_sql(target, dialect=dialect), db)
+        if json_out:
+            _emit_json({"sql": script})
+        else:
+            sys.stdout.write(script)
+        return
     before, after = _schema_call(upgrade, db)
     if json_out:
         _emit_json({"before": before.to_dict(), "after": after.to_dict(), "upgraded": before != after})

@@ -5,12 +5,13 @@ under a lock, so two scans starting together on one ledger upgrade it once. A le
 Alembic (schema_info but no alembic_version) is adopted by the baseline revision, which creates
 only what that ledger lacks. A ledger at a revision this build does not know was written by a
 newer provenance and is refused. ``provenance db current`` / ``db upgrade`` call :func:`status`
-and :func:`upgrade`; ``python -m provenance.migrations revision MESSAGE`` writes a new revision.
+and :func:`upgrade` (``db upgrade --sql``: :func:`upgrade_sql`, the SQL without running it); ``python -m provenance.migrations revision MESSAGE`` writes a new revision.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -158,6 +159,41 @@ def upgrade(db: str | None = None) -> tuple[SchemaState, SchemaState]:
 
     with Ledger(db, create=False) as ledger:
         return ledger.schema_before, ledger.schema_after
+
+
+def upgrade_sql(db: str | None = None, *, dialect: str | None = None) -> str:
+    """The SQL that would upgrade the ledger at a path or URL to the newest revision, not run.
+
+    For a database administrator who reviews schema changes before a shared ledger takes them
+    (``provenance db upgrade --sql``). With ``dialect`` ("postgresql" or "sqlite") and no ``db``:
+    the SQL that makes a new ledger in an empty database. Empty when the ledger is up to date. A
+    ledger made before migrations is adopted by inspecting its tables, which only a live upgrade
+    can do: LedgerError.
+    """
+    start = None
+    if db is not None or dialect is None:
+        from .ledger import ledger_engine
+
+        with ledger_engine(db, readonly=True) as (engine, where):
+            with engine.connect() as conn:
+                state = read_state(conn)
+                conn.rollback()
+            dialect = dialect or engine.dialect.name
+        refuse_newer(state, where)
+        if state.up_to_date:
+            return ""
+        if not state.revisions and state.schema_version is not None:
+            raise LedgerError(f"ledger {where} was made before migrations; it is adopted by inspecting its "
+                              "tables, which needs a live upgrade: run `provenance db upgrade`")
+        start = state.revisions[0] if state.revisions else None
+    if dialect not in ("postgresql", "sqlite"):
+        raise LedgerError(f"no SQL dialect {dialect!r}: give --dialect postgresql or sqlite, or --db")
+    buffer = io.StringIO()
+    cfg = alembic_config()
+    cfg.output_buffer = buffer
+    cfg.attributes["dialect"] = dialect
+    command.upgrade(cfg, f"{start}:head" if start else "head", sql=True)
+    return buffer.getvalue()
 
 
 def new_revision(message: str, autogenerate: bool = True) -> list[Path]:

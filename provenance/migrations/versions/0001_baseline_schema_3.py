@@ -14,7 +14,7 @@ work on the next open (ledger_works.WorkStore._upgrade_works), which needs the c
 from datetime import datetime, timezone
 from typing import Sequence, Union
 
-from alembic import op
+from alembic import context, op
 import sqlalchemy as sa
 
 
@@ -36,7 +36,8 @@ def _absent(table: str) -> bool:
 
 def upgrade() -> None:
     _existing.clear()
-    _existing.update(sa.inspect(op.get_bind()).get_table_names())
+    if not context.is_offline_mode():  # offline SQL is written for an empty database
+        _existing.update(sa.inspect(op.get_bind()).get_table_names())
     version = _legacy_version()
     # Schema 1: the ledger.
     if _absent('schema_info'):
@@ -300,9 +301,8 @@ def _repair_frame() -> None:
 
 def _record_version(version: int | None) -> None:
     """schema_version 3 (what builds from before Alembic check), the creation time of a new ledger."""
-    bind = op.get_bind()
     if version is None:
-        bind.execute(sa.delete(_schema_info).where(_schema_info.c.key.in_(["schema_version", "created_at"])))
+        op.execute(sa.delete(_schema_info).where(_schema_info.c.key.in_(["schema_version", "created_at"])))
         op.bulk_insert(_schema_info, [
             {"key": "schema_version", "value": str(SCHEMA_VERSION)},
             {"key": "created_at", "value": datetime.now(timezone.utc).isoformat()},
@@ -311,8 +311,8 @@ def _record_version(version: int | None) -> None:
     if version < 2 or "work" not in _existing:
         op.bulk_insert(_schema_info, [{"key": "works_backfill", "value": "pending"}])
     if version < SCHEMA_VERSION:
-        bind.execute(sa.update(_schema_info).where(_schema_info.c.key == "schema_version")
-                     .values(value=str(SCHEMA_VERSION)))
+        op.execute(sa.update(_schema_info).where(_schema_info.c.key == "schema_version")
+                   .values(value=str(SCHEMA_VERSION)))
 
 
 def downgrade() -> None:
