@@ -27,6 +27,7 @@ import faiss
 import numpy as np
 from PIL import Image
 
+from .framing import framed_picture
 from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored, working_size
 from .local_index import LocalFeatureIndex, rerank
 
@@ -69,6 +70,9 @@ SCALE_RANGE = (0.02, 50.0)
 MAX_SCALE_SPREAD = 2.5
 # Minimum share of the original that lies inside the query (true: min 0.34).
 MIN_VISIBLE_SHARE = 0.2
+
+# A picture shown at more than this factor of its size (or less than its inverse) was "scaled".
+SCALED_BEYOND = 1.1
 
 # --- appearance check ------------------------------------------------------
 # Side of a comparison block in template pixels (template side is 128).
@@ -145,8 +149,10 @@ class LocalMatch:
     blocks_compared: int
     hull_share: float
     detail_ncc: float = 0.0
-    #: Found by the second look, on the query described at the index's scale (see search).
+    #: Found by a second look (see search): at the index's scale, or in the framed picture.
     second_look: bool = False
+    #: The picture framed in the query ([x0, y0, x1, y1]) in which a second look found the match.
+    framed_in: list[float] | None = None
     edits: list[str] = field(default_factory=list)
     correspondences: list[list[list[float]]] = field(default_factory=list)
 
@@ -245,7 +251,10 @@ def search(
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
     With `second_look`, a query that matched nothing either way is searched once more at the
     index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working scale by
-    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens.
+    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens. If that finds
+    nothing either, the picture framed in the query (framing.framed_picture: the photo of a
+    screenshot, a picture on a flat page) is searched on its own, with the whole keypoint
+    budget for it rather than a share left by the text around it.
     """
     if query is None:
         query = extract(query_image, for_query=True, keep_working=True)
@@ -276,7 +285,27 @@ def search(
         if abs(width / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
             rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
             verify_candidates(rescaled, False, second=True)
+    if second_look and not best:
+        frame = framed_picture(query_image)
+        if frame is not None:
+            picture = extract(query_image.crop(frame.box), for_query=True, keep_working=True)
+            verify_candidates(picture, False, second=True)
+            for match in best.values():
+                _shift(match, frame.left, frame.top)
+                match.framed_in = [float(v) for v in frame.box]
+                if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
+                    match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+
+
+def _shift(match: LocalMatch, dx: float, dy: float) -> None:
+    """Express, in the whole query's pixels, a match found in the part of the query whose top-left
+    corner is at (dx, dy) (only its query-side geometry moves)."""
+    move = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+    match.homography = [[float(v) for v in row] for row in move @ np.array(match.homography)]
+    match.quad_in_query = [[round(x + dx, 2), round(y + dy, 2)] for x, y in match.quad_in_query]
+    match.correspondences = [[orig, [round(qx + dx, 2), round(qy + dy, 2)]]
+                             for orig, (qx, qy) in match.correspondences]
 
 
 # --- geometry ----------------------------------------------------------------
@@ -576,7 +605,7 @@ def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_o
         edits.append("mirrored")
     if abs(match.rotation_deg) >= 2.0:
         edits.append("rotated")
-    if abs(math.log(max(match.scale, 1e-6))) > math.log(1.1):
+    if abs(math.log(max(match.scale, 1e-6))) > math.log(SCALED_BEYOND):
         edits.append("scaled")
     if _perspective(h_orig, candidate.original_size):
         edits.append("perspective")

@@ -17,6 +17,7 @@ evidence of every method that found it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -114,7 +115,8 @@ class Matcher:
         precomputed query features (``prints.query``, computed on that same image by a scan's
         worker), the local-feature stage uses them instead of extracting them again.
         ``second_look`` lets the local-feature stage search a query that matched nothing once more
-        at the index's scale (local_match.search): a check does, a scan does not (see scan.py).
+        at the index's scale, then its framed picture (local_match.search): a check does, a scan
+        does not (see scan.py).
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}
@@ -196,6 +198,13 @@ def _in_query_pixels(ev: dict, factor: float) -> dict:
     if ev.get("homography"):  # original -> query: scale the query side
         ev["homography"] = [[v * factor for v in ev["homography"][0]], [v * factor for v in ev["homography"][1]],
                             list(ev["homography"][2])]
+    if ev.get("framed_in"):
+        ev["framed_in"] = [round(v * factor, 2) for v in ev["framed_in"]]
+    if ev.get("scale"):  # query pixels per original pixel: the file's, not the working image's
+        ev["scale"] = round(ev["scale"] * factor, 4)
+        resized = abs(math.log(max(ev["scale"], 1e-6))) > math.log(local_match.SCALED_BEYOND)
+        if "edits" in ev and resized != ("scaled" in ev["edits"]):
+            ev["edits"] = [e for e in ev["edits"] if e != "scaled"] + (["scaled"] if resized else [])
     if ev.get("correspondences"):
         ev["correspondences"] = [[orig, [round(qx * factor, 2), round(qy * factor, 2)]]
                                  for orig, (qx, qy) in ev["correspondences"]]

@@ -158,3 +158,23 @@ def test_check_says_when_the_second_look_found_it(tmp_path):
     assert match["method"] == "orb" and match["evidence"]["second_look"] is True
     text = runner.invoke(app, ["check", str(query), "--db", db], env={"COLUMNS": "300"})
     assert "second look" in text.stdout
+
+
+def test_check_gives_the_frame_it_found_the_picture_in(tmp_path):
+    """A picture small in a large page is found in its frame, given in the file's pixels (the
+    check works on the page reduced to 2,400 px), and shown at its own size: not "scaled"."""
+    from .conftest import photo, save
+    from .test_local_match import desktop_page
+
+    db = str(tmp_path / "l.db")
+    original = save(photo("rocket"), tmp_path / "rocket.png")
+    assert runner.invoke(app, ["index", str(original), "--outlet", "sana", "--db", db]).exit_code == 0
+    query = save(desktop_page(photo("rocket")), tmp_path / "page.png")
+    result = runner.invoke(app, ["check", str(query), "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    evidence = json.loads(result.stdout)["matches"][0]["evidence"]
+    assert evidence["second_look"] is True
+    assert max(abs(a - b) for a, b in zip(evidence["framed_in"], [1500, 500, 2140, 927])) <= 12
+    assert abs(evidence["scale"] - 1.0) < 0.05 and "scaled" not in evidence["edits"]
+    text = runner.invoke(app, ["check", str(query), "--db", db], env={"COLUMNS": "300"})
+    assert "picture framed in the query" in text.stdout

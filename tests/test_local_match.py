@@ -257,3 +257,32 @@ def test_small_copy_of_a_crop_is_found(library):
     assert match.second_look and "cropped" in match.edits
     # where the crop lies in the original, within a tenth of its side (the query is 192 px)
     assert np.abs(np.array(match.visible_in_original) - SMALL_COPY_BOX).max() < 64
+
+
+def desktop_page(picture: Image.Image, size=(3000, 2000), at=(1500, 500)) -> Image.Image:
+    """A desktop screenshot of an article: a title bar, paragraphs, and the picture at `at` at its
+    own size (a small part of a large page)."""
+    page = Image.new("RGB", size, (246, 246, 246))
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=30)
+    draw.rectangle((0, 0, size[0], 90), fill=(53, 54, 58))
+    for row in range(25):
+        draw.text((120, 150 + row * 70), "A paragraph of the article that runs on and on", fill=(30, 30, 30), font=font)
+    page.paste(picture, at)
+    return page
+
+
+def test_picture_small_in_a_large_page_is_found_in_its_frame(library):
+    """Reduced to the query working size (1 MP), a 600-px picture on a 6 MP page keeps too little
+    detail; the second look at the picture framed in the page finds it, and the evidence is in
+    the page's pixels."""
+    original = photo("coffee")
+    page = desktop_page(original)
+    index, load = library
+    assert [m.item_id for m in search(page, index, load, second_look=False)] == []
+    match = _found(page, library, 1)
+    assert match.second_look and "framed" in match.edits
+    assert np.abs(np.array(match.framed_in) - [1500, 500, 2100, 900]).max() <= 8
+    _assert_quad(match, _corners(original) + [1500, 500], tolerance=6)
+    for _, (qx, qy) in match.correspondences:  # every verified point lies on the picture
+        assert 1495 <= qx <= 2105 and 495 <= qy <= 905
