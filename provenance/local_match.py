@@ -235,6 +235,7 @@ def search(
     query_mirrored: LocalFeatures | None = None,
     prefetch: Callable[[list[int]], None] | None = None,
     second_look: bool = True,
+    framed_look: bool = True,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -251,10 +252,10 @@ def search(
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
     With `second_look`, a query that matched nothing either way is searched once more at the
     index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working scale by
-    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens. If that finds
-    nothing either, the picture framed in the query (framing.framed_picture: the photo of a
-    screenshot, a picture on a flat page) is searched on its own, with the whole keypoint
-    budget for it rather than a share left by the text around it.
+    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens. With
+    `framed_look`, a query that still matched nothing is searched once more for the picture
+    framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
+    on its own, with the whole keypoint budget for it rather than a share left by the text around it.
     """
     if query is None:
         query = extract(query_image, for_query=True, keep_working=True)
@@ -285,7 +286,7 @@ def search(
         if abs(width / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
             rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
             verify_candidates(rescaled, False, second=True)
-    if second_look and not best:
+    if framed_look and not best:
         frame = framed_picture(query_image)
         if frame is not None:
             picture = extract(query_image.crop(frame.box), for_query=True, keep_working=True)

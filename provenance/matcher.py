@@ -107,7 +107,7 @@ class Matcher:
     # --- matching ----------------------------------------------------------------------------
 
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
-              *, fold_frames: bool = True, second_look: bool = True) -> list[Match]:
+              *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
@@ -115,8 +115,8 @@ class Matcher:
         precomputed query features (``prints.query``, computed on that same image by a scan's
         worker), the local-feature stage uses them instead of extracting them again.
         ``second_look`` lets the local-feature stage search a query that matched nothing once more
-        at the index's scale, then its framed picture (local_match.search): a check does, a scan
-        does not (see scan.py).
+        at the index's scale, and ``framed_look`` then the picture framed in it (local_match.search):
+        a check takes both looks, a scan only the framed one (see scan.py).
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}
@@ -163,7 +163,7 @@ class Matcher:
                 query, mirrored = prints.query.unpack(image)
             for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
                                          query_mirrored=mirrored, prefetch=self.local.prefetch,
-                                         second_look=second_look):
+                                         second_look=second_look, framed_look=framed_look):
                 ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
                 ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))

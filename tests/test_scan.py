@@ -242,3 +242,22 @@ def test_two_scans_racing_on_one_ledger_record_everything_once(db_url, tmp_path)
     assert sum(s["new_links"] for s in summaries) == 3
     with Ledger(db_url) as led:
         assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3}
+
+
+def test_scan_links_a_picture_found_only_in_its_frame(tmp_path):
+    """A desktop screenshot of an article showing a known photograph small: at the scan's 1,024-px
+    working size only the framed look finds it; the link's evidence gives the frame."""
+    from .test_local_match import desktop_page
+
+    save(photo("chelsea"), tmp_path / "arch" / "a" / "chelsea.png")
+    save(desktop_page(photo("chelsea")), tmp_path / "arch" / "b" / "article.jpg", quality=85)
+    report = tmp_path / "report.jsonl"
+    with Ledger(tmp_path / "l.db") as led, open(report, "w") as fh:
+        s = scan(led, tmp_path / "arch", report=fh, workers=1)
+        assert (s.new_items, s.new_links) == (2, 1)
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    link = next(r for r in rows if r["type"] == "republication")
+    assert Path(link["item"]["path"]).name == "article.jpg" and link["method"] == "orb"
+    assert Path(link["earlier"]["path"]).name == "chelsea.png"
+    framed = link["evidence"]["framed_in"]  # in the page's pixels: chelsea lies at (1500, 500)-(1951, 800)
+    assert abs(framed[0] - 1500) <= 12 and abs(framed[1] - 500) <= 12 and abs(framed[2] - 1951) <= 12
