@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -673,7 +675,7 @@ def _make_engine(url: str, readonly: bool = False) -> Engine:
             # BEGIN before it commits for good): take control and emit BEGIN ourselves.
             dbapi_connection.isolation_level = None
             cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -686,6 +688,25 @@ def _make_engine(url: str, readonly: bool = False) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _set_wal(cursor, patience: float = 60.0) -> None:
+    """Put a SQLite ledger in WAL mode (kept in the file: a no-op once done).
+
+    Switching needs the file to itself, and SQLite may answer "database is locked" rather than
+    wait for it: the switch is retried until `patience` seconds have passed. (Two scans starting
+    on one new ledger once failed to open it in the racing-scans test, on SQLite; this is the step
+    of opening that does not otherwise wait its turn.)
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _display_url(url: str) -> str:

@@ -85,3 +85,29 @@ def test_unreadable_ledger_is_a_clear_error(tmp_path):
 def test_unknown_item_is_not_found(ledger):
     with pytest.raises(NotFoundError):
         ledger.item(42)
+
+
+def test_switch_to_wal_waits_for_a_busy_file(tmp_path):
+    """Another connection holding the file: the switch to WAL is retried until it is free."""
+    import threading
+    import time
+
+    from provenance.ledger import _set_wal
+
+    path = str(tmp_path / "busy.db")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    timer = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
+    timer.start()
+    try:
+        waiting = sqlite3.connect(path, timeout=0, isolation_level=None)  # no busy handler: refused at once
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _set_wal(waiting.cursor(), patience=0.0)
+        started = time.monotonic()
+        _set_wal(waiting.cursor(), patience=10.0)
+        assert time.monotonic() - started > 0.2
+        assert waiting.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        timer.join()
+        holder.close()
