@@ -3,8 +3,9 @@ a flat page or between flat bars.
 
 Such a query is mostly interface drawn in one flat colour (the app's background) with text,
 icons and buttons on it, and one large rectangle of picture. Searching the rectangle alone
-gives the picture the whole budget of query features (text corners otherwise take a large
-share) and lets the global hashes see the picture as it was published.
+(local_match.search, the framed look) gives the picture the whole budget of query features, which
+text corners otherwise share, and its own scale, where a large page reduced to the query working
+size leaves a small picture too few pixels.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ under a lock, so two scans starting together on one ledger upgrade it once. A le
 Alembic (schema_info but no alembic_version) is adopted by the baseline revision, which creates
 only what that ledger lacks. A ledger at a revision this build does not know was written by a
 newer provenance and is refused. ``provenance db current`` / ``db upgrade`` call :func:`status`
-and :func:`upgrade` (``db upgrade --sql``: :func:`upgrade_sql`, the SQL without running it); ``python -m provenance.migrations revision MESSAGE`` writes a new revision.
+and :func:`upgrade` (``db upgrade --sql``: :func:`upgrade_sql`, the SQL without running it);
+``python -m provenance.migrations revision MESSAGE`` writes a new revision.
 """
 
 from __future__ import annotations
