@@ -34,6 +34,8 @@ from .works import refresh as refresh_works
 #: Files per transaction: small enough that an interrupted scan redoes little, large enough
 #: that commits do not dominate (benchmarks/scan_throughput.py).
 BATCH_SIZE = 64
+#: How often a worker process looks whether the scan that started it is still there.
+WORKER_WATCH_SECONDS = 1.0
 
 Progress = Callable[[str], None]
 
@@ -282,7 +284,8 @@ def scan(
     def claims_for(path: str) -> list[Claim]:
         return [Claim.from_attribution(a) for a in parsed.for_path(path)] if parsed else []
 
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = (ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
+            if workers > 1 else None)
     try:
         for batch in _batches(paths, batch_size):
             _scan_batch(batch, recorder, claims_for, pool, progress)
@@ -315,6 +318,24 @@ class _LazyMatcher:
         if self._matcher is None:
             self._matcher = Matcher(self._ledger)
         return getattr(self._matcher, name)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Make a worker process end when the scan that started it is gone.
+
+    A scan killed outright (kill -9, the out-of-memory killer, a cron timeout) cannot shut its
+    pool down, and its workers, each holding a copy of the others' pipes, would wait for work
+    forever. A watcher thread ends the worker once its parent has changed.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WORKER_WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress: Progress | None) -> None:

@@ -136,7 +136,7 @@ def test_killed_scan_process_resumes(tmp_path):
         img = photo(NAMES[i % 5], 0.5).rotate(i * 6, expand=False)
         save(img, root / f"{i:03d}.jpg")
     db = tmp_path / "l.db"
-    cmd = [sys.executable, "-m", "provenance.cli", "scan", str(root), "--db", str(db), "--quiet"]
+    cmd = [sys.executable, "-m", "provenance.cli", "scan", str(root), "--db", str(db), "--quiet", "--workers", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
@@ -149,6 +149,25 @@ def test_killed_scan_process_resumes(tmp_path):
     assert _items(db) == 60
     with Ledger(db) as led:
         assert led.counts()["sightings"] == 60
+    # the killed scan's worker processes ended with it (they are not left waiting for work)
+    deadline = time.time() + 10
+    while _processes_of(db) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _processes_of(db) == []
+
+
+def _processes_of(db: Path) -> list[int]:
+    """Ids of running processes whose command line names `db` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(db).encode() in (entry / "cmdline").read_bytes():
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":  # a zombie has ended; only its parent has not reaped it yet
+                    found.append(int(entry.name))
+        except OSError:  # it ended while we looked
+            pass
+    return found
 
 
 def _items(db: Path) -> int:
