@@ -610,7 +610,7 @@ def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_o
         edits.append("mirrored")
     if abs(match.rotation_deg) >= 2.0:
         edits.append("rotated")
-    if abs(math.log(max(match.scale, 1e-6))) > math.log(SCALED_BEYOND):
+    if is_scaled(match.scale):
         edits.append("scaled")
     if _perspective(h_orig, candidate.original_size):
         edits.append("perspective")
@@ -620,6 +620,11 @@ def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_o
     if abs(offset + (gain - 1.0) * 128.0) > 20.0:
         edits.append("brightness")
     return edits
+
+
+def is_scaled(scale: float) -> bool:
+    """Whether a picture shown at `scale` (query pixels per original pixel) was resized."""
+    return abs(math.log(max(scale, 1e-6))) > math.log(SCALED_BEYOND)
 
 
 def _perspective(h_orig: np.ndarray, size) -> bool:

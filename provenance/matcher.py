@@ -17,7 +17,6 @@ evidence of every method that found it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -202,7 +201,7 @@ def _in_query_pixels(ev: dict, factor: float) -> dict:
         ev["framed_in"] = [round(v * factor, 2) for v in ev["framed_in"]]
     if ev.get("scale"):  # query pixels per original pixel: the file's, not the working image's
         ev["scale"] = round(ev["scale"] * factor, 4)
-        resized = abs(math.log(max(ev["scale"], 1e-6))) > math.log(local_match.SCALED_BEYOND)
+        resized = local_match.is_scaled(ev["scale"])
         if "edits" in ev and resized != ("scaled" in ev["edits"]):
             ev["edits"] = [e for e in ev["edits"] if e != "scaled"] + (["scaled"] if resized else [])
     if ev.get("correspondences"):

@@ -173,20 +173,17 @@ def upgrade_sql(db: str | None = None, *, dialect: str | None = None) -> str:
     """
     start = None
     if db is not None or dialect is None:
-        from .ledger import ledger_engine
+        from .ledger import _display_url, resolve_db_url
 
-        with ledger_engine(db, readonly=True) as (engine, where):
-            with engine.connect() as conn:
-                state = read_state(conn)
-                conn.rollback()
-            dialect = dialect or engine.dialect.name
-        refuse_newer(state, where)
+        url = resolve_db_url(db)
+        state = status(db)
         if state.up_to_date:
             return ""
         if not state.revisions and state.schema_version is not None:
-            raise LedgerError(f"ledger {where} was made before migrations; it is adopted by inspecting its "
-                              "tables, which needs a live upgrade: run `provenance db upgrade`")
+            raise LedgerError(f"ledger {_display_url(url)} was made before migrations; it is adopted by "
+                              "inspecting its tables, which needs a live upgrade: run `provenance db upgrade`")
         start = state.revisions[0] if state.revisions else None
+        dialect = dialect or url.split(":", 1)[0].split("+", 1)[0]  # postgresql+psycopg -> postgresql
     if dialect not in ("postgresql", "sqlite"):
         raise LedgerError(f"no SQL dialect {dialect!r}: give --dialect postgresql or sqlite, or --db")
     buffer = io.StringIO()

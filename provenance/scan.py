@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -327,9 +329,6 @@ def _exit_with_parent(parent: int) -> None:
     pool down, and its workers, each holding a copy of the others' pipes, would wait for work
     forever. A watcher thread ends the worker once its parent has changed.
     """
-    import threading
-    import time
-
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(WORKER_WATCH_SECONDS)
