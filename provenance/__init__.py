@@ -26,6 +26,7 @@ The public API, which the CLI is a thin layer over:
 - ``history(ledger, item_id)``: every sighting of a work, in date order, dates with sources;
 - ``work_chain(ledger, work_id)`` / ``item_chain``: who copied whom, with reasons and flags;
 - ``outlets(ledger)``: per outlet, works first published, re-published, copied from, lag;
+- ``reindex(ledger)``: fingerprint again what an older algorithm version fingerprinted;
 - ``reject_link``, ``confirm_link``, ``split_work``, ``add_note``: the investigator's judgement;
 - ``export_ledger``, ``export_pdq``, ``import_hash_list``: CSV / JSON Lines, ``hex,quality`` lists;
 - ``plot_chain(chain, "t.svg")``: a work's timeline, lanes by outlet (PNG, SVG, HTML).
@@ -40,6 +41,7 @@ from .ledger import Ledger, open_ledger
 from .matcher import Match, Matcher
 from .outlets import OutletStats, outlets
 from .plot import plot_chain
+from .reindex import ReindexSummary, outdated_items, reindex
 from .review import add_note, confirm_link, reject_link, split_work
 from .scan import Claim, ScanSummary, index_files, scan
 from .works import rebuild as rebuild_works, refresh as refresh_works
@@ -66,6 +68,7 @@ __all__ = [
     "NotFoundError",
     "OutletStats",
     "ProvenanceError",
+    "ReindexSummary",
     "ScanSummary",
     "add_note",
     "check",
@@ -78,10 +81,12 @@ __all__ = [
     "index_files",
     "item_chain",
     "open_ledger",
+    "outdated_items",
     "outlets",
     "plot_chain",
     "rebuild_works",
     "refresh_works",
+    "reindex",
     "reject_link",
     "scan",
     "split_work",

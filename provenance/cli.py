@@ -117,6 +117,7 @@ def scan(
             if report_fh:
                 report_fh.close()
         _print_summary(summary, json_out, quiet)
+        _warn_if_outdated(ledger)
 
 
 def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet) -> ScanSummary:
@@ -147,6 +148,65 @@ def _print_summary(summary: ScanSummary, json_out: bool, quiet: bool) -> None:
         f"files seen {s.files_seen} · new items {s.new_items} · new sightings {s.new_sightings} · "
         f"new re-publication links {s.new_links} · unchanged {s.unchanged} · skipped {s.skipped} · failed {s.failed}"
     )
+
+
+def _warn_if_outdated(ledger: Ledger) -> None:
+    """Items fingerprinted by an older version are invisible to that algorithm's search: say so."""
+    from .reindex import has_outdated
+
+    if has_outdated(ledger):
+        err.print("[yellow]warning[/]: some items were fingerprinted by an older version of an algorithm and "
+                  "are not matched by it until `provenance reindex` fingerprints them again")
+
+
+# --- reindex --------------------------------------------------------------------------------
+
+@app.command()
+def reindex(
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that fingerprint in parallel "
+                                                   "[default: every core].", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the outdated items.")] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no per-item lines.")] = False,
+):
+    """Fingerprint again the items an older version of an algorithm fingerprinted, from their files.
+
+    After an upgrade that changes an algorithm (see `provenance --help` and the README), search
+    compares only values of the new version: until this runs, older items are invisible to it.
+    Each item is read from a sighting's path whose file still has the item's SHA-256. Resumable
+    and safe to re-run, like a scan. Exit 0 when it ran (items without a readable copy are
+    listed), 2 when it could not run, 130 when interrupted (re-run to continue).
+    """
+    from .reindex import outdated_items, reindex as run_reindex
+
+    with _ledger(db, create=False) as ledger:
+        if dry_run:
+            count = len(outdated_items(ledger))
+            if json_out:
+                _emit_json({"outdated": count})
+            else:
+                out.print(f"outdated items {count}" + (": run `provenance reindex`" if count else ""))
+            return
+        show = not (quiet or json_out) and err.is_terminal
+        columns = (TextColumn("[bold]re-indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=err, disable=not show, transient=True) as bar:
+            task = bar.add_task("reindex", total=None)
+            summary = run_reindex(ledger, workers=workers or os.cpu_count() or 1,
+                                  progress=lambda n: bar.update(task, advance=n),
+                                  on_total=lambda n: bar.update(task, total=n))
+    if json_out:
+        _emit_json(summary.to_dict())
+        return
+    if not quiet:
+        for item_id, reason in summary.unreadable:
+            err.print(f"[red]no usable copy[/]: item {item_id}: {escape(reason)}")
+        for item_id, reason in summary.frames_left:
+            err.print(f"[yellow]keyframe left[/]: item {item_id}: {escape(reason)}")
+    s = summary
+    out.print(f"outdated items {s.outdated} · re-indexed {s.refreshed} ({s.frames_refreshed} keyframes) · "
+              f"no usable copy {len(s.unreadable)} · keyframes left {len(s.frames_left)}")
 
 
 # --- index ----------------------------------------------------------------------------------
@@ -193,6 +253,7 @@ def check(
         when, precision = _parse_published(published)
         claim = Claim(outlet, when, precision, url, "cli")
     with _ledger(db, create=record, readonly=not record) as ledger:
+        _warn_if_outdated(ledger)
         checker = Checker(ledger)
         any_match = False
         results = []

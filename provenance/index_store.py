@@ -159,9 +159,8 @@ class LocalIndexFile(PersistedIndex):
     another version (such as the faiss index before visual words) is never read; a file of the
     right name built with another vocabulary fails to load and is rebuilt."""
 
-    suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.words{FILE_FORMAT}"
-
     def __init__(self, ledger: Ledger):
+        self.suffix = f"{local_features.ALGORITHM}-v{local_features.VERSION}.words{FILE_FORMAT}"
         super().__init__(ledger)
         self._loaded: OrderedDict[int, local_features.LocalFeatures] = OrderedDict()
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event, or_
+from sqlalchemy import delete, event, or_, union, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ArgumentError, DatabaseError
 from sqlmodel import Session, create_engine, select
@@ -376,18 +376,70 @@ class Ledger(WorkStore):
         )
         yield from self.session.exec(stmt)
 
-    def stale_fingerprint_count(self, current: dict[str, str]) -> int:
-        """How many stored fingerprints were made by another version of a current algorithm."""
-        total = 0
+    def outdated_item_ids(self, current: dict[str, str], local: tuple[str, str], track: tuple[str, str],
+                          after_id: int = 0, limit: int | None = None) -> list[int]:
+        """Items holding a fingerprint or local features made by another version of a current
+        algorithm (`current`: algorithm -> version; `local`, `track`: (algorithm, version) of the
+        local features and of a video's track), lowest id first, after `after_id`.
+
+        Search compares only values of the current version, so these items are invisible to it
+        until re-indexed (reindex.py). Each part reads a range of an (algorithm, version, item)
+        index: none of them costs a pass over every row.
+        """
+        F, L = FingerprintRecord, LocalFeatureRecord
+        parts = []
+        for table, algorithm, version in [*((F, a, v) for a, v in current.items()), (L, *local)]:
+            for other in (table.version < version, table.version > version):
+                parts.append(select(table.item_id).where(table.algorithm == algorithm, other,
+                                                         table.item_id > after_id))
+        V = VideoRecord
+        parts.append(select(V.item_id).where(or_(V.track_algorithm != track[0], V.track_version != track[1]),
+                                             V.item_id > after_id))
+        found = union(*parts).subquery()
+        stmt = select(found.c.item_id).order_by(found.c.item_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [int(i) for i in self.session.exec(stmt)]
+
+    def replace_prints(self, item_id: int, information: float, fingerprints: Iterable[Fingerprint],
+                       local_features: tuple[str, str, bytes] | None, current: dict[str, str],
+                       local: tuple[str, str]) -> None:
+        """Give an item the fingerprints of the current versions, computed again from its file:
+        rows of other versions of the current algorithms go, the new values come (reindex.py).
+
+        Only algorithms in `current` (and the local features) are touched: an item's SHA-256
+        stays. Its information score is updated too, since it gates matching.
+        """
+        F, L = FingerprintRecord, LocalFeatureRecord
         for algorithm, version in current.items():
-            total += len(
-                self.session.exec(
-                    select(FingerprintRecord.id).where(
-                        FingerprintRecord.algorithm == algorithm, FingerprintRecord.version != version
-                    )
-                ).all()
-            )
-        return total
+            self.session.execute(delete(F).where(F.item_id == item_id, F.algorithm == algorithm, F.version != version))
+        self.session.execute(delete(L).where(L.item_id == item_id, L.algorithm == local[0], L.version != local[1]))
+        for fp in fingerprints:
+            if current.get(fp.algorithm) == fp.version:
+                self._get_or_create(F, {"item_id": item_id, "algorithm": fp.algorithm, "version": fp.version},
+                                    {"value": fp.value, "quality": fp.quality})
+        if local_features is not None and tuple(local_features[:2]) == tuple(local):
+            self._get_or_create(L, {"item_id": item_id, "algorithm": local[0], "version": local[1]},
+                                {"data": local_features[2]})
+        self.session.execute(update(Item).where(Item.id == item_id).values(information=round(information, 4)))
+
+    def replace_track(self, video_item_id: int, algorithm: str, version: str, track: bytes) -> None:
+        """Store a video's sample track as the current version computed it (reindex.py)."""
+        self.session.execute(update(VideoRecord).where(VideoRecord.item_id == video_item_id).values(
+            track_algorithm=algorithm, track_version=version, track=track))
+
+    def copies_of(self, item_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Per item, its sightings' paths (oldest sighting first): where a copy of its file may
+        still be. Nothing is read here; an item known only from an imported hash list has none."""
+        ids = sorted(set(item_ids))
+        found: dict[int, list[str]] = {i: [] for i in ids}
+        for chunk in _chunks(ids, 500):
+            for item_id, path in self.session.exec(
+                    select(Sighting.item_id, Sighting.path).where(Sighting.item_id.in_(chunk), Sighting.path.is_not(None))
+                    .order_by(Sighting.id)):
+                if path not in found[item_id]:
+                    found[item_id].append(path)
+        return found
 
     def iter_local_features(
         self, algorithm: str, version: str, after_id: int = 0

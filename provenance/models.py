@@ -26,7 +26,9 @@ from sqlmodel import Field, SQLModel
 #: Bump when a table changes; ledger.open refuses a database whose version is newer.
 #: 2: works (work, work_member, work_event), the materialised chain (chain_edge), notes.
 #: 3: video (video, frame): items of kind "video" and their keyframes, items of kind "frame".
-SCHEMA_VERSION = 3
+#: 4: (algorithm, version, item_id) indexes on fingerprint (replacing the one on algorithm alone)
+#:    and local_features: the items an older version fingerprinted (reindex.py) are an index range.
+SCHEMA_VERSION = 4
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -87,10 +89,11 @@ class FingerprintRecord(SQLModel, table=True):
     """One algorithm's fingerprint of one item."""
 
     __tablename__ = "fingerprint"
-    __table_args__ = (UniqueConstraint("item_id", "algorithm", "version", name="uq_fingerprint"),)
+    __table_args__ = (UniqueConstraint("item_id", "algorithm", "version", name="uq_fingerprint"),
+                      Index("ix_fingerprint_algorithm_version", "algorithm", "version", "item_id"))
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
-    algorithm: str = Field(index=True, max_length=32)
+    algorithm: str = Field(max_length=32)
     version: str = Field(max_length=16)
     value: str = Field(sa_column=Column(Text, nullable=False))
     quality: int | None = None
@@ -100,7 +103,8 @@ class LocalFeatureRecord(SQLModel, table=True):
     """The local features (keypoints, descriptors, template) of one item, as one blob."""
 
     __tablename__ = "local_features"
-    __table_args__ = (UniqueConstraint("item_id", "algorithm", "version", name="uq_local_features"),)
+    __table_args__ = (UniqueConstraint("item_id", "algorithm", "version", name="uq_local_features"),
+                      Index("ix_local_features_algorithm_version", "algorithm", "version", "item_id"))
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
     algorithm: str = Field(max_length=32)

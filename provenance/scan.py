@@ -286,8 +286,7 @@ def scan(
     def claims_for(path: str) -> list[Claim]:
         return [Claim.from_attribution(a) for a in parsed.for_path(path)] if parsed else []
 
-    pool = (ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
-            if workers > 1 else None)
+    pool = worker_pool(workers)
     try:
         for batch in _batches(paths, batch_size):
             _scan_batch(batch, recorder, claims_for, pool, progress)
@@ -320,6 +319,13 @@ class _LazyMatcher:
         if self._matcher is None:
             self._matcher = Matcher(self._ledger)
         return getattr(self._matcher, name)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Processes to fingerprint in (None for one: the caller's own), which end with the caller."""
+    if workers <= 1:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
 
 
 def _exit_with_parent(parent: int) -> None:

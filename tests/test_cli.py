@@ -108,8 +108,32 @@ def test_db_from_environment(scanned, monkeypatch):
     assert result.exit_code == 0 and json.loads(result.stdout)["matches"]
 
 
+def test_reindex_after_an_upgrade_and_the_warning_before_it(scanned, monkeypatch):
+    from provenance import local_features
+    from provenance.fingerprints import PDQ
+
+    tmp_path, db, _ = scanned
+    query = str(tmp_path / "arch" / "reposts" / "coffee_small.jpg")
+    clean = runner.invoke(app, ["check", query, "--db", db])
+    assert clean.exit_code == 0 and "reindex" not in clean.stderr
+    monkeypatch.setattr(PDQ, "version", "99")  # as installing a build whose algorithms changed
+    monkeypatch.setattr(local_features, "VERSION", "99")
+    warned = runner.invoke(app, ["check", query, "--db", db, "--json"])
+    assert "provenance reindex" in warned.stderr and json.loads(warned.stdout)["matches"]  # its own bytes still
+    counted = runner.invoke(app, ["reindex", "--dry-run", "--json", "--db", db])
+    assert counted.exit_code == 0 and json.loads(counted.stdout) == {"outdated": 8}
+    done = runner.invoke(app, ["reindex", "--db", db, "--workers", "1"])
+    assert done.exit_code == 0, done.output
+    assert "outdated items 8 · re-indexed 8 (0 keyframes) · no usable copy 0" in done.stdout
+    after = runner.invoke(app, ["check", query, "--db", db, "--json"])
+    assert "reindex" not in after.stderr and after.exit_code == 0
+    assert json.loads(runner.invoke(app, ["reindex", "--dry-run", "--json", "--db", db]).stdout) == {"outdated": 0}
+    missing = runner.invoke(app, ["reindex", "--db", str(tmp_path / "absent.db")])
+    assert missing.exit_code == 2
+
+
 def test_every_command_has_help():
-    for command in ("scan", "index", "check", "history"):
+    for command in ("scan", "index", "check", "history", "reindex"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "--db" in result.stdout
 

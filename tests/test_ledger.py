@@ -111,3 +111,22 @@ def test_switch_to_wal_waits_for_a_busy_file(tmp_path):
     finally:
         timer.join()
         holder.close()
+
+
+def test_outdated_items_are_found_through_indexes_not_a_pass_over_every_row(tmp_path):
+    """At a million items every check asks whether any is outdated (reindex.has_outdated): SQLite
+    must answer from the (algorithm, version, item) indexes, never by reading every fingerprint."""
+    from sqlalchemy import event
+
+    from provenance.reindex import current_versions
+
+    db = tmp_path / "l.db"
+    with Ledger(db) as led:
+        statements = []
+        event.listen(led.session.get_bind(), "before_cursor_execute",
+                     lambda conn, cursor, sql, params, *rest: statements.append((sql, params)))
+        assert led.outdated_item_ids(*current_versions(), limit=1) == []
+        sql, params = statements[-1]
+    plan = [row[3] for row in sqlite3.connect(db).execute("EXPLAIN QUERY PLAN " + sql, params)]
+    searched = [step for step in plan if "fingerprint" in step or "local_features" in step]
+    assert len(searched) == 6 and all("USING COVERING INDEX" in step for step in searched), plan

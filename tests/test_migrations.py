@@ -15,7 +15,7 @@ from provenance import migrate
 from provenance.cli import app
 from provenance.errors import LedgerError
 from provenance.ledger import Ledger, _make_engine, resolve_db_url
-from provenance.models import SchemaInfo
+from provenance.models import SCHEMA_VERSION, SchemaInfo
 
 CREATED = "2024-05-01T00:00:00+00:00"
 
@@ -75,7 +75,7 @@ def test_empty_database_migrates_to_exactly_the_models(db_url):
     finally:
         engine.dispose()
     assert before.revisions == () and before.schema_version is None
-    assert after.up_to_date and after.revisions == (migrate.head(),) and after.schema_version == 3
+    assert after.up_to_date and after.revisions == (migrate.head(),) and after.schema_version == SCHEMA_VERSION
     assert _diff(db_url) == []
     with Ledger(db_url) as led:  # and the ledger opens it as it is
         assert led.schema_before == led.schema_after and led.created_at
@@ -114,8 +114,9 @@ def test_ledger_at_a_future_revision_is_refused(db_url):
 
 def test_pre_alembic_ledger_of_a_newer_schema_is_refused(db_url):
     _pre_alembic_v3(db_url)
-    _sql(db_url, "UPDATE schema_info SET value = '4' WHERE key = 'schema_version'")
-    with pytest.raises(LedgerError, match="schema version 4, newer"):
+    newer = SCHEMA_VERSION + 1
+    _sql(db_url, f"UPDATE schema_info SET value = '{newer}' WHERE key = 'schema_version'")
+    with pytest.raises(LedgerError, match=f"schema version {newer}, newer"):
         Ledger(db_url)
     assert _sql(db_url, "SELECT count(*) FROM item") == [(1,)]  # untouched
 

@@ -1,0 +1,183 @@
+"""Re-fingerprinting what an older version of an algorithm fingerprinted (``provenance reindex``).
+
+Every stored fingerprint carries its algorithm's name and version, and search compares only
+values of the current version. After an upgrade that changes an algorithm's output, the items
+fingerprinted before it are invisible to that algorithm until they are fingerprinted again:
+- ``outdated_items`` finds them (the ledger's rows of another version of a current algorithm:
+  PDQ, pHash, the ORB local features, a video's sample track);
+- ``reindex`` reads, for each, a copy whose SHA-256 is still the item's (its sightings' paths),
+  computes the current prints and replaces the old rows. A video is decoded again and each
+  keyframe item takes the prints of the keyframe at its moment.
+
+It runs in batches, each one transaction, so an interrupted run loses nothing and a re-run goes
+on where it stopped. Links, works and sightings are left as they are: a link's evidence stays
+what it was when the link was found. Fingerprinting can run in worker processes, as in a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from . import local_features
+from .fingerprints import PDQ, PHash
+from .ledger import Ledger
+from .prints import FileOutcome, fingerprint_file
+from .scan import worker_pool
+from .video import Track
+
+#: Items per transaction (as a scan's batches of files).
+BATCH_SIZE = 64
+
+
+
+def current_versions() -> tuple[dict[str, str], tuple[str, str], tuple[str, str]]:
+    """The versions search compares: the global hashes' (algorithm -> version), then the local
+    features' and a video track's (algorithm, version)."""
+    return ({PDQ.name: PDQ.version, PHash.name: PHash.version},
+            (local_features.ALGORITHM, local_features.VERSION), (Track.ALGORITHM, Track.VERSION))
+
+
+@dataclass
+class ReindexSummary:
+    """What a re-index did, for the summary line, --json and exit codes."""
+
+    outdated: int = 0  # items found outdated at the start (keyframes count with their video)
+    refreshed: int = 0  # image and video items given the current prints
+    frames_refreshed: int = 0  # keyframe items among them
+    unreadable: list[tuple[int, str]] = field(default_factory=list)  # (item id, why no copy was usable)
+    frames_left: list[tuple[int, str]] = field(default_factory=list)  # keyframes no longer taken
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "outdated": self.outdated,
+            "refreshed": self.refreshed,
+            "frames_refreshed": self.frames_refreshed,
+            "unreadable": [{"item_id": i, "reason": r} for i, r in self.unreadable],
+            "frames_left": [{"item_id": i, "reason": r} for i, r in self.frames_left],
+            "interrupted": self.interrupted,
+        }
+
+
+def outdated_items(ledger: Ledger, limit: int | None = None) -> list[int]:
+    """Ids of the items (and keyframe items) that hold prints of an older algorithm version."""
+    hashes, local, track = current_versions()
+    return ledger.outdated_item_ids(hashes, local, track, limit=limit)
+
+
+def has_outdated(ledger: Ledger) -> bool:
+    """Whether any item is invisible to some current algorithm until re-indexed (cheap: one
+    index probe per algorithm), for the warnings of ``check``, ``scan`` and ``db current``."""
+    return bool(outdated_items(ledger, limit=1))
+
+
+def reindex(
+    ledger: Ledger,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ReindexSummary:
+    """Give every outdated item the prints of the current versions, from a copy of its file.
+
+    ``progress`` is told, per finished file item, how many it stands for (a video counts its
+    keyframes too). KeyboardInterrupt rolls the batch in flight back and propagates with
+    ``summary`` on the exception, as a scan's does.
+    """
+    summary = ReindexSummary()
+    units = _file_items(ledger, outdated_items(ledger))
+    summary.outdated = sum(len(frames) or 1 for frames in units.values())
+    if on_total:
+        on_total(summary.outdated)
+    pool = worker_pool(workers)
+    try:
+        ids = sorted(units)
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size]
+            copies = ledger.copies_of(batch)
+            known = ledger.items(batch)
+            jobs = []
+            for i in batch:
+                if known[i].kind == "hash":
+                    summary.unreadable.append((i, "an imported hash, without a file: import its list again"))
+                    if progress:
+                        progress(1)
+                else:
+                    jobs.append((i, known[i].sha256, copies.get(i, [])))
+            results = pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs)
+            for item_id, outcome, why in results:
+                if outcome is None:
+                    summary.unreadable.append((item_id, why))
+                elif outcome.video is not None:
+                    _replace_video(ledger, item_id, outcome, units[item_id], summary)
+                else:
+                    p = outcome.prints
+                    ledger.replace_prints(item_id, p.information, p.fingerprints, p.local_record, *current_versions()[:2])
+                    summary.refreshed += 1
+                if progress:
+                    progress(len(units[item_id]) or 1)
+            ledger.commit()
+    except KeyboardInterrupt as exc:
+        ledger.rollback()
+        summary.interrupted = True
+        exc.summary = summary  # type: ignore[attr-defined]
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return summary
+
+
+def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The items that have a file, each with its outdated keyframe items (a keyframe has no
+    file of its own: its video is decoded again)."""
+    ids = list(item_ids)
+    frames = ledger.frames_by_item(ids)
+    units: dict[int, list[int]] = {}
+    for item_id in ids:
+        frame = frames.get(item_id)
+        if frame is None:
+            units.setdefault(item_id, [])
+        else:
+            units.setdefault(frame.video_item_id, []).append(item_id)
+    return units
+
+
+def _fingerprint_copy(job: tuple[int, str, list[str]]) -> tuple[int, FileOutcome | None, str]:
+    """(item id, the prints of the first copy whose SHA-256 is the item's, or None and why)."""
+    item_id, sha256, paths = job
+    if not paths:
+        return item_id, None, "no path recorded for it"
+    reasons = []
+    for path in paths:
+        outcome = fingerprint_file(path, keep_image=False)
+        if outcome.error is not None:
+            reasons.append(f"{path}: {outcome.error}")
+            continue
+        found = outcome.video.sha256 if outcome.video is not None else outcome.prints.sha256
+        if found != sha256:
+            reasons.append(f"{path}: changed since it was indexed (another SHA-256)")
+            continue
+        return item_id, outcome, ""
+    return item_id, None, "; ".join(reasons)
+
+
+def _replace_video(ledger: Ledger, video_id: int, outcome: FileOutcome, outdated_frames: list[int],
+                   summary: ReindexSummary) -> None:
+    """A video decoded again: its track, and each keyframe item from the keyframe at its moment."""
+    video = outcome.video
+    ledger.replace_track(video_id, video.track.ALGORITHM, video.track.VERSION, video.track.to_bytes())
+    at = {round(kf.time, 3): kf for kf in video.keyframes}
+    for frame in ledger.frames_of(video_id):
+        if frame.item_id not in outdated_frames:
+            continue
+        kf = at.get(round(frame.timestamp_s, 3))
+        if kf is None:
+            summary.frames_left.append((frame.item_id, f"no keyframe is taken at {frame.timestamp_s:.3f} s any more"))
+            continue
+        p = kf.prints
+        ledger.replace_prints(frame.item_id, p.information, p.fingerprints, p.local_record, *current_versions()[:2])
+        summary.frames_refreshed += 1
+    summary.refreshed += 1
