@@ -240,6 +240,7 @@ def search(
     prefetch: Callable[[list[int]], None] | None = None,
     second_look: bool = True,
     framed_look: bool = True,
+    original_size: tuple[int, int] | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -260,9 +261,13 @@ def search(
     `framed_look`, a query that still matched nothing is searched once more for the picture
     framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
     on its own, with the whole keypoint budget for it rather than a share left by the text around it.
+    Geometry and evidence are in the pixels of the query's file, of `original_size`, when
+    `query_image` is a reduced copy of it (precomputed features must say the same).
     """
+    size = tuple(original_size or query_image.size)
+    factor = size[0] / query_image.width  # file pixels per query_image pixel
     if query is None:
-        query = extract(query_image, for_query=True, keep_working=True)
+        query = extract(query_image, for_query=True, keep_working=True, original_size=size)
     loaded: dict[int, LocalFeatures] = {}
     best: dict[int, LocalMatch] = {}
 
@@ -288,16 +293,19 @@ def search(
         # sized first: a look barely different from the first is not worth extracting
         width = working_size(query_image.size, for_query=True, at_index_scale=True)[0]
         if abs(width / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
-            rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True)
+            rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True,
+                               original_size=size)
             verify_candidates(rescaled, False, second=True)
     if framed_look and not best:
         frame = framed_picture(query_image)
         if frame is not None:
-            picture = extract(query_image.crop(frame.box), for_query=True, keep_working=True)
+            box = [v * factor for v in frame.box]  # in the file's pixels
+            picture = extract(query_image.crop(frame.box), for_query=True, keep_working=True,
+                              original_size=(round(box[2] - box[0]), round(box[3] - box[1])))
             verify_candidates(picture, False, second=True)
             for match in best.values():
-                _shift(match, frame.left, frame.top)
-                match.framed_in = [float(v) for v in frame.box]
+                _shift(match, box[0], box[1])
+                match.framed_in = [round(v, 2) for v in box]
                 if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
                     match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))

@@ -162,8 +162,9 @@ class Matcher:
                 query, mirrored = prints.query.unpack(image)
             for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
                                          query_mirrored=mirrored, prefetch=self.local.prefetch,
-                                         second_look=second_look, framed_look=framed_look):
-                ev = _in_query_pixels(lm.to_evidence(), prints.width / image.width)
+                                         second_look=second_look, framed_look=framed_look,
+                                         original_size=(prints.width, prints.height)):
+                ev = lm.to_evidence()
                 ev["query_size"] = [prints.width, prints.height]
                 offer(Match(lm.item_id, "orb", float(lm.inliers), ev))
                 verified.add(lm.item_id)
@@ -186,25 +187,3 @@ class Matcher:
         if fold_frames:  # keyframes of a video -> the video, at the matching moment (video_match.py)
             result = self.videos.fold(result, QueryView(image, (prints.width, prints.height), prints.pdq_dihedral))
         return result
-
-
-def _in_query_pixels(ev: dict, factor: float) -> dict:
-    """Local evidence is in the query's working-image pixels; express it in the file's pixels."""
-    if abs(factor - 1.0) < 1e-6:
-        return ev
-    if ev.get("quad_in_query"):
-        ev["quad_in_query"] = [[round(x * factor, 2), round(y * factor, 2)] for x, y in ev["quad_in_query"]]
-    if ev.get("homography"):  # original -> query: scale the query side
-        ev["homography"] = [[v * factor for v in ev["homography"][0]], [v * factor for v in ev["homography"][1]],
-                            list(ev["homography"][2])]
-    if ev.get("framed_in"):
-        ev["framed_in"] = [round(v * factor, 2) for v in ev["framed_in"]]
-    if ev.get("scale"):  # query pixels per original pixel: the file's, not the working image's
-        ev["scale"] = round(ev["scale"] * factor, 4)
-        resized = local_match.is_scaled(ev["scale"])
-        if "edits" in ev and resized != ("scaled" in ev["edits"]):
-            ev["edits"] = [e for e in ev["edits"] if e != "scaled"] + (["scaled"] if resized else [])
-    if ev.get("correspondences"):
-        ev["correspondences"] = [[orig, [round(qx * factor, 2), round(qy * factor, 2)]]
-                                 for orig, (qx, qy) in ev["correspondences"]]
-    return ev

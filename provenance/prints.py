@@ -38,9 +38,10 @@ class QueryFeatures:
     mirrored: bytes
 
     @classmethod
-    def compute(cls, image: "Image.Image") -> "QueryFeatures":
-        """Query features of a working image and of its mirror, as ``local_match.search`` makes them."""
-        query = local_features.extract(image, for_query=True, keep_working=True)
+    def compute(cls, image: "Image.Image", original_size: tuple[int, int] | None = None) -> "QueryFeatures":
+        """Query features of a working image and of its mirror, as ``local_match.search`` makes them
+        (positions in the pixels of the file, of `original_size`, when the image is a reduced copy)."""
+        query = local_features.extract(image, for_query=True, keep_working=True, original_size=original_size)
         mirrored = local_features.extract_mirrored(query)
         return cls(query.to_bytes(), mirrored.to_bytes())
 
@@ -117,7 +118,7 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
     information = information_score(decoded if grey is None else grey)
     query_features = None
     if query and not is_low_information(information):
-        query_features = QueryFeatures.compute(decoded.image)
+        query_features = QueryFeatures.compute(decoded.image, decoded.size)
     return ImagePrints(
         name=decoded.name,
         sha256=decoded.sha256,

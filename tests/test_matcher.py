@@ -1,4 +1,5 @@
-"""matcher.py: precomputed query features (a scan's workers) give the very matches of extracting them."""
+"""matcher.py: precomputed query features (a scan's workers) give the very matches of extracting them;
+evidence is in the query file's pixels whatever size the matcher worked at."""
 
 import copy
 
@@ -30,6 +31,33 @@ def test_precomputed_query_features_give_the_same_matches(tmp_path):
             assert precomputed, path
             assert [(m.item_id, m.method, m.distance, m.evidence) for m in precomputed] == \
                    [(m.item_id, m.method, m.distance, m.evidence) for m in extracted]
+
+
+def test_evidence_is_in_the_query_files_pixels(tmp_path):
+    """A 1,500-px query is matched on its 1,024-px working copy; its evidence (quadrilateral,
+    scale, correspondences) is in the file's pixels, upright and mirrored, precomputed or not."""
+    original = save(photo("astronaut"), tmp_path / "astronaut.jpg")  # 512 x 512
+    enlarged = photo("astronaut").crop((100, 100, 400, 400)).resize((1500, 1500))  # x5
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        index_files(ledger, [original])
+        matcher = Matcher(ledger)
+        for mirrored in (False, True):
+            query = save(ImageOps.mirror(enlarged) if mirrored else enlarged, tmp_path / f"q{mirrored}.jpg")
+            prints = fingerprint_file(str(query)).prints
+            assert prints.decoded.image.width == 1024
+            bare = copy.copy(prints)
+            bare.query = None
+            for p in (prints, bare):
+                (m,) = [m for m in matcher.match(p, image=prints.decoded.image) if m.method == "orb"]
+                ev = m.evidence
+                expected = [[-500, -500], [2060, -500], [2060, 2060], [-500, 2060]]
+                if mirrored:
+                    expected = [[1500 - x, y] for x, y in expected]
+                assert max(abs(a - b) for q, e in zip(ev["quad_in_query"], expected) for a, b in zip(q, e)) < 60  # extrapolated corners
+                assert abs(ev["scale"] - 5.0) < 0.1 and "scaled" in ev["edits"]
+                for (ox, oy), (qx, qy) in ev["correspondences"]:
+                    want_x = (ox - 100) * 5 if not mirrored else 1500 - (ox - 100) * 5
+                    assert abs(qx - want_x) < 15 and abs(qy - (oy - 100) * 5) < 15
 
 
 def test_verification_loads_each_candidate_once(tmp_path, monkeypatch):
