@@ -43,6 +43,13 @@ MIN_CANDIDATE_SCORE = 3.0
 # alone, 0.980 re-ranking 48 of them, 0.985 with exact votes over every stored descriptor (which
 # takes 16 KB per item); the re-ranking costs ~45 ms per query side.
 SHORTLIST = 48
+# The second and framed looks (search) come only after a query matched nothing, so they propose
+# more. Tune half, first look: the words ranked the original beyond 48 for 6 of 66 crops to 50%
+# and 4 of 66 crop+logo copies (other kinds: never); at 96 in the second looks, one more crop was
+# found (crop 50% 62 -> 63 of 66, all kinds 0.995 -> 0.996),
+# still no false match in 2,000, for +22 ms median CPU on a never-indexed check at 1,000 items
+# (207 -> 229 ms, 120 queries alternated; benchmarks/match_quality.py --half tune).
+SECOND_LOOK_SHORTLIST = 96
 
 # --- geometric check -------------------------------------------------------
 # Thresholds below come from benchmarks/local_tuning.py on the TUNE half
@@ -272,7 +279,8 @@ def search(
     best: dict[int, LocalMatch] = {}
 
     def verify_candidates(features: LocalFeatures, is_mirrored: bool, second: bool = False) -> None:
-        shortlist = [item_id for item_id, _ in index.candidates(features, max(k, SHORTLIST))]
+        proposed = SECOND_LOOK_SHORTLIST if second else SHORTLIST
+        shortlist = [item_id for item_id, _ in index.candidates(features, max(k, proposed))]
         if prefetch is not None:
             prefetch([i for i in shortlist if i not in loaded])
         for item_id in shortlist:
