@@ -23,7 +23,7 @@ from . import local_features
 from .fingerprints import PDQ, PHash
 from .ledger import Ledger
 from .prints import FileOutcome, fingerprint_file
-from .scan import worker_pool
+from .scan import batched_run
 from .video import Track
 
 #: Items per transaction (as a scan's batches of files).
@@ -91,43 +91,38 @@ def reindex(
     summary.outdated = sum(len(frames) or 1 for frames in units.values())
     if on_total:
         on_total(summary.outdated)
-    pool = worker_pool(workers)
-    try:
+    with batched_run(workers, ledger.rollback, summary) as pool:
         ids = sorted(units)
         for start in range(0, len(ids), batch_size):
-            batch = ids[start:start + batch_size]
-            copies = ledger.copies_of(batch)
-            known = ledger.items(batch)
-            jobs = []
-            for i in batch:
-                if known[i].kind == "hash":
-                    summary.unreadable.append((i, "an imported hash, without a file: import its list again"))
-                    if progress:
-                        progress(1)
-                else:
-                    jobs.append((i, known[i].sha256, copies.get(i, [])))
-            results = pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs)
-            for item_id, outcome, why in results:
-                if outcome is None:
-                    summary.unreadable.append((item_id, why))
-                elif outcome.video is not None:
-                    _replace_video(ledger, item_id, outcome, units[item_id], summary)
-                else:
-                    p = outcome.prints
-                    ledger.replace_prints(item_id, p.information, p.fingerprints, p.local_record, *current_versions()[:2])
-                    summary.refreshed += 1
-                if progress:
-                    progress(len(units[item_id]) or 1)
+            _reindex_batch(ledger, ids[start:start + batch_size], units, pool, summary, progress)
             ledger.commit()
-    except KeyboardInterrupt as exc:
-        ledger.rollback()
-        summary.interrupted = True
-        exc.summary = summary  # type: ignore[attr-defined]
-        raise
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
     return summary
+
+
+def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]], pool,
+                   summary: ReindexSummary, progress: Callable[[int], None] | None) -> None:
+    """Fingerprint one batch of file items again (in the pool when there is one) and record it."""
+    copies, known = ledger.copies_of(batch), ledger.items(batch)
+    jobs = []
+    for item_id in batch:
+        if known[item_id].kind == "hash":
+            summary.unreadable.append((item_id, "an imported hash, without a file: import its list again"))
+            if progress:
+                progress(1)
+        else:
+            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, [])))
+    hashes, local, _ = current_versions()
+    for item_id, outcome, why in pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs):
+        if outcome is None:
+            summary.unreadable.append((item_id, why))
+        elif outcome.video is not None:
+            _replace_video(ledger, item_id, outcome, units[item_id], summary)
+        else:
+            p = outcome.prints
+            ledger.replace_prints(item_id, p.information, p.fingerprints, p.local_record, hashes, local)
+            summary.refreshed += 1
+        if progress:
+            progress(len(units[item_id]) or 1)
 
 
 def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -168,6 +163,7 @@ def _replace_video(ledger: Ledger, video_id: int, outcome: FileOutcome, outdated
                    summary: ReindexSummary) -> None:
     """A video decoded again: its track, and each keyframe item from the keyframe at its moment."""
     video = outcome.video
+    hashes, local, _ = current_versions()
     ledger.replace_track(video_id, video.track.ALGORITHM, video.track.VERSION, video.track.to_bytes())
     at = {round(kf.time, 3): kf for kf in video.keyframes}
     for frame in ledger.frames_of(video_id):
@@ -178,6 +174,6 @@ def _replace_video(ledger: Ledger, video_id: int, outcome: FileOutcome, outdated
             summary.frames_left.append((frame.item_id, f"no keyframe is taken at {frame.timestamp_s:.3f} s any more"))
             continue
         p = kf.prints
-        ledger.replace_prints(frame.item_id, p.information, p.fingerprints, p.local_record, *current_versions()[:2])
+        ledger.replace_prints(frame.item_id, p.information, p.fingerprints, p.local_record, hashes, local)
         summary.frames_refreshed += 1
     summary.refreshed += 1

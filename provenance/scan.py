@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -286,21 +287,12 @@ def scan(
     def claims_for(path: str) -> list[Claim]:
         return [Claim.from_attribution(a) for a in parsed.for_path(path)] if parsed else []
 
-    pool = worker_pool(workers)
-    try:
+    with batched_run(workers, recorder.rollback, summary) as pool:
         for batch in _batches(paths, batch_size):
             _scan_batch(batch, recorder, claims_for, pool, progress)
             recorder.commit()
         if lazy is None or lazy.loaded:
             matcher.save()
-    except KeyboardInterrupt as exc:
-        recorder.rollback()
-        summary.interrupted = True
-        exc.summary = summary  # type: ignore[attr-defined]
-        raise
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
     return summary
 
 
@@ -321,11 +313,24 @@ class _LazyMatcher:
         return getattr(self._matcher, name)
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor | None:
-    """Processes to fingerprint in (None for one: the caller's own), which end with the caller."""
-    if workers <= 1:
-        return None
-    return ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
+@contextmanager
+def batched_run(workers: int, rollback: Callable[[], None], summary) -> Iterator[ProcessPoolExecutor | None]:
+    """The frame of a run that commits batch by batch (a scan, a re-index): worker processes to
+    fingerprint in (None for one: the caller's own), which end with the caller; on Ctrl-C the
+    batch in flight is rolled back and the KeyboardInterrupt carries the summary, marked
+    interrupted, to the caller."""
+    pool = (ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
+            if workers > 1 else None)
+    try:
+        yield pool
+    except KeyboardInterrupt as exc:
+        rollback()
+        summary.interrupted = True
+        exc.summary = summary  # type: ignore[attr-defined]
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _exit_with_parent(parent: int) -> None:
