@@ -98,7 +98,7 @@ def scan(
     report: Annotated[Optional[Path], typer.Option(help="Append each new re-publication found to this "
                                                    "JSON Lines file.")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that fingerprint in parallel "
-                                                   "[default: every core].", show_default=False)] = None,
+                                                   "(default: every core).", show_default=False)] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no per-file lines.")] = False,
@@ -164,7 +164,7 @@ def _warn_if_outdated(ledger: Ledger) -> None:
 @app.command()
 def reindex(
     workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that fingerprint in parallel "
-                                                   "[default: every core].", show_default=False)] = None,
+                                                   "(default: every core).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the outdated items.")] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
@@ -172,8 +172,10 @@ def reindex(
 ):
     """Fingerprint again the items an older version of an algorithm fingerprinted, from their files.
 
-    After an upgrade that changes an algorithm (see `provenance --help` and the README), search
-    compares only values of the new version: until this runs, older items are invisible to it.
+    After an upgrade that changes an algorithm's output (a new version of PDQ, pHash or the
+    local features), search compares only values of the new version: until this runs, the items
+    indexed before are invisible to it, and check and scan warn.
+
     Each item is read from a sighting's path whose file still has the item's SHA-256. Resumable
     and safe to re-run, like a scan. Exit 0 when it ran (items without a readable copy are
     listed), 2 when it could not run, 130 when interrupted (re-run to continue).

@@ -30,7 +30,6 @@ from .video import Track
 BATCH_SIZE = 64
 
 
-
 def current_versions() -> tuple[dict[str, str], tuple[str, str], tuple[str, str]]:
     """The versions search compares: the global hashes' (algorithm -> version), then the local
     features' and a video track's (algorithm, version)."""
@@ -68,7 +67,7 @@ def outdated_items(ledger: Ledger, limit: int | None = None) -> list[int]:
 
 def has_outdated(ledger: Ledger) -> bool:
     """Whether any item is invisible to some current algorithm until re-indexed (cheap: one
-    index probe per algorithm), for the warnings of ``check``, ``scan`` and ``db current``."""
+    index probe per algorithm), for the warnings of ``check`` and ``scan``."""
     return bool(outdated_items(ledger, limit=1))
 
 

@@ -4,8 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-06
 
-Finding the rows an older version of an algorithm made (reindex.py, and the warning that `check`,
-`scan` and `db current` give about them) then reads one range of an index instead of every row.
+Finding the rows an older version of an algorithm made (reindex.py, and the warning that `check`
+and `scan` give about them) then reads one range of an index instead of every row.
 The fingerprint index on algorithm alone is dropped: the new one starts with it (ledgers adopted
 from schema 1 never had it).
 """
