@@ -208,7 +208,8 @@ def reindex(
             err.print(f"[yellow]keyframe left[/]: item {item_id}: {escape(reason)}")
     s = summary
     out.print(f"outdated items {s.outdated} · re-indexed {s.refreshed} ({s.frames_refreshed} keyframes) · "
-              f"no usable copy {len(s.unreadable)} · keyframes left {len(s.frames_left)}")
+              f"no usable copy {len(s.unreadable)} · keyframes left {len(s.frames_left)} · "
+              f"index files of other versions removed {len(s.removed_files)}")
 
 
 # --- index ----------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ fingerprinted before it are invisible to that algorithm until they are fingerpri
 It runs in batches, each one transaction, so an interrupted run loses nothing and a re-run goes
 on where it stopped. Links, works and sightings are left as they are: a link's evidence stays
 what it was when the link was found. Fingerprinting can run in worker processes, as in a scan.
+At the end the current search indexes are brought up to date and saved, and the index files of
+other versions beside the ledger are deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from dataclasses import dataclass, field
 
 from . import local_features
 from .fingerprints import PDQ, PHash
+from .index_store import remove_other_versions
 from .ledger import Ledger
+from .matcher import Matcher
 from .prints import FileOutcome, fingerprint_file
 from .scan import batched_run
 from .video import Track
@@ -46,6 +50,7 @@ class ReindexSummary:
     frames_refreshed: int = 0  # keyframe items among them
     unreadable: list[tuple[int, str]] = field(default_factory=list)  # (item id, why no copy was usable)
     frames_left: list[tuple[int, str]] = field(default_factory=list)  # keyframes no longer taken
+    removed_files: list[str] = field(default_factory=list)  # index files of other versions, deleted
     interrupted: bool = False
 
     def to_dict(self) -> dict:
@@ -55,6 +60,7 @@ class ReindexSummary:
             "frames_refreshed": self.frames_refreshed,
             "unreadable": [{"item_id": i, "reason": r} for i, r in self.unreadable],
             "frames_left": [{"item_id": i, "reason": r} for i, r in self.frames_left],
+            "removed_files": self.removed_files,
             "interrupted": self.interrupted,
         }
 
@@ -95,6 +101,9 @@ def reindex(
         for start in range(0, len(ids), batch_size):
             _reindex_batch(ledger, ids[start:start + batch_size], units, pool, summary, progress)
             ledger.commit()
+    if units:
+        Matcher(ledger).save()  # the current indexes take the new rows now, not at the next check
+        summary.removed_files = [str(p) for p in remove_other_versions(ledger)]
     return summary
 
 

@@ -10,6 +10,7 @@ from provenance import Ledger, check, reindex, scan
 from provenance import local_features
 from provenance import reindex as reindex_function
 from provenance.fingerprints import PDQ, PHash
+from provenance.index_store import index_folder
 from provenance.reindex import has_outdated, outdated_items
 from provenance.video import Track
 
@@ -64,6 +65,10 @@ def test_an_upgrade_hides_older_items_until_they_are_reindexed(db_url, tmp_path,
         assert before == {"chelsea.jpg": {"chelsea.jpg"}, "coffee.jpg": {"coffee.jpg"}}
         assert outdated_items(led) == [] and not has_outdated(led)
 
+        folder, prefix = index_folder(led)
+        before_files = {p.name[len(prefix):] for p in folder.glob(prefix + ".*-v*")}
+        assert {".pdq-v1.npz", ".phash-v1.npz", ".pdq-v1.npz.json"} <= before_files
+
         _upgrade(monkeypatch)
         items = sorted(i for i, in led.session.execute(text("SELECT id FROM item")))
         assert outdated_items(led) == items and has_outdated(led)
@@ -78,6 +83,10 @@ def test_an_upgrade_hides_older_items_until_they_are_reindexed(db_url, tmp_path,
             assert _rows(led, table, old) == 0
         assert led.session.execute(text("SELECT count(*) FROM fingerprint WHERE algorithm = 'sha256'")).scalar() == 3
         assert _found(led, queries) == before
+        # the older versions' index files are gone; the current ones were saved by the re-index
+        after_files = {p.name[len(prefix):] for p in folder.glob(prefix + ".*-v*")}
+        assert after_files and all("-v99." in name for name in after_files), after_files
+        assert sorted(summary.removed_files) == sorted(str(folder / (prefix + n)) for n in before_files)
 
         again = reindex(led)
         assert (again.outdated, again.refreshed) == (0, 0)
