@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import local_features
 from .errors import MediaError
 from .fingerprints import PDQ, PHash, SHA256, Fingerprint, information_score, is_low_information
-from .media import DecodedImage, ExifFacts, load_image
+from .media import QUERY_WORKING_SIDE, DecodedImage, ExifFacts, decode_image, read_file
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -148,12 +148,20 @@ class FileOutcome:
     video: "VideoPrints | None" = None
 
 
+#: A file to be matched is decoded a second time, larger, for its query side when that gives
+#: the query features this many times the pixels of the working image (tall phone screenshots,
+#: wide pictures: the working image's long side bounds them far below a check's 1 MP).
+QUERY_LOOK_GAIN = 1.5
+
+
 def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
     """Read, decode and fingerprint one file; a bad file becomes an outcome with its error.
 
-    ``keep_image`` keeps the working image on the prints, and computes the query-side local
+    ``keep_image`` keeps a decoded image on the prints, and computes the query-side local
     features (:class:`QueryFeatures`), for matching the new file against the ledger: in a scan
-    this runs in the worker processes, so the one writer only searches and verifies.
+    this runs in the worker processes, so the one writer only searches and verifies. The stored
+    fingerprints always come from the working image; the query side sees the file as a check
+    would (``_query_look``).
     """
     from .video import fingerprint_video, is_video_file  # imported late: video.py imports this module
 
@@ -161,8 +169,12 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
         st = os.stat(path)
         if is_video_file(path):
             return FileOutcome(path, None, None, st.st_size, st.st_mtime_ns, video=fingerprint_video(path))
-        decoded = load_image(path)
-        prints = fingerprint_image(decoded, keep_image=keep_image, query=keep_image)
+        data = read_file(path)
+        decoded = decode_image(data, name=path)
+        prints = fingerprint_image(decoded, keep_image=keep_image, query=False)
+        if keep_image and not is_low_information(prints.information):
+            look = _query_look(data, decoded)
+            prints.decoded, prints.query = look, QueryFeatures.compute(look.image, look.size)
         return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
     except MediaError as exc:
         return FileOutcome(path, None, exc.reason)
@@ -170,3 +182,15 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
         return FileOutcome(path, None, "no such file")
     except OSError as exc:
         return FileOutcome(path, None, f"cannot read: {exc.strerror or exc}")
+
+
+def _query_look(data: bytes, decoded: DecodedImage) -> DecodedImage:
+    """The decoded image to match a file with: the working image, or the file decoded again at a
+    check's size when the query features would get QUERY_LOOK_GAIN times more pixels from it."""
+    def pixels(size: tuple[int, int]) -> int:
+        w, h = local_features.working_size(size, for_query=True)
+        return w * h
+
+    if pixels(decoded.size) < QUERY_LOOK_GAIN * pixels(decoded.image.size):
+        return decoded
+    return decode_image(data, name=decoded.name, working_side=QUERY_WORKING_SIDE)

@@ -41,3 +41,21 @@ def test_prints_without_the_image_carry_no_query_features(tmp_path):
     prints = fingerprint_file(str(path), keep_image=False).prints
     assert prints.decoded is None and prints.query is None
     assert isinstance(QueryFeatures.compute(photo("coffee")), QueryFeatures)
+
+
+def test_a_tall_file_is_matched_as_a_check_would_see_it(tmp_path):
+    """The stored prints come from the 1,024-px working image; the query side of a tall phone
+    screenshot from the file decoded again at a check's size (1 MP of query features, not ~0.5)."""
+    from provenance.media import load_image
+    from provenance.prints import fingerprint_image
+
+    tall = save(photo("coffee").resize((1080, 2340)), tmp_path / "tall.png")
+    wide = save(photo("coffee").resize((1600, 1200)), tmp_path / "wide.jpg")
+    prints = fingerprint_file(str(tall)).prints
+    assert prints.decoded.image.size == (1080, 2340) and prints.query is not None
+    query, _ = prints.query.unpack(prints.decoded.image)
+    assert query.original_size == (1080, 2340)
+    assert query.working_size[0] * query.working_size[1] > 0.9e6
+    stored = fingerprint_image(load_image(str(tall)))
+    assert prints.fingerprints == stored.fingerprints and prints.local_blob == stored.local_blob
+    assert max(fingerprint_file(str(wide)).prints.decoded.image.size) == 1024  # 4:3 gains too little

@@ -280,3 +280,26 @@ def test_scan_links_a_picture_found_only_in_its_frame(tmp_path):
     assert Path(link["earlier"]["path"]).name == "chelsea.png"
     framed = link["evidence"]["framed_in"]  # in the page's pixels: chelsea lies at (1500, 500)-(1951, 800)
     assert abs(framed[0] - 1500) <= 12 and abs(framed[1] - 500) <= 12 and abs(framed[2] - 1951) <= 12
+
+
+def test_scan_links_a_tall_screenshot_seen_at_a_checks_size(tmp_path, monkeypatch):
+    """A phone screenshot (1080 x 2340) showing a known photograph 600 px wide among text: on the
+    1,024-px working image the photograph is too small to verify; decoded again as a check would
+    decode it (prints.QUERY_LOOK_GAIN), it links."""
+    from PIL import Image
+
+    from provenance import prints
+
+    canvas = Image.new("RGB", (1080, 2340), (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    for i in range(12):
+        draw.rectangle((60, 200 + i * 40, 60 + (i * 137) % 900, 220 + i * 40), fill=(40, 40, 40))
+    rocket = photo("rocket")
+    canvas.paste(rocket.resize((600, round(rocket.height * 600 / rocket.width))), (240, 900))
+    save(rocket, tmp_path / "arch" / "a" / "rocket.jpg")
+    save(canvas, tmp_path / "arch" / "b" / "screenshot.png")
+    with Ledger(tmp_path / "l.db") as led:
+        assert scan(led, tmp_path / "arch", workers=1).new_links == 1
+    monkeypatch.setattr(prints, "QUERY_LOOK_GAIN", float("inf"))  # the working image only
+    with Ledger(tmp_path / "l2.db") as led:
+        assert scan(led, tmp_path / "arch", workers=1).new_links == 0

@@ -1,0 +1,136 @@
+"""Links a scan records: does `provenance scan` link each re-publication to its original?
+
+    python benchmarks/scan_links.py [--half report] [--workers N]
+
+match_quality.py measures `check` (a query against a finished ledger). The ledger's links, works
+and chains come from scans instead, and a scan matches each new file differently: on its 1,024-px
+working image, with the query features its workers computed, without the second look at the
+index's scale (scan.py says why). This benchmark scans, into a fresh SQLite ledger, the very
+files match_quality.py built for a half (run it first: they are cached under bench-cache/), as
+one archive in this order: the indexed originals and their logo/banner-stamped copies, then every
+re-publication (15 kinds), then the never-indexed photographs under the same edits, the photos
+sharing a logo or banner with an indexed copy, the degenerate images and the generated scenes.
+No padding: the ledger holds only these files.
+
+It prints, per kind of edit, how many re-publications were linked to their original (directly:
+the link the chain is built from), and the false links: links between two files that show no
+common picture (a collage shows two, and a link to either is true; the never-indexed photos'
+own re-publications of one another are true links too). Wall time and files per second of the
+scan come with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine import describe  # noqa: E402
+
+#: The archive's folders, in scan order (walk_archive sorts), and the cached folder each links to.
+FOLDERS = [("a-indexed", "indexed"), ("b-indexed-overlay", "indexed-overlay"), ("c-republished", "queries-pos"),
+           ("d-never-indexed", "queries-neg"), ("e-shared-overlay", "queries-shared"),
+           ("f-degenerate", "queries-degenerate"), ("g-generated", "queries-generated")]
+
+
+def pictures_of(cached: str, rel: Path, never: list[str]) -> set[str]:
+    """The photographs a cached file shows (match_quality.py's naming and seeds)."""
+    stem = rel.stem
+    if cached == "indexed":
+        return {stem}
+    if cached in ("indexed-overlay", "queries-shared"):
+        return {stem.rsplit("-", 1)[0]}  # "{photo}-{logo_corner|caption_banner}"
+    if cached in ("queries-pos", "queries-neg"):
+        kind = rel.parent.name
+        shown = {stem}
+        if kind == "collage_half":  # the other half: the first draw of the edit's own generator
+            seed = f"{stem}-{kind}" if cached == "queries-pos" else f"neg-{stem}-{kind}"
+            shown.add(never[random.Random(seed).randrange(len(never))])
+        return shown
+    return {f"{cached}/{stem}"}  # degenerate and generated images: each its own picture
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--half", choices=("tune", "report"), default="report")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    print(describe())
+    import match_quality as mq
+
+    from provenance import Ledger, scan
+
+    work = mq.CACHE / args.half
+    if not (work / "queries-pos").is_dir():
+        sys.exit(f"{work}: run `python benchmarks/match_quality.py --half {args.half} --sizes 1000` first")
+    _, never_photos = mq.build_sets(args.half)
+    never = [p.name for p in never_photos]
+    with tempfile.TemporaryDirectory(dir=mq.CACHE) as tmp:  # same file system: hard links
+        root = Path(tmp) / "archive"
+        shows: dict[str, tuple[str, set[str]]] = {}  # archive path -> (cached folder / kind, pictures)
+        for folder, cached in FOLDERS:
+            for src in sorted((work / cached).rglob("*")):
+                if not src.is_file():
+                    continue
+                rel = src.relative_to(work / cached)
+                dst = root / folder / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(src, dst)
+                label = f"{cached}/{rel.parent.name}" if cached == "queries-pos" else cached
+                shows[str(dst)] = (label, pictures_of(cached, rel, never))
+        print(f"archive: {len(shows)} files ({args.half} half)")
+        db = Path(tmp) / "ledger.db"
+        with Ledger(db) as ledger:
+            t = time.perf_counter()
+            summary = scan(ledger, root, workers=args.workers)
+            took = time.perf_counter() - t
+        print(f"scan: {took:.0f} s, {summary.files_seen / took:.1f} files/s ({args.workers} workers); "
+              f"{summary.new_items} items, {summary.new_links} links, {summary.failed} failed")
+        con = sqlite3.connect(db)
+        files_of = defaultdict(list)
+        for item, path in con.execute("SELECT item_id, path FROM sighting"):
+            files_of[item].append(path)
+        links = con.execute("SELECT earlier_item_id, later_item_id FROM match_link").fetchall()
+        con.close()
+
+    def pictures(item: int) -> set[str]:
+        return set().union(*(shows[p][1] for p in files_of[item]))
+
+    original_item = {}  # indexed photo -> its item
+    for item, paths in files_of.items():
+        for path in paths:
+            label, pics = shows[path]
+            if label == "indexed":
+                original_item[next(iter(pics))] = item
+    linked = {frozenset(pair) for pair in links}
+    found, total = Counter(), Counter()
+    for item, paths in files_of.items():
+        for path in paths:
+            label, pics = shows[path]
+            if not label.startswith("queries-pos/"):
+                continue
+            kind = label.split("/", 1)[1]
+            owner = [p for p in pics if p in original_item]  # a collage's other half was never indexed
+            total[kind] += 1
+            found[kind] += any(frozenset((item, original_item[p])) in linked for p in owner)
+    false = [(a, b) for a, b in links if not pictures(a) & pictures(b)]
+    print(f"{'kind of edit':22s} {'linked':>7s}  to the original")
+    for kind in sorted(total):
+        print(f"{kind:22s} {found[kind] / total[kind]:7.3f}  {found[kind]}/{total[kind]}")
+    print(f"{'all':22s} {sum(found.values()) / sum(total.values()):7.3f}  {sum(found.values())}/{sum(total.values())}")
+    print(f"false links: {len(false)} of {len(links)}")
+    for a, b in false[:20]:
+        print(f"  {Path(files_of[a][0]).relative_to(root)} <-> {Path(files_of[b][0]).relative_to(root)}")
+
+
+if __name__ == "__main__":
+    main()
