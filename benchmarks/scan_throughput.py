@@ -8,7 +8,8 @@ peak memory (max RSS) is its own:
   decode     reading + decoding only (the floor any fingerprinting pays);
   global     decode + SHA-256 + PDQ (8 dihedral) + pHash + information score;
   full       global + ORB local features (what the ledger stores per file);
-  worker     full + the query-side ORB features a scan's worker sends to the writer;
+  worker     what a scan's worker does per file: full + the query-side ORB features it sends to
+             the writer (from the file decoded again at a check's size when that gains enough);
   scan/1     a full `provenance scan` into SQLite, one process;
   scan/N     the same with N worker processes;
   rescan     a second scan of the same archive (nothing new: must read no file).
@@ -72,19 +73,20 @@ _STAGE = r"""
 import sys, time, resource, json
 from pathlib import Path
 from provenance.media import load_image
-from provenance.prints import fingerprint_image
+from provenance.prints import fingerprint_file, fingerprint_image
 mode, share, shares = sys.argv[1], int(sys.argv[3]), int(sys.argv[4])
 paths = sorted(Path(sys.argv[2]).glob('*.jpg'))[share::shares]
 load_image(paths[0]); fingerprint_image(load_image(paths[0]), query=True)  # imports, first-call set-up
 t, c = time.perf_counter(), time.process_time()
 for p in paths:
+    if mode == 'worker':  # exactly what a scan's worker does with a file (prints.fingerprint_file)
+        fingerprint_file(str(p))
+        continue
     d = load_image(p)
     if mode == 'global':
         fingerprint_image(d, local=False)
     elif mode == 'full':
         fingerprint_image(d, local=True)
-    elif mode == 'worker':
-        fingerprint_image(d, local=True, query=True)
 elapsed, cpu = time.perf_counter() - t, time.process_time() - c
 hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]  # not maxrss: see run_scan
 print(json.dumps({'seconds': elapsed, 'cpu': cpu, 'n': len(paths), 'maxrss_mb': hwm / 1024}))
