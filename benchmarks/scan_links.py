@@ -12,10 +12,11 @@ re-publication (15 kinds), then the never-indexed photographs under the same edi
 sharing a logo or banner with an indexed copy, the degenerate images and the generated scenes.
 No padding: the ledger holds only these files.
 
-It prints, per kind of edit, how many re-publications were linked to their original (directly:
-the link the chain is built from), and the false links: links between two files that show no
-common picture (a collage shows two, and a link to either is true; the never-indexed photos'
-own re-publications of one another are true links too). Wall time and files per second of the
+It prints, per kind of edit, how many re-publications were linked to their original directly,
+and how many to some copy of their picture (the original or another re-publication: either way
+the file joins the picture's work, and the chain places it); and the false links: links between
+two files that show no common picture (a collage shows two, and a link to either is true; the
+never-indexed photos' own re-publications of one another are true links too). Wall time and files per second of the
 scan come with it.
 """
 
@@ -112,7 +113,11 @@ def main() -> None:
             if label == "indexed":
                 original_item[next(iter(pics))] = item
     linked = {frozenset(pair) for pair in links}
-    found, total = Counter(), Counter()
+    neighbours = defaultdict(set)
+    for a, b in links:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    found, joined, total = Counter(), Counter(), Counter()
     for item, paths in files_of.items():
         for path in paths:
             label, pics = shows[path]
@@ -122,11 +127,16 @@ def main() -> None:
             owner = [p for p in pics if p in original_item]  # a collage's other half was never indexed
             total[kind] += 1
             found[kind] += any(frozenset((item, original_item[p])) in linked for p in owner)
+            # or linked to another copy of the picture: it joins the work, the chain places it
+            joined[kind] += any(set(owner) & pictures(other) for other in neighbours[item])
     false = [(a, b) for a, b in links if not pictures(a) & pictures(b)]
-    print(f"{'kind of edit':22s} {'linked':>7s}  to the original")
+    print(f"{'kind of edit':22s} {'linked':>7s}  to the original  {'joined':>7s}  a copy of its picture")
     for kind in sorted(total):
-        print(f"{kind:22s} {found[kind] / total[kind]:7.3f}  {found[kind]}/{total[kind]}")
-    print(f"{'all':22s} {sum(found.values()) / sum(total.values()):7.3f}  {sum(found.values())}/{sum(total.values())}")
+        print(f"{kind:22s} {found[kind] / total[kind]:7.3f}  {found[kind]:>3d}/{total[kind]:<11d} "
+              f"{joined[kind] / total[kind]:7.3f}  {joined[kind]}/{total[kind]}")
+    n = sum(total.values())
+    print(f"{'all':22s} {sum(found.values()) / n:7.3f}  {sum(found.values()):>3d}/{n:<11d} "
+          f"{sum(joined.values()) / n:7.3f}  {sum(joined.values())}/{n}")
     print(f"false links: {len(false)} of {len(links)}")
     for a, b in false[:20]:
         print(f"  {Path(files_of[a][0]).relative_to(root)} <-> {Path(files_of[b][0]).relative_to(root)}")
