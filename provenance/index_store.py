@@ -240,8 +240,6 @@ def phash_file(ledger: Ledger) -> HashIndexFile:
     return HashIndexFile(ledger, PHash)
 
 
-
-
 #: The name, after the ledger's prefix, of any version's index file or stamp (see the suffixes above).
 _INDEX_FILE = re.compile(r"(pdq|phash|orb)-v[^.]+\.(npz|words\d+)(\.json)?")
 

@@ -46,9 +46,9 @@ SHORTLIST = 48
 # The second and framed looks (search) come only after a query matched nothing, so they propose
 # more. Tune half, first look: the words ranked the original beyond 48 for 6 of 66 crops to 50%
 # and 4 of 66 crop+logo copies (other kinds: never); at 96 in the second looks, one more crop was
-# found (crop 50% 62 -> 63 of 66, all kinds 0.995 -> 0.996),
-# still no false match in 2,000, for +22 ms median CPU on a never-indexed check at 1,000 items
-# (207 -> 229 ms, 120 queries alternated; benchmarks/match_quality.py --half tune).
+# found (crop 50% 62 -> 63 of 66, all kinds 0.995 -> 0.996), still no false match in 2,000, for
+# +22 ms median CPU on a never-indexed check at 1,000 items (207 -> 229 ms, 120 queries
+# alternated; benchmarks/match_quality.py --half tune). Report half, run once: see the README.
 SECOND_LOOK_SHORTLIST = 96
 
 # --- geometric check -------------------------------------------------------
