@@ -8,7 +8,6 @@ from sqlalchemy import text
 
 from provenance import Ledger, check, reindex, scan
 from provenance import local_features
-from provenance import reindex as reindex_function
 from provenance.fingerprints import PDQ, PHash
 from provenance.index_store import index_folder
 from provenance.reindex import has_outdated, outdated_items
@@ -118,7 +117,8 @@ def test_an_interrupted_reindex_loses_nothing_and_resumes(tmp_path, monkeypatch)
     with Ledger(tmp_path / "l.db") as led:
         scan(led, tmp_path / "arch")
         _upgrade(monkeypatch)
-        real = reindex_function.__globals__["fingerprint_file"]
+        module = reindex.__globals__  # provenance.reindex's namespace (the package exports the function)
+        real = module["fingerprint_file"]
         calls = []
 
         def interrupt_on_the_third(path, **kw):
@@ -127,12 +127,12 @@ def test_an_interrupted_reindex_loses_nothing_and_resumes(tmp_path, monkeypatch)
                 raise KeyboardInterrupt
             return real(path, **kw)
 
-        monkeypatch.setitem(reindex_function.__globals__, "fingerprint_file", interrupt_on_the_third)
+        monkeypatch.setitem(module, "fingerprint_file", interrupt_on_the_third)
         with pytest.raises(KeyboardInterrupt) as caught:
             reindex(led, batch_size=2)
         assert caught.value.summary.interrupted and caught.value.summary.refreshed == 2
         assert len(outdated_items(led)) == 1  # the first batch was committed, the second rolled back
-        monkeypatch.setitem(reindex_function.__globals__, "fingerprint_file", real)
+        monkeypatch.setitem(module, "fingerprint_file", real)
         assert reindex(led, workers=2).refreshed == 1
         assert outdated_items(led) == []
         per_item = led.session.execute(text(
