@@ -17,7 +17,8 @@ import io
 import logging
 import os
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -143,6 +144,33 @@ def decode_image(data: bytes, name: str = "<bytes>", working_side: int = WORKING
     The working image's longest side is at most ``working_side`` (queries ask for more than
     indexing does: a photo inside a tall phone screenshot needs the detail).
     """
+    return _decode(data, name, working_side, keep_whole=False)[0]
+
+
+def decode_with_larger(data: bytes, name: str, larger_side: int) -> tuple[DecodedImage, Callable[[], DecodedImage]]:
+    """The file decoded at WORKING_SIDE, and a function that gives it at ``larger_side`` too, as
+    ``decode_image`` would: reduced from the same decode when that one was whole (no JPEG draft:
+    a PNG phone screenshot, a JPEG under 2,048 px), so the file is not decoded twice for it."""
+    decoded, whole = _decode(data, name, WORKING_SIDE, keep_whole=True)
+
+    def larger() -> DecodedImage:
+        if whole is None:
+            return decode_image(data, name, larger_side)
+        return replace(decoded, image=_shrink(whole, larger_side))
+
+    return decoded, larger
+
+
+def _shrink(img: Image.Image, side: int) -> Image.Image:
+    """The working image: longest side at most ``side`` (in place)."""
+    if max(img.size) > side:
+        img.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return img
+
+
+def _decode(data: bytes, name: str, working_side: int, keep_whole: bool) -> tuple[DecodedImage, Image.Image | None]:
+    """decode_image, and with ``keep_whole`` a copy of the image before it was reduced when it
+    was decoded at full resolution (a draft decode at any side starts from other pixels)."""
     if not data:
         raise MediaError(name, "empty file")
     if not looks_like_image(data[:16]):
@@ -184,8 +212,7 @@ def decode_image(data: bytes, name: str = "<bytes>", working_side: int = WORKING
         raise MediaError(name, f"corrupt or truncated {fmt} file: {_short(exc)}") from None
     width = round(img.size[0] * scale_back)
     height = round(img.size[1] * scale_back)
-    if max(img.size) > working_side:
-        img.thumbnail((working_side, working_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    whole = img.copy() if keep_whole and scale_back == 1.0 else None
     return DecodedImage(
         name=name,
         sha256=sha,
@@ -193,9 +220,9 @@ def decode_image(data: bytes, name: str = "<bytes>", working_side: int = WORKING
         format=fmt,
         width=width,
         height=height,
-        image=img,
+        image=_shrink(img, working_side),
         exif=read_exif(data),
-    )
+    ), whole
 
 
 def _short(exc: BaseException) -> str:

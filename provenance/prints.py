@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import local_features
 from .errors import MediaError
 from .fingerprints import PDQ, PHash, SHA256, Fingerprint, information_score, is_low_information
-from .media import QUERY_WORKING_SIDE, DecodedImage, ExifFacts, decode_image, read_file
+from .media import QUERY_WORKING_SIDE, DecodedImage, ExifFacts, decode_image, decode_with_larger, read_file
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -161,7 +161,7 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
     features (:class:`QueryFeatures`), for matching the new file against the ledger: in a scan
     this runs in the worker processes, so the one writer only searches and verifies. The stored
     fingerprints always come from the working image; the query side sees the file as a check
-    would (``_query_look``).
+    would (``_wants_larger_look``).
     """
     from .video import fingerprint_video, is_video_file  # imported late: video.py imports this module
 
@@ -170,10 +170,12 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
         if is_video_file(path):
             return FileOutcome(path, None, None, st.st_size, st.st_mtime_ns, video=fingerprint_video(path))
         data = read_file(path)
-        decoded = decode_image(data, name=path)
-        prints = fingerprint_image(decoded, keep_image=keep_image, query=False)
-        if keep_image and not is_low_information(prints.information):
-            look = _query_look(data, decoded)
+        if not keep_image:
+            return FileOutcome(path, fingerprint_image(decode_image(data, name=path)), None, st.st_size, st.st_mtime_ns)
+        decoded, larger = decode_with_larger(data, path, QUERY_WORKING_SIDE)
+        prints = fingerprint_image(decoded, keep_image=True)
+        if not is_low_information(prints.information):
+            look = larger() if _wants_larger_look(decoded) else decoded
             prints.decoded, prints.query = look, QueryFeatures.compute(look.image, look.size)
         return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
     except MediaError as exc:
@@ -184,13 +186,11 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
         return FileOutcome(path, None, f"cannot read: {exc.strerror or exc}")
 
 
-def _query_look(data: bytes, decoded: DecodedImage) -> DecodedImage:
-    """The decoded image to match a file with: the working image, or the file decoded again at a
-    check's size when the query features would get QUERY_LOOK_GAIN times more pixels from it."""
+def _wants_larger_look(decoded: DecodedImage) -> bool:
+    """Whether a file's query features would get QUERY_LOOK_GAIN times more pixels from the file
+    decoded at a check's size than from its working image."""
     def pixels(size: tuple[int, int]) -> int:
         w, h = local_features.working_size(size, for_query=True)
         return w * h
 
-    if pixels(decoded.size) < QUERY_LOOK_GAIN * pixels(decoded.image.size):
-        return decoded
-    return decode_image(data, name=decoded.name, working_side=QUERY_WORKING_SIDE)
+    return pixels(decoded.size) >= QUERY_LOOK_GAIN * pixels(decoded.image.size)

@@ -138,3 +138,27 @@ def test_corrupted_jpegs_fail_cleanly(cut, noise):
     except MediaError:
         pass
     read_exif(bytes(data))  # never raises
+
+
+def test_decode_with_larger_gives_what_decode_image_gives_decoding_once_when_it_can(monkeypatch):
+    """A scan's worker wants some files at a check's size too: a PNG phone screenshot is reduced
+    from its one decode; a JPEG the working image took in draft mode is decoded again."""
+    import numpy as np
+
+    from provenance import media
+
+    calls = []
+    real = media._decode
+    monkeypatch.setattr(media, "_decode", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    tall = photo("coffee").resize((1080, 2340))
+    for fmt, decodes in (("PNG", 1), ("JPEG", 2)):  # the JPEG's working image is a draft at 1/2
+        buf = io.BytesIO()
+        tall.save(buf, fmt)
+        calls.clear()
+        decoded, larger = media.decode_with_larger(buf.getvalue(), "t", 2400)
+        look = larger()
+        assert len(calls) == decodes, fmt
+        for got, side in ((decoded, media.WORKING_SIDE), (look, 2400)):
+            want = real(buf.getvalue(), "t", side, keep_whole=False)[0]
+            assert got.size == want.size == (1080, 2340)
+            assert np.array_equal(np.asarray(got.image), np.asarray(want.image)), (fmt, side)
