@@ -120,11 +120,15 @@ def scan(
         _warn_if_outdated(ledger)
 
 
-def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet) -> ScanSummary:
-    show = not quiet and err.is_terminal
-    columns = (TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+def _progress_bar(verb: str, quiet: bool) -> Progress:
+    """A progress bar on stderr for long work (only on a terminal): done/total, times, a name."""
+    columns = (TextColumn(f"[bold]{verb}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn(), TextColumn("{task.fields[name]}", style="dim"))
-    with Progress(*columns, console=err, disable=not show, transient=True) as bar:
+    return Progress(*columns, console=err, disable=quiet or not err.is_terminal, transient=True)
+
+
+def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet) -> ScanSummary:
+    with _progress_bar("scanning", quiet) as bar:
         task = bar.add_task("scan", total=None, name="")
 
         def tick(path: str) -> None:
@@ -190,11 +194,8 @@ def reindex(
             else:
                 out.print(f"outdated items {count}" + (": run `provenance reindex`" if count else ""))
             return
-        show = not (quiet or json_out) and err.is_terminal
-        columns = (TextColumn("[bold]re-indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())
-        with Progress(*columns, console=err, disable=not show, transient=True) as bar:
-            task = bar.add_task("reindex", total=None)
+        with _progress_bar("re-indexing", quiet or json_out) as bar:
+            task = bar.add_task("reindex", total=None, name="")
             summary = run_reindex(ledger, workers=workers or os.cpu_count() or 1,
                                   progress=lambda n: bar.update(task, advance=n),
                                   on_total=lambda n: bar.update(task, total=n))

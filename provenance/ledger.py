@@ -377,10 +377,10 @@ class Ledger(WorkStore):
         yield from self.session.exec(stmt)
 
     def outdated_item_ids(self, current: dict[str, str], local: tuple[str, str], track: tuple[str, str],
-                          after_id: int = 0, limit: int | None = None) -> list[int]:
+                          limit: int | None = None) -> list[int]:
         """Items holding a fingerprint or local features made by another version of a current
         algorithm (`current`: algorithm -> version; `local`, `track`: (algorithm, version) of the
-        local features and of a video's track), lowest id first, after `after_id`.
+        local features and of a video's track), lowest id first.
 
         Search compares only values of the current version, so these items are invisible to it
         until re-indexed (reindex.py). Each part reads a range of an (algorithm, version, item)
@@ -390,11 +390,9 @@ class Ledger(WorkStore):
         parts = []
         for table, algorithm, version in [*((F, a, v) for a, v in current.items()), (L, *local)]:
             for other in (table.version < version, table.version > version):
-                parts.append(select(table.item_id).where(table.algorithm == algorithm, other,
-                                                         table.item_id > after_id))
+                parts.append(select(table.item_id).where(table.algorithm == algorithm, other))
         V = VideoRecord
-        parts.append(select(V.item_id).where(or_(V.track_algorithm != track[0], V.track_version != track[1]),
-                                             V.item_id > after_id))
+        parts.append(select(V.item_id).where(or_(V.track_algorithm != track[0], V.track_version != track[1])))
         found = union(*parts).subquery()
         stmt = select(found.c.item_id).order_by(found.c.item_id)
         if limit is not None:

@@ -174,8 +174,9 @@ def _replace_video(ledger: Ledger, video_id: int, outcome: FileOutcome, outdated
     hashes, local, _ = current_versions()
     ledger.replace_track(video_id, video.track.ALGORITHM, video.track.VERSION, video.track.to_bytes())
     at = {round(kf.time, 3): kf for kf in video.keyframes}
+    outdated = set(outdated_frames)
     for frame in ledger.frames_of(video_id):
-        if frame.item_id not in outdated_frames:
+        if frame.item_id not in outdated:
             continue
         kf = at.get(round(frame.timestamp_s, 3))
         if kf is None:
