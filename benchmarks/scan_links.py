@@ -1,6 +1,6 @@
 """Links a scan records: does `provenance scan` link each re-publication to its original?
 
-    python benchmarks/scan_links.py [--half report] [--workers N]
+    python benchmarks/scan_links.py [--half report] [--workers N] [--hashes-only]
 
 match_quality.py measures `check` (a query against a finished ledger). The ledger's links, works
 and chains come from scans instead, and a scan matches each new file differently: on its 1,024-px
@@ -18,6 +18,9 @@ the file joins the picture's work, and the chain places it); and the false links
 two files that show no common picture (a collage shows two, and a link to either is true; the
 never-indexed photos' own re-publications of one another are true links too). Wall time and files per second of the
 scan come with it.
+
+With --hashes-only, the archive is scanned first with `scan --hashes-only` (global hashes alone),
+and the same table printed; then a full scan completes it, and the table is printed again.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--half", choices=("tune", "report"), default="report")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--hashes-only", action="store_true", help="a hashes-only scan first, then a full one")
     args = ap.parse_args()
     print(describe())
     import match_quality as mq
@@ -90,18 +94,25 @@ def main() -> None:
                 shows[str(dst)] = (label, pictures_of(cached, rel, never))
         print(f"archive: {len(shows)} files ({args.half} half)")
         db = Path(tmp) / "ledger.db"
-        with Ledger(db) as ledger:
-            t = time.perf_counter()
-            summary = scan(ledger, root, workers=args.workers)
-            took = time.perf_counter() - t
-        print(f"scan: {took:.0f} s, {summary.files_seen / took:.1f} files/s ({args.workers} workers); "
-              f"{summary.new_items} items, {summary.new_links} links, {summary.failed} failed")
-        con = sqlite3.connect(db)
-        files_of = defaultdict(list)
-        for item, path in con.execute("SELECT item_id, path FROM sighting"):
-            files_of[item].append(path)
-        links = con.execute("SELECT earlier_item_id, later_item_id FROM match_link").fetchall()
-        con.close()
+        for hashes_only in ((True, False) if args.hashes_only else (False,)):
+            with Ledger(db) as ledger:
+                t = time.perf_counter()
+                summary = scan(ledger, root, workers=args.workers, hashes_only=hashes_only)
+                took = time.perf_counter() - t
+            print(f"\n{'hashes-only scan' if hashes_only else 'scan'}: {took:.0f} s, "
+                  f"{summary.files_seen / took:.1f} files/s ({args.workers} workers); {summary.new_items} items, "
+                  f"{summary.completed} completed, {summary.new_links} links, {summary.failed} failed")
+            print_links(db, shows, root)
+
+
+def print_links(db: Path, shows: dict[str, tuple[str, set[str]]], root: Path) -> None:
+    """The table of links per kind of edit, and the false links, of the ledger at ``db``."""
+    con = sqlite3.connect(db)
+    files_of = defaultdict(list)
+    for item, path in con.execute("SELECT item_id, path FROM sighting"):
+        files_of[item].append(path)
+    links = con.execute("SELECT earlier_item_id, later_item_id FROM match_link").fetchall()
+    con.close()
 
     def pictures(item: int) -> set[str]:
         return set().union(*(shows[p][1] for p in files_of[item]))

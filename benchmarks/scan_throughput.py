@@ -5,17 +5,22 @@
 Builds COUNT distinct JPEGs of 1-2 MP from the freely licensed photo corpus (benchmarks/photos.py;
 without its Debian packages, scikit-image's photos), then measures, each in fresh processes so
 peak memory (max RSS) is its own:
-  decode     reading + decoding only (the floor any fingerprinting pays);
-  global     decode + SHA-256 + PDQ (8 dihedral) + pHash + information score;
-  full       global + ORB local features (what the ledger stores per file);
+  decode     reading + decoding to the working image (the floor of full fingerprints);
+  decode/h   reading + decoding to the hash picture alone (media.HASH_SIDE: the floor of the
+             global hashes, which never need the working image);
+  global     what a `scan --hashes-only` worker does: decode/h + SHA-256 + PDQ (8 dihedral) + pHash
+             + information score;
+  full       decode + the global hashes + ORB local features (what the ledger stores per file);
   worker     what a scan's worker does per file: full + the query-side ORB features it sends to
              the writer (from the file decoded again at a check's size when that gains enough);
   scan/1     a full `provenance scan` into SQLite, one process;
   scan/N     the same with N worker processes;
+  hashes/N   `provenance scan --hashes-only` with N worker processes;
   rescan     a second scan of the same archive (nothing new: must read no file).
 For the per-image stages: images/s on one core (from the process's CPU time, so other load on a
 shared machine inflates it less than wall time) and on all N cores (N processes on N shares of
-the files, wall time), and the ratio to decode-only. Compare ratios within one run.
+the files, wall time), and the ratio to its floor (decode/h for global, decode for the others).
+Compare ratios within one run.
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ def make_archive(folder: Path, count: int) -> list[Path]:
 _STAGE = r"""
 import sys, time, resource, json
 from pathlib import Path
-from provenance.media import load_image
+from provenance.media import decode_image, load_image, read_file
 from provenance.prints import fingerprint_file, fingerprint_image
 mode, share, shares = sys.argv[1], int(sys.argv[3]), int(sys.argv[4])
 paths = sorted(Path(sys.argv[2]).glob('*.jpg'))[share::shares]
@@ -82,10 +87,14 @@ for p in paths:
     if mode == 'worker':  # exactly what a scan's worker does with a file (prints.fingerprint_file)
         fingerprint_file(str(p))
         continue
+    if mode == 'global':  # exactly what a hashes-only scan's worker does
+        fingerprint_file(str(p), hashes_only=True)
+        continue
+    if mode == 'decode/h':
+        decode_image(read_file(p), str(p), hashes_only=True)
+        continue
     d = load_image(p)
-    if mode == 'global':
-        fingerprint_image(d, local=False)
-    elif mode == 'full':
+    if mode == 'full':
         fingerprint_image(d, local=True)
 elapsed, cpu = time.perf_counter() - t, time.process_time() - c
 hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]  # not maxrss: see run_scan
@@ -107,13 +116,13 @@ def run_stage(mode: str, folder: Path, shares: int = 1) -> dict:
             "n": sum(r["n"] for r in results), "maxrss_mb": max(r["maxrss_mb"] for r in results), "wall": wall}
 
 
-def run_scan(folder: Path, db: Path, workers: int) -> dict:
+def run_scan(folder: Path, db: Path, workers: int, *options: str) -> dict:
     """A scan as a user runs it; peak RSS of its main (writer) process from VmHWM, since getrusage's
     maxrss of a child carries over the RSS of this parent (which holds the photo corpus)."""
     from archive_scan import PEAK_RUNNER, peak_mb
 
     cmd = [sys.executable, "-c", PEAK_RUNNER, "scan", str(folder), "--db", str(db), "--json", "--quiet",
-           "--workers", str(workers)]
+           "--workers", str(workers), *options]
     t = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - t
@@ -137,21 +146,23 @@ def main() -> None:
         print(f"{'stage':10s} {'img/s/core':>10s} {'ms/img':>8s} {'x decode':>9s} "
               f"{'img/s all':>10s} {'x decode':>9s} {'peak MB':>8s}   ({args.workers} cores)")
         single, multi = {}, {}
-        for mode in ("decode", "global", "full", "worker"):
+        for mode in ("decode", "decode/h", "global", "full", "worker"):
             single[mode] = run_stage(mode, folder)
             multi[mode] = run_stage(mode, folder, args.workers)
         for mode in single:
             one, all_ = single[mode], multi[mode]
+            floor = "decode/h" if mode in ("decode/h", "global") else "decode"
             per_core = one["n"] / one["cpu"]
             rate_all = all_["n"] / all_["seconds"]
-            print(f"{mode:10s} {per_core:10.1f} {1000 / per_core:8.1f} {one['cpu'] / single['decode']['cpu']:9.2f} "
-                  f"{rate_all:10.1f} {all_['seconds'] / multi['decode']['seconds']:9.2f} {one['maxrss_mb']:8.0f}")
-        hashes = (single["global"]["cpu"] - single["decode"]["cpu"]) / single["global"]["n"]
-        print(f"global hashes alone (global - decode): {1000 * hashes:.1f} ms/img, {1 / hashes:.0f} img/s/core")
+            print(f"{mode:10s} {per_core:10.1f} {1000 / per_core:8.1f} {one['cpu'] / single[floor]['cpu']:9.2f} "
+                  f"{rate_all:10.1f} {all_['seconds'] / multi[floor]['seconds']:9.2f} {one['maxrss_mb']:8.0f}")
+        hashes = (single["global"]["cpu"] - single["decode/h"]["cpu"]) / single["global"]["n"]
+        print(f"global hashes alone (global - decode/h): {1000 * hashes:.1f} ms/img, {1 / hashes:.0f} img/s/core")
         rows = []
-        db1, dbn = Path(tmp) / "one.db", Path(tmp) / "many.db"
+        db1, dbn, dbh = Path(tmp) / "one.db", Path(tmp) / "many.db", Path(tmp) / "hashes.db"
         rows.append(("scan/1", run_scan(folder, db1, 1)))
         rows.append((f"scan/{args.workers}", run_scan(folder, dbn, args.workers)))
+        rows.append((f"hashes/{args.workers}", run_scan(folder, dbh, args.workers, "--hashes-only")))
         rows.append(("rescan", run_scan(folder, db1, 1)))
         print(f"{'scan':10s} {'images/s':>9s} {'ms/image':>9s} {'peak MB':>8s}   (wall time, process start-up included)")
         for name, r in rows:

@@ -99,6 +99,10 @@ def scan(
                                                    "JSON Lines file.")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that fingerprint in parallel "
                                                    "(default: every core).", show_default=False)] = None,
+    hashes_only: Annotated[bool, typer.Option(
+        "--hashes-only", help="A first pass over a large backlog, several times faster: record images' "
+        "SHA-256, PDQ and pHash alone, and link the copies, re-encodings, resizes, mirrors and recolourings "
+        "they find. A later scan without this option completes those images: crops, screenshots, collages.")] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no per-file lines.")] = False,
@@ -112,7 +116,7 @@ def scan(
     with _ledger(db) as ledger:
         report_fh = open(report, "a", encoding="utf-8") if report else None
         try:
-            summary = _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet or json_out)
+            summary = _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet or json_out, hashes_only)
         finally:
             if report_fh:
                 report_fh.close()
@@ -127,7 +131,7 @@ def _progress_bar(verb: str, quiet: bool) -> Progress:
     return Progress(*columns, console=err, disable=quiet or not err.is_terminal, transient=True)
 
 
-def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet) -> ScanSummary:
+def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet, hashes_only) -> ScanSummary:
     with _progress_bar("scanning", quiet) as bar:
         task = bar.add_task("scan", total=None, name="")
 
@@ -135,7 +139,7 @@ def _run_with_progress(ledger, archive, manifest, report_fh, workers, quiet) -> 
             bar.update(task, advance=1, name=Path(path).name[-40:])
 
         return run_scan(ledger, archive, manifest=manifest, report=report_fh, workers=workers or os.cpu_count() or 1,
-                        progress=tick, on_total=lambda n: bar.update(task, total=n))
+                        progress=tick, on_total=lambda n: bar.update(task, total=n), hashes_only=hashes_only)
 
 
 def _print_summary(summary: ScanSummary, json_out: bool, quiet: bool) -> None:
@@ -151,6 +155,7 @@ def _print_summary(summary: ScanSummary, json_out: bool, quiet: bool) -> None:
     out.print(
         f"files seen {s.files_seen} · new items {s.new_items} · new sightings {s.new_sightings} · "
         f"new re-publication links {s.new_links} · unchanged {s.unchanged} · skipped {s.skipped} · failed {s.failed}"
+        + (f" · completed {s.completed}" if s.completed else "")
     )
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, event, or_, union, update
+from sqlalchemy import delete, event, exists, or_, union, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ArgumentError, DatabaseError
 from sqlmodel import Session, create_engine, select
@@ -425,6 +425,33 @@ class Ledger(WorkStore):
         """Store a video's sample track as the current version computed it (reindex.py)."""
         self.session.execute(update(VideoRecord).where(VideoRecord.item_id == video_item_id).values(
             track_algorithm=algorithm, track_version=version, track=track))
+
+    def local_feature_versions(self, item_ids: Iterable[int], algorithm: str) -> dict[int, set[str]]:
+        """The versions of this algorithm's local features each of these items holds (no blob is
+        read; an item without any is absent)."""
+        L = LocalFeatureRecord
+        found: dict[int, set[str]] = {}
+        for chunk in _chunks(sorted(set(item_ids)), 500):
+            for item_id, version in self.session.exec(select(L.item_id, L.version).where(
+                    L.item_id.in_(chunk), L.algorithm == algorithm)):
+                found.setdefault(item_id, set()).add(version)
+        return found
+
+    def hashed_only_items(self, item_ids: Iterable[int]) -> set[int]:
+        """The image items among these that hold no local features at all: recorded by a
+        ``scan --hashes-only``, until a scan that fingerprints their files whole completes them."""
+        found: set[int] = set()
+        for chunk in _chunks(sorted(set(item_ids)), 500):
+            found.update(self.session.exec(select(Item.id).where(
+                Item.id.in_(chunk), Item.kind == "image",
+                ~exists().where(LocalFeatureRecord.item_id == Item.id))))
+        return found
+
+    def hashed_only_item(self, sha256: str) -> int | None:
+        """The id of the item with this content when it is a hashed-only image (see hashed_only_items)."""
+        return self.session.exec(select(Item.id).where(
+            Item.sha256 == sha256, Item.kind == "image",
+            ~exists().where(LocalFeatureRecord.item_id == Item.id))).first()
 
     def copies_of(self, item_ids: Iterable[int]) -> dict[int, list[str]]:
         """Per item, its sightings' paths (oldest sighting first): where a copy of its file may

@@ -4,7 +4,8 @@ Stages, cheapest first:
 1. **sha256**: the exact same bytes.
 2. **pdq**: PDQ within ``PDQ.match_threshold`` of any of the query's 8 dihedral variants
    (re-encodes, resizes, colour changes, mirrors, turns by 90 degrees). Beyond
-   ``PDQ_ALONE_MAX`` the local-feature stage must verify the same item too (when it runs).
+   ``PDQ_ALONE_MAX``, or through a turn or an upside-down flip, the local-feature stage must
+   verify the same item too (when it runs).
 3. **orb**: local features voted through a binary index and verified geometrically
    (crops, logos, banners, screenshots, collages, photos of screens): see local_match.py.
 4. **phash**: pHash within ``PHash.match_threshold``, added as corroborating evidence to items
@@ -40,6 +41,13 @@ METHOD_RANK = {"sha256": 0, "pdq": 1, "video": 1, "orb": 2, "phash": 3, "thumb":
 #: cannot corroborate); of 380 true pairs within 24, 73 were beyond 8 and all but 6 of those were
 #: verified by local features too, the 6 at 10-20 (one beyond 16: a resize to 40% at 20).
 PDQ_ALONE_MAX = 16
+#: The dihedral variants through which PDQ matches alone: the picture as published and mirrored.
+#: Turned by 90 or 180 degrees or flipped upside down, a re-published photograph is rare (and
+#: local features, which turn with it, verify it easily), but a periodic pattern is not: on the
+#: tune half, a scan of every file (benchmarks/scan_links.py) linked two checkerboards of other
+#: sizes through "rotated 270" at distance 16. Through the other variants the local-feature stage
+#: must verify the item too.
+PDQ_ALONE_VARIANTS = frozenset({0, 5})
 
 # pdqhash's order of the dihedral variants: index 4 flips about the x axis (upside down), index 5
 # about the y axis (a left-right mirror), as measured on the reference's bridge images.
@@ -84,15 +92,16 @@ class Matcher:
     def phash(self) -> HashIndex:
         return self._phash_file.index
 
-    def add(self, item_id: int, prints: ImagePrints) -> None:
-        """Make a just-indexed item findable by later queries (e.g. later files of a scan)."""
+    def add(self, item_id: int, prints: ImagePrints, *, hashes: bool = True) -> None:
+        """Make a just-indexed item findable by later queries (e.g. later files of a scan);
+        ``hashes=False`` adds its local features alone (an item completed by a full scan)."""
         if is_low_information(prints.information):
             return
         pdq = prints.get(PDQ.name)
-        if pdq is not None and (pdq.quality or 0) >= PDQ.min_quality:
+        if hashes and pdq is not None and (pdq.quality or 0) >= PDQ.min_quality:
             self._pdq_file.add(item_id, pdq.value)
         ph = prints.get(PHash.name)
-        if ph is not None:
+        if hashes and ph is not None:
             self._phash_file.add(item_id, ph.value)
         if self.local is not None and prints.local_blob is not None:
             self.local.add(item_id, local_features.LocalFeatures.from_bytes(prints.local_blob))
@@ -106,7 +115,8 @@ class Matcher:
     # --- matching ----------------------------------------------------------------------------
 
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
-              *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True) -> list[Match]:
+              *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True,
+              local_later: bool = False) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
@@ -115,7 +125,9 @@ class Matcher:
         worker), the local-feature stage uses them instead of extracting them again.
         ``second_look`` lets the local-feature stage search a query that matched nothing once more
         at the index's scale, and ``framed_look`` then the picture framed in it (local_match.search):
-        a check takes both looks, a scan only the framed one (see scan.py).
+        a check takes both looks, a scan only the framed one (see scan.py). ``local_later`` says
+        the local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only up
+        to PDQ_ALONE_MAX, and what lies beyond waits for the scan that completes the query's item.
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}
@@ -140,13 +152,14 @@ class Matcher:
 
         pdq = prints.get(PDQ.name)
         # Without the local stage (no image: video keyframes; use_local=False) PDQ matches alone up
-        # to its threshold, as video_match.py was tuned.
+        # to its threshold, as video_match.py was tuned; not when that stage is only put off.
         local_stage = self.local is not None and image is not None and len(self.local.index) > 0
         verified: set[int] = set()  # items the local-feature stage verified
-        pdq_pending: list[Match] = []  # beyond PDQ_ALONE_MAX: offered once local features agree
+        pdq_pending: list[Match] = []  # not alone: offered once local features agree
         if pdq is not None and (pdq.quality or 0) >= PDQ.min_quality:
             for hit in self.pdq.search(prints.pdq_dihedral, PDQ.match_threshold):
-                alone = hit.distance <= PDQ_ALONE_MAX or not local_stage
+                alone = ((hit.distance <= PDQ_ALONE_MAX and hit.variant in PDQ_ALONE_VARIANTS)
+                         or not (local_stage or local_later))
                 (offer if alone else pdq_pending.append)(Match(hit.item_id, "pdq", float(hit.distance), {
                     "threshold": PDQ.match_threshold,
                     "bits": PDQ.bits,

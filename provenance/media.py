@@ -7,7 +7,8 @@ decoder failure becomes a :class:`~provenance.errors.MediaError` naming the file
 
 Each file is read once; the SHA-256, the EXIF facts and the pixels all come from that one read.
 JPEGs are decoded in Pillow's draft mode at the smallest scale that still covers
-``WORKING_SIDE``, since no fingerprint needs more pixels than that.
+``WORKING_SIDE``, since no fingerprint needs more pixels than that. The global hashes take a
+smaller copy of the same decode, the hash picture (``HASH_SIDE``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ from .errors import MediaError
 MAX_FILE_BYTES = 256 * 1024 * 1024
 #: The largest image (in pixels) we agree to decode: 100 MP, twice a 50 MP camera's frame.
 MAX_PIXELS = 100_000_000
-#: The longest side of the working image every fingerprint is computed from when indexing.
-#: PDQ works at 512, indexed local features at 640; decoding more only costs time and memory.
+#: The longest side of the working image the local features are computed from when indexing
+#: (at 640: local_features.py); decoding more only costs time and memory.
 WORKING_SIDE = 1024
 #: The same for a query: a picture inside a 1080x2400 phone screenshot keeps its detail.
 QUERY_WORKING_SIDE = 2400
+#: The global hashes (PDQ, pHash) and the information score are computed from a smaller copy, the
+#: hash picture: the decoded image reduced by a whole factor to a longest side of 512-1023 px
+#: (``hash_picture``). They reduce the picture to 64x64 or less anyway, so more pixels change a
+#: hash by a few bits at most (benchmarks/hash_picture.py) and only cost time; a scan of global
+#: hashes alone (``scan --hashes-only``) then never pays for the working image.
+HASH_SIDE = 512
 
 # Pillow's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; ours is stricter
 # and checked first, so Pillow's is only a second net.
@@ -108,6 +115,15 @@ class DecodedImage:
     height: int
     image: Image.Image  # RGB, EXIF-oriented, longest side <= WORKING_SIDE
     exif: ExifFacts = field(default_factory=ExifFacts)
+    #: The hash picture, when the decode made it (None: reduced from ``image`` on demand).
+    hash_image: Image.Image | None = field(default=None, repr=False)
+
+    @property
+    def hash_picture(self) -> Image.Image:
+        """The picture the global hashes are computed from (see HASH_SIDE)."""
+        if self.hash_image is None:
+            self.hash_image = hash_picture(self.image)
+        return self.hash_image
 
     @property
     def size(self) -> tuple[int, int]:
@@ -138,13 +154,23 @@ def load_image(path: str | os.PathLike, working_side: int = WORKING_SIDE) -> Dec
     return decode_image(read_file(path), name=str(path), working_side=working_side)
 
 
-def decode_image(data: bytes, name: str = "<bytes>", working_side: int = WORKING_SIDE) -> DecodedImage:
+def decode_image(data: bytes, name: str = "<bytes>", working_side: int = WORKING_SIDE,
+                 hashes_only: bool = False) -> DecodedImage:
     """Decode untrusted image bytes into a :class:`DecodedImage`, or raise MediaError saying why.
 
     The working image's longest side is at most ``working_side`` (queries ask for more than
-    indexing does: a photo inside a tall phone screenshot needs the detail).
+    indexing does: a photo inside a tall phone screenshot needs the detail). ``hashes_only``
+    skips the working image, the costliest part of a decode after the decoding itself: its
+    ``image`` is then the hash picture, which is all the global hashes need.
     """
-    return _decode(data, name, working_side, keep_whole=False)[0]
+    return _decode(data, name, working_side, keep_whole=False, hashes_only=hashes_only)[0]
+
+
+def hash_picture(img: Image.Image) -> Image.Image:
+    """``img`` reduced by the largest whole factor that keeps its longest side at HASH_SIDE or more
+    (box averaging, a fraction of a resize's cost); the image itself when it is already small."""
+    factor = max(img.size) // HASH_SIDE
+    return img.reduce(factor) if factor > 1 else img
 
 
 def decode_with_larger(data: bytes, name: str, larger_side: int) -> tuple[DecodedImage, Callable[[], DecodedImage]]:
@@ -168,7 +194,8 @@ def _shrink(img: Image.Image, side: int) -> Image.Image:
     return img
 
 
-def _decode(data: bytes, name: str, working_side: int, keep_whole: bool) -> tuple[DecodedImage, Image.Image | None]:
+def _decode(data: bytes, name: str, working_side: int, keep_whole: bool,
+            hashes_only: bool = False) -> tuple[DecodedImage, Image.Image | None]:
     """decode_image, and with ``keep_whole`` a copy of the image before it was reduced when it
     was decoded at full resolution (a draft decode at any side starts from other pixels)."""
     if not data:
@@ -213,6 +240,10 @@ def _decode(data: bytes, name: str, working_side: int, keep_whole: bool) -> tupl
     width = round(img.size[0] * scale_back)
     height = round(img.size[1] * scale_back)
     whole = img.copy() if keep_whole and scale_back == 1.0 else None
+    # from the decode itself, not the working image: a hashes-only decode gives the same picture
+    hashed = hash_picture(img)
+    if hashed is img and max(img.size) > working_side:
+        img = img.copy()  # _shrink works in place
     return DecodedImage(
         name=name,
         sha256=sha,
@@ -220,8 +251,9 @@ def _decode(data: bytes, name: str, working_side: int, keep_whole: bool) -> tupl
         format=fmt,
         width=width,
         height=height,
-        image=_shrink(img, working_side),
+        image=hashed if hashes_only else _shrink(img, working_side),
         exif=read_exif(data),
+        hash_image=hashed,
     ), whole
 
 

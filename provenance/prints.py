@@ -103,7 +103,7 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
     ``query=True`` also computes the query-side local features that matching the image against
     the ledger needs (:class:`QueryFeatures`), unless the image is too poor in information to be
     matched at all. ``grey``, a small grey copy of the picture already at hand (a video sample's
-    thumbnail), stands in for the working image in pHash and the information score, which both
+    thumbnail), stands in for the hash picture in pHash and the information score, which both
     reduce the picture to grey first anyway (video.keyframe_prints).
     """
     dihedral, quality = PDQ.dihedral(decoded)
@@ -154,14 +154,16 @@ class FileOutcome:
 QUERY_LOOK_GAIN = 1.5
 
 
-def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
+def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = False) -> FileOutcome:
     """Read, decode and fingerprint one file; a bad file becomes an outcome with its error.
 
     ``keep_image`` keeps a decoded image on the prints, and computes the query-side local
     features (:class:`QueryFeatures`), for matching the new file against the ledger: in a scan
     this runs in the worker processes, so the one writer only searches and verifies. The stored
-    fingerprints always come from the working image; the query side sees the file as a check
-    would (``_wants_larger_look``).
+    fingerprints always come from the working image (and its hash picture); the query side sees
+    the file as a check would (``_wants_larger_look``). ``hashes_only`` computes an image's
+    global hashes alone, from a decode that skips the working image (``scan --hashes-only``); a
+    video is fingerprinted whole.
     """
     from .video import fingerprint_video, is_video_file  # imported late: video.py imports this module
 
@@ -170,6 +172,9 @@ def fingerprint_file(path: str, keep_image: bool = True) -> FileOutcome:
         if is_video_file(path):
             return FileOutcome(path, None, None, st.st_size, st.st_mtime_ns, video=fingerprint_video(path))
         data = read_file(path)
+        if hashes_only:
+            decoded = decode_image(data, name=path, hashes_only=True)
+            return FileOutcome(path, fingerprint_image(decoded, local=False), None, st.st_size, st.st_mtime_ns)
         if not keep_image:
             return FileOutcome(path, fingerprint_image(decode_image(data, name=path)), None, st.st_size, st.st_mtime_ns)
         decoded, larger = decode_with_larger(data, path, QUERY_WORKING_SIDE)

@@ -111,6 +111,8 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
                    summary: ReindexSummary, progress: Callable[[int], None] | None) -> None:
     """Fingerprint one batch of file items again (in the pool when there is one) and record it."""
     copies, known = ledger.copies_of(batch), ledger.items(batch)
+    hashes, local, _ = current_versions()
+    local_versions = ledger.local_feature_versions(batch, local[0])
     jobs = []
     for item_id in batch:
         if known[item_id].kind == "hash":
@@ -118,8 +120,12 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
             if progress:
                 progress(1)
         else:
-            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, [])))
-    hashes, local, _ = current_versions()
+            # Local features cost most of a fingerprint: computed again only where an older
+            # version is stored (an item a hashes-only scan left without them stays so: the scan
+            # that completes it also matches it).
+            versions = local_versions.get(item_id, set())
+            hashes_only = not versions or local[1] in versions
+            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, []), hashes_only))
     for item_id, outcome, why in pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs):
         if outcome is None:
             summary.unreadable.append((item_id, why))
@@ -148,14 +154,15 @@ def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> dict[int, list[int]]
     return units
 
 
-def _fingerprint_copy(job: tuple[int, str, list[str]]) -> tuple[int, FileOutcome | None, str]:
-    """(item id, the prints of the first copy whose SHA-256 is the item's, or None and why)."""
-    item_id, sha256, paths = job
+def _fingerprint_copy(job: tuple[int, str, list[str], bool]) -> tuple[int, FileOutcome | None, str]:
+    """(item id, the prints of the first copy whose SHA-256 is the item's, or None and why); an
+    image's global hashes alone when the job says so."""
+    item_id, sha256, paths, hashes_only = job
     if not paths:
         return item_id, None, "no path recorded for it"
     reasons = []
     for path in paths:
-        outcome = fingerprint_file(path, keep_image=False)
+        outcome = fingerprint_file(path, keep_image=False, hashes_only=hashes_only)
         if outcome.error is not None:
             reasons.append(f"{path}: {outcome.error}")
             continue

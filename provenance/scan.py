@@ -8,10 +8,16 @@ A scan is incremental, resumable and safe to re-run:
   batch in flight and a re-run picks up from there;
 - a bad file is one line in ``ScanSummary.failures`` and the scan goes on.
 Fingerprinting (the slow part) can run in worker processes; only this process writes.
+
+A scan with ``hashes_only`` (a first pass over a large backlog) records an image's SHA-256, PDQ
+and pHash alone, several times faster, and links what they find (copies, re-encodings, resizes,
+mirrors, recolourings). A later scan without it reads those files again, even unchanged, gives
+their items local features and matches them as new: the crops, screenshots and collages.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -51,6 +57,7 @@ class ScanSummary:
     new_items: int = 0
     new_sightings: int = 0
     new_links: int = 0
+    completed: int = 0  # hashed-only items given local features and matched again
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
@@ -66,6 +73,7 @@ class ScanSummary:
             "new_items": self.new_items,
             "new_sightings": self.new_sightings,
             "new_links": self.new_links,
+            "completed": self.completed,
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "failed": self.failed,
@@ -95,11 +103,14 @@ class Claim:
 class Recorder:
     """Writes fingerprinted files into the ledger and links them to what they match."""
 
-    def __init__(self, ledger: Ledger, matcher: Matcher, summary: ScanSummary, report: IO[str] | None = None):
+    def __init__(self, ledger: Ledger, matcher: Matcher, summary: ScanSummary, report: IO[str] | None = None,
+                 *, hashes_only: bool = False):
         self.ledger = ledger
         self.matcher = matcher
         self.summary = summary
         self.report = report
+        #: files are fingerprinted for their global hashes alone (a scan's ``hashes_only``)
+        self.hashes_only = hashes_only
         self._pending_report: list[dict] = []
 
     def record_unchanged(self, files: list[tuple[str, int, list[Claim]]]) -> None:
@@ -117,28 +128,36 @@ class Recorder:
         self.summary.unchanged += len(files)
 
     def record(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
-        """Record one fingerprinted file; returns the matches that became new links."""
+        """Record one fingerprinted file; returns the matches that became new links.
+
+        A known item is matched again only when this file completes it: it was hashed only, and
+        these prints carry its local features (which ``add_item`` stores).
+        """
         if outcome.video is not None:
             return self.record_video(outcome, claims)
         prints = outcome.prints
         assert prints is not None
+        completing = None if prints.local_record is None else self.ledger.hashed_only_item(prints.sha256)
         item, created = self.ledger.add_item(
             _decoded_facts(prints), prints.information, prints.fingerprints, prints.local_record
         )
         self.ledger.remember_file(outcome.path, outcome.size, outcome.mtime_ns, prints.sha256)
         self._add_sightings(item.id, outcome.path, claims)
-        if not created:
+        if created:
+            self.summary.new_items += 1
+        elif completing == item.id:
+            self.summary.completed += 1
+        else:
             return []
-        self.summary.new_items += 1
         # No second look at the index's scale (local_match.search): it would cost the one writer
         # ~55 ms of CPU on most new files, which match nothing (never-indexed queries, 1,000 items,
         # median 130 -> 184 ms); `provenance check` takes it. The framed look costs an unmatched
         # file without a frame (most photographs) only the search for one: 1.6 ms on a 1-2 MP
         # photo's working image (none of 60 had a frame), 4.9 ms on a phone screenshot's.
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
-                                     exclude={item.id}, second_look=False)
+                                     exclude={item.id}, second_look=False, local_later=self.hashes_only)
         linked = self._link(item.id, outcome.path, claims, matches)
-        self.matcher.add(item.id, prints)
+        self.matcher.add(item.id, prints, hashes=created)  # a completed item's hashes are indexed
         return linked
 
     def record_video(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
@@ -259,6 +278,7 @@ def scan(
     on_total: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
     matcher: Matcher | None = None,
+    hashes_only: bool = False,
 ) -> ScanSummary:
     """Index every image and video under ``root`` with the manifest's attributions; see module docstring.
 
@@ -280,9 +300,9 @@ def scan(
         on_total(len(paths))
     # The search indexes are loaded on the first new file: a rescan that finds nothing new
     # neither loads nor rewrites them (hundreds of MB at 20,000 items).
-    lazy = _LazyMatcher(ledger) if matcher is None else None
+    lazy = _LazyMatcher(ledger, use_local=not hashes_only) if matcher is None else None
     matcher = matcher or lazy  # type: ignore[assignment]
-    recorder = Recorder(ledger, matcher, summary, report)
+    recorder = Recorder(ledger, matcher, summary, report, hashes_only=hashes_only)
 
     def claims_for(path: str) -> list[Claim]:
         return [Claim.from_attribution(a) for a in parsed.for_path(path)] if parsed else []
@@ -299,8 +319,9 @@ def scan(
 class _LazyMatcher:
     """A Matcher built on first use (see scan)."""
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, use_local: bool = True):
         self._ledger = ledger
+        self._use_local = use_local
         self._matcher: Matcher | None = None
 
     @property
@@ -309,7 +330,7 @@ class _LazyMatcher:
 
     def __getattr__(self, name: str):
         if self._matcher is None:
-            self._matcher = Matcher(self._ledger)
+            self._matcher = Matcher(self._ledger, use_local=self._use_local)
         return getattr(self._matcher, name)
 
 
@@ -375,11 +396,16 @@ def _scan_batch(batch: list[str], recorder: Recorder, claims_for, pool, progress
             unchanged.append((path, item_id, claims_for(path)))
         else:
             to_hash.append(path)  # new, changed, or its item is gone
+    if unchanged and not recorder.hashes_only:  # a full scan completes what a hashes-only one left
+        hashed_only = recorder.ledger.hashed_only_items(item_id for _, item_id, _ in unchanged)
+        to_hash.extend(path for path, item_id, _ in unchanged if item_id in hashed_only)
+        unchanged = [u for u in unchanged if u[1] not in hashed_only]
     if unchanged:
         recorder.record_unchanged(unchanged)
         for path, _, _ in unchanged:
             _tick(progress, path)
-    outcomes: Iterable[FileOutcome] = pool.map(fingerprint_file, to_hash, chunksize=4) if pool else map(fingerprint_file, to_hash)
+    work = functools.partial(fingerprint_file, hashes_only=True) if recorder.hashes_only else fingerprint_file
+    outcomes: Iterable[FileOutcome] = pool.map(work, to_hash, chunksize=4) if pool else map(work, to_hash)
     for outcome in outcomes:
         claims = claims_for(outcome.path)
         if outcome.error is not None:

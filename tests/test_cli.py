@@ -125,7 +125,7 @@ def test_reindex_after_an_upgrade_and_the_warning_before_it(scanned, monkeypatch
     done = runner.invoke(app, ["reindex", "--db", db, "--workers", "1"])
     assert done.exit_code == 0, done.output
     assert "outdated items 8 · re-indexed 8 (0 keyframes) · no usable copy 0" in done.stdout
-    assert "index files of other versions removed 4" in done.stdout  # pdq-v1 and orb-v2, with stamps
+    assert "index files of other versions removed 4" in done.stdout  # the older PDQ and ORB indexes, with stamps
     after = runner.invoke(app, ["check", query, "--db", db, "--json"])
     assert "reindex" not in after.stderr and after.exit_code == 0
     assert json.loads(runner.invoke(app, ["reindex", "--dry-run", "--json", "--db", db]).stdout) == {"outdated": 0}

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 
 from provenance.errors import LedgerError, NotFoundError
-from provenance.fingerprints import Fingerprint
+from provenance.fingerprints import PDQ, Fingerprint
 from provenance.ledger import Ledger, resolve_db_url
 from provenance.media import decode_image
 from provenance.models import SCHEMA_VERSION
@@ -26,7 +26,7 @@ def test_resolve_db_url(monkeypatch, tmp_path):
 def test_items_are_keyed_by_sha256_and_sightings_are_idempotent(db_url):
     with Ledger(db_url) as led:
         d = _decoded()
-        fps = [Fingerprint("pdq", "1", "ab" * 32, 100)]
+        fps = [Fingerprint(PDQ.name, PDQ.version, "ab" * 32, 100)]
         item, created = led.add_item(d, 0.5, fps)
         again, created_again = led.add_item(d, 0.5, fps)
         assert created and not created_again and again.id == item.id

@@ -94,3 +94,24 @@ def test_a_shortlist_is_fetched_in_one_query(tmp_path, monkeypatch):
             assert features.to_bytes() == blob
         matcher.local.prefetch(ids)  # all in memory: no query at all
         assert len(many) == 1
+
+
+def test_pdq_alone_stops_at_its_limit_when_local_features_are_put_off(tmp_path):
+    """A hashes-only scan links on PDQ alone only as close as a full scan would without the local
+    features' word (PDQ_ALONE_MAX); what lies beyond waits for the scan that completes the item."""
+    from provenance.fingerprints import PDQ
+    from provenance.matcher import PDQ_ALONE_MAX
+
+    prints = fingerprint_file(str(save(photo("coffee"), tmp_path / "q.jpg")), hashes_only=True).prints
+    value = int(prints.pdq_dihedral[0], 16)
+    with Ledger(tmp_path / "l.db") as led:
+        ids = {}
+        for bits in (PDQ_ALONE_MAX, PDQ_ALONE_MAX + 4):  # a hash this many bits from the query's
+            near = f"{value ^ ((1 << bits) - 1):064x}"
+            ids[bits] = led.add_hash_item(PDQ.name, PDQ.version, near, 100)[0].id
+        led.commit()
+        matcher = Matcher(led, use_local=False)
+        found = {m.item_id: m.distance for m in matcher.match(prints, local_later=True)}
+        assert found == {ids[PDQ_ALONE_MAX]: PDQ_ALONE_MAX}
+        everything = {m.item_id for m in matcher.match(prints)}  # no local stage at all: a keyframe's rule
+        assert everything == set(ids.values())

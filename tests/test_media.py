@@ -162,3 +162,26 @@ def test_decode_with_larger_gives_what_decode_image_gives_decoding_once_when_it_
             want = real(buf.getvalue(), "t", side, keep_whole=False)[0]
             assert got.size == want.size == (1080, 2340)
             assert np.array_equal(np.asarray(got.image), np.asarray(want.image)), (fmt, side)
+
+
+@pytest.mark.parametrize("fmt,size", [("JPEG", (2600, 1700)), ("JPEG", (1409, 939)), ("PNG", (1080, 2340)),
+                                      ("JPEG", (700, 500)), ("PNG", (300, 200))])
+def test_a_hashes_only_decode_gives_the_hash_picture_of_a_full_decode(fmt, size):
+    """The global hashes are the same whether a file was decoded whole or for its hashes alone."""
+    import numpy as np
+
+    from provenance.fingerprints import PDQ, PHash, information_score
+    from provenance.media import HASH_SIDE
+
+    buf = io.BytesIO()
+    photo("coffee").resize(size).save(buf, fmt)
+    full = decode_image(buf.getvalue(), "f")
+    quick = decode_image(buf.getvalue(), "f", hashes_only=True)
+    assert full.size == quick.size == size and quick.image is quick.hash_picture
+    longest = max(quick.image.size)
+    assert HASH_SIDE <= longest < 2 * HASH_SIDE or longest == max(size) < 2 * HASH_SIDE
+    assert max(full.image.size) == min(max(size), WORKING_SIDE)
+    assert np.array_equal(np.asarray(full.hash_picture), np.asarray(quick.image))
+    for algorithm in (PDQ, PHash):
+        assert algorithm.compute(full) == algorithm.compute(quick)
+    assert information_score(full) == information_score(quick)

@@ -17,6 +17,9 @@ from .conftest import photo, save
 from .videos import slideshow, write_video
 
 NAMES = ["astronaut", "coffee", "chelsea"]
+#: The versions installed, which _upgrade replaces (PDQ and pHash were bumped together).
+OLD = {"fingerprint": PDQ.version, "local_features": local_features.VERSION}
+assert PHash.version == PDQ.version
 
 
 def _archive(root: Path) -> None:
@@ -66,7 +69,8 @@ def test_an_upgrade_hides_older_items_until_they_are_reindexed(db_url, tmp_path,
 
         folder, prefix = index_folder(led)
         before_files = {p.name[len(prefix):] for p in folder.glob(prefix + ".*-v*")}
-        assert {".pdq-v1.npz", ".phash-v1.npz", ".pdq-v1.npz.json"} <= before_files
+        v = PDQ.version
+        assert {f".pdq-v{v}.npz", f".phash-v{v}.npz", f".pdq-v{v}.npz.json"} <= before_files
 
         _upgrade(monkeypatch)
         items = sorted(i for i, in led.session.execute(text("SELECT id FROM item")))
@@ -78,7 +82,7 @@ def test_an_upgrade_hides_older_items_until_they_are_reindexed(db_url, tmp_path,
         assert outdated_items(led) == [] and not has_outdated(led)
         for table, algorithms in (("fingerprint", 2), ("local_features", 1)):
             assert _rows(led, table, "99") == 3 * algorithms
-            old = "2" if table == "local_features" else "1"
+            old = OLD[table]
             assert _rows(led, table, old) == 0
         assert led.session.execute(text("SELECT count(*) FROM fingerprint WHERE algorithm = 'sha256'")).scalar() == 3
         assert _found(led, queries) == before
@@ -109,7 +113,7 @@ def test_items_without_a_usable_copy_are_listed_and_keep_their_rows(tmp_path, mo
         assert "imported hash" in reasons[imported.id]
         # still outdated, still holding what the older version computed (a downgrade finds them)
         assert outdated_items(led) == sorted(reasons)
-        assert _rows(led, "fingerprint", "1") == 2 * 2 + 1
+        assert _rows(led, "fingerprint", OLD["fingerprint"]) == 2 * 2 + 1
 
 
 def test_an_interrupted_reindex_loses_nothing_and_resumes(tmp_path, monkeypatch):
@@ -157,3 +161,28 @@ def test_a_video_is_decoded_again_for_its_keyframes_and_track(tmp_path, monkeypa
         photo("coffee").resize((320, 180)).save(shot)
         (result,) = check(led, [shot])
         assert result.matches and Path(result.matches[0].path).name == "clip.mp4"
+
+
+def test_a_new_hash_version_reads_files_for_their_hashes_alone(tmp_path, monkeypatch):
+    """When only the global hashes changed, local features are neither computed again nor given
+    to items a hashes-only scan left without them (the full scan that completes them matches them)."""
+    _archive(tmp_path / "full")
+    save(photo("rocket"), tmp_path / "quick" / "rocket.jpg")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, tmp_path / "full")
+        scan(led, tmp_path / "quick", hashes_only=True)
+        local_rows = list(led.session.execute(text("SELECT id, item_id, version FROM local_features ORDER BY id")))
+        assert len(local_rows) == 3
+        monkeypatch.setattr(PDQ, "version", "99")
+        monkeypatch.setattr(PHash, "version", "99")
+        calls = []
+        module = reindex.__globals__  # provenance.reindex's namespace
+        real = module["fingerprint_file"]
+        monkeypatch.setitem(module, "fingerprint_file", lambda path, **k: calls.append(k["hashes_only"]) or real(path, **k))
+        summary = reindex(led)
+        assert (summary.outdated, summary.refreshed, summary.unreadable) == (4, 4, [])
+        assert calls == [True] * 4 and outdated_items(led) == []
+        assert list(led.session.execute(text("SELECT id, item_id, version FROM local_features ORDER BY id"))) == local_rows
+        assert _rows(led, "fingerprint", "99") == 4 * 2
+        full = scan(led, tmp_path / "quick")  # completes the hashes-only item
+        assert full.completed == 1

@@ -303,3 +303,69 @@ def test_scan_links_a_tall_screenshot_seen_at_a_checks_size(tmp_path, monkeypatc
     monkeypatch.setattr(prints, "QUERY_LOOK_GAIN", float("inf"))  # the working image only
     with Ledger(tmp_path / "l2.db") as led:
         assert scan(led, tmp_path / "arch", workers=1).new_links == 0
+
+
+def test_a_hashes_only_scan_is_completed_by_a_full_scan(tmp_path, monkeypatch):
+    """A first pass records global hashes alone and links what they find; a later full scan reads
+    those files again, gives them local features and links the crops. Nothing is doubled."""
+    from sqlalchemy import text
+
+    from provenance import check
+
+    root = tmp_path / "arch"
+    save(photo("chelsea"), root / "chelsea.jpg")
+    save(photo("coffee"), root / "coffee.jpg")
+    save(photo("coffee").resize((240, 160)), root / "coffee_small.jpg", quality=50)  # PDQ finds it
+    w, h = photo("chelsea").size
+    save(photo("chelsea").crop((w // 5, h // 6, w * 4 // 5, h * 5 // 6)), root / "chelsea_crop.jpg")  # ORB only
+
+    def link_names(led):
+        rows = led.session.execute(text(
+            "SELECT a.path, b.path FROM match_link l JOIN sighting a ON a.item_id = l.earlier_item_id "
+            "JOIN sighting b ON b.item_id = l.later_item_id"))
+        return {frozenset(Path(p).name for p in row) for row in rows}
+
+    with Ledger(tmp_path / "l.db") as led:
+        quick = scan(led, root, hashes_only=True)
+        assert (quick.new_items, quick.completed) == (4, 0)
+        assert led.session.execute(text("SELECT count(*) FROM local_features")).scalar() == 0
+        assert link_names(led) == {frozenset({"coffee.jpg", "coffee_small.jpg"})}
+
+        again = scan(led, root, hashes_only=True)  # a hashes-only rescan reads nothing
+        assert (again.unchanged, again.completed, again.new_links) == (4, 0, 0)
+
+        full = scan(led, root, workers=2)
+        assert (full.new_items, full.completed, full.unchanged, full.new_links) == (0, 4, 0, 1)
+        assert led.session.execute(text("SELECT count(*) FROM local_features")).scalar() == 4
+        assert link_names(led) == {frozenset({"coffee.jpg", "coffee_small.jpg"}),
+                                   frozenset({"chelsea.jpg", "chelsea_crop.jpg"})}
+        assert led.counts()["items"] == 4 and led.counts()["links"] == 2
+
+        scan_module = sys.modules["provenance.scan"]
+        monkeypatch.setattr(scan_module, "fingerprint_file", lambda path, *a, **k: pytest.fail(f"re-read {path}"))
+        last = scan(led, root)  # complete now: nothing is read again
+        assert (last.unchanged, last.completed, last.new_links) == (4, 0, 0)
+        monkeypatch.undo()
+
+        w, h = photo("chelsea").size
+        query = save(photo("chelsea").crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)), tmp_path / "q.jpg")
+        (result,) = check(led, [query])
+        assert {Path(m.path).name for m in result.matches if m.path} == {"chelsea.jpg", "chelsea_crop.jpg"}
+
+
+def test_hashes_only_on_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from provenance.cli import app
+
+    make_archive(tmp_path / "arch")
+    db = str(tmp_path / "l.db")
+    runner = CliRunner()
+    quick = runner.invoke(app, ["scan", str(tmp_path / "arch"), "--db", db, "--hashes-only", "--json"])
+    assert quick.exit_code == 0, quick.output
+    first = json.loads(quick.stdout)
+    assert (first["new_items"], first["completed"], first["failed"]) == (8, 0, 1)
+    full = runner.invoke(app, ["scan", str(tmp_path / "arch"), "--db", db])
+    assert full.exit_code == 0, full.output
+    assert "new items 0" in full.stdout and "completed 8" in full.stdout
+    assert "--hashes-only" in runner.invoke(app, ["scan", "--help"]).stdout

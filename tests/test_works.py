@@ -16,7 +16,7 @@ import pytest
 from provenance import Ledger, add_note, confirm_link, outlets, reject_link, split_work
 from provenance.chain import work_chain
 from provenance.errors import NotFoundError, ProvenanceError
-from provenance.fingerprints import Fingerprint
+from provenance.fingerprints import PDQ, Fingerprint
 from provenance.media import DecodedImage, ExifFacts
 from provenance.models import SCHEMA_VERSION, SchemaInfo
 from provenance.review import find_link
@@ -33,7 +33,7 @@ def add_item(led: Ledger, name: str, *, size=(600, 400), file_size=60_000, exif:
     sha = hashlib.sha256(name.encode()).hexdigest()
     decoded = DecodedImage(name, sha, file_size, "JPEG", size[0], size[1], image=None,  # type: ignore[arg-type]
                            exif=ExifFacts(taken_at=exif))
-    fps = [Fingerprint("pdq", "1", pdq or hashlib.sha256(b"pdq" + name.encode()).hexdigest(), 90)]
+    fps = [Fingerprint(PDQ.name, PDQ.version, pdq or hashlib.sha256(b"pdq" + name.encode()).hexdigest(), 90)]
     item, _ = led.add_item(decoded, 0.5, fps)
     return item.id
 

@@ -12,8 +12,9 @@ from .base import Fingerprint, hamming_hex
 class _PHash:
     name = "phash"
     # imagehash 4.x: 8x8 DCT hash, hex as imagehash's str(); 4.0 changed the hex encoding,
-    # so a major upgrade of imagehash must bump this version.
-    version = "1"
+    # so a major upgrade of imagehash must bump this version. 2: from the hash picture
+    # (media.HASH_SIDE) instead of the working image (up to 4 bits moved).
+    version = "2"
     bits = 64
     #: Distance at or below which a pHash corroborates a match found by another stage (never
     #: alone). Tune half: true pairs under re-encoding, resizing, grayscale and colour shifts at
@@ -21,13 +22,13 @@ class _PHash:
     match_threshold = 8
 
     def compute(self, decoded: DecodedImage | Image.Image) -> Fingerprint:
-        """The 64-bit pHash of the working image (or of a picture at hand, such as a thumbnail).
+        """The 64-bit pHash of the hash picture (or of a picture at hand, such as a thumbnail).
 
         imagehash resizes straight to 32x32 with a Lanczos filter, whose cost grows with the
         input; a box reduction to >= 128 px first gives the same hash bits (but for rounding at
         the odd bit) at a fifth of the cost.
         """
-        image = decoded.image if isinstance(decoded, DecodedImage) else decoded
+        image = decoded.hash_picture if isinstance(decoded, DecodedImage) else decoded
         factor = max(1, min(image.size) // 128)
         small = image.convert("L").reduce(factor) if factor > 1 else image
         return Fingerprint(self.name, self.version, str(imagehash.phash(small)), None)
