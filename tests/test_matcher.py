@@ -115,3 +115,19 @@ def test_pdq_alone_stops_at_its_limit_when_local_features_are_put_off(tmp_path):
         assert found == {ids[PDQ_ALONE_MAX]: PDQ_ALONE_MAX}
         everything = {m.item_id for m in matcher.match(prints)}  # no local stage at all: a keyframe's rule
         assert everything == set(ids.values())
+
+
+def test_pdq_alone_matches_only_the_picture_as_published_or_mirrored(tmp_path):
+    """Turned by 90 degrees or upside down, a PDQ hit needs the local features' word too: periodic
+    patterns meet each other that way (benchmarks/scan_links.py linked two checkerboards)."""
+    from provenance.fingerprints import PDQ
+
+    with Ledger(tmp_path / "l.db") as led:
+        index_files(led, [save(photo("astronaut"), tmp_path / "other.jpg")])  # the local stage runs
+        prints = fingerprint_file(str(save(photo("coffee"), tmp_path / "q.jpg"))).prints
+        # imported hashes (no local features to verify) equal to the query turned and mirrored
+        turned = led.add_hash_item(PDQ.name, PDQ.version, prints.pdq_dihedral[1], 100)[0].id
+        mirrored = led.add_hash_item(PDQ.name, PDQ.version, prints.pdq_dihedral[5], 100)[0].id
+        led.commit()
+        found = {m.item_id: m.evidence["transform"] for m in Matcher(led).match(prints, image=prints.decoded.image)}
+        assert found == {mirrored: "mirrored"} and turned not in found
