@@ -183,7 +183,8 @@ def _items(db: Path) -> int:
         return 0
 
 
-def test_hostile_files_fail_one_by_one_and_scan_goes_on(tmp_path):
+@pytest.mark.parametrize("hashes_only", [False, True])
+def test_hostile_files_fail_one_by_one_and_scan_goes_on(tmp_path, hashes_only):
     root = tmp_path / "arch"
     save(photo("coffee"), root / "good.jpg")
     (root / "empty.jpg").write_bytes(b"")
@@ -199,7 +200,7 @@ def test_hostile_files_fail_one_by_one_and_scan_goes_on(tmp_path):
     good = (root / "good.jpg").read_bytes()
     (root / "truncated.jpg").write_bytes(good[: len(good) // 2])
     with Ledger(tmp_path / "l.db") as led:
-        s = scan(led, root)
+        s = scan(led, root, hashes_only=hashes_only)
         reasons = {Path(p).name: r for p, r in s.failures}
         assert s.new_items == 1 and s.failed == 4
         assert "empty" in reasons["empty.jpg"]
@@ -305,7 +306,7 @@ def test_scan_links_a_tall_screenshot_seen_at_a_checks_size(tmp_path, monkeypatc
         assert scan(led, tmp_path / "arch", workers=1).new_links == 0
 
 
-def test_a_hashes_only_scan_is_completed_by_a_full_scan(tmp_path, monkeypatch):
+def test_a_hashes_only_scan_is_completed_by_a_full_scan(db_url, tmp_path, monkeypatch):
     """A first pass records global hashes alone and links what they find; a later full scan reads
     those files again, gives them local features and links the crops. Nothing is doubled."""
     from sqlalchemy import text
@@ -325,7 +326,8 @@ def test_a_hashes_only_scan_is_completed_by_a_full_scan(tmp_path, monkeypatch):
             "JOIN sighting b ON b.item_id = l.later_item_id"))
         return {frozenset(Path(p).name for p in row) for row in rows}
 
-    with Ledger(tmp_path / "l.db") as led:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a server ledger's index files
+    with Ledger(db_url) as led:
         quick = scan(led, root, hashes_only=True)
         assert (quick.new_items, quick.completed) == (4, 0)
         assert led.session.execute(text("SELECT count(*) FROM local_features")).scalar() == 0
@@ -342,10 +344,11 @@ def test_a_hashes_only_scan_is_completed_by_a_full_scan(tmp_path, monkeypatch):
         assert led.counts()["items"] == 4 and led.counts()["links"] == 2
 
         scan_module = sys.modules["provenance.scan"]
+        fingerprint_file = scan_module.fingerprint_file
         monkeypatch.setattr(scan_module, "fingerprint_file", lambda path, *a, **k: pytest.fail(f"re-read {path}"))
         last = scan(led, root)  # complete now: nothing is read again
         assert (last.unchanged, last.completed, last.new_links) == (4, 0, 0)
-        monkeypatch.undo()
+        monkeypatch.setattr(scan_module, "fingerprint_file", fingerprint_file)
 
         w, h = photo("chelsea").size
         query = save(photo("chelsea").crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)), tmp_path / "q.jpg")
