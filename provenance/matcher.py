@@ -126,8 +126,9 @@ class Matcher:
         ``second_look`` lets the local-feature stage search a query that matched nothing once more
         at the index's scale, and ``framed_look`` then the picture framed in it (local_match.search):
         a check takes both looks, a scan only the framed one (see scan.py). ``local_later`` says
-        the local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only up
-        to PDQ_ALONE_MAX, and what lies beyond waits for the scan that completes the query's item.
+        the local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only
+        where it would beside that stage (PDQ_ALONE_MAX, PDQ_ALONE_VARIANTS); the rest waits for
+        the scan that completes the query's item.
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}

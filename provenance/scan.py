@@ -157,7 +157,7 @@ class Recorder:
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id}, second_look=False, local_later=self.hashes_only)
         linked = self._link(item.id, outcome.path, claims, matches)
-        self.matcher.add(item.id, prints, hashes=created)  # a completed item's hashes are indexed
+        self.matcher.add(item.id, prints, hashes=created)  # a completed item's hashes are in already
         return linked
 
     def record_video(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
