@@ -40,9 +40,10 @@ WORKING_SIDE = 1024
 QUERY_WORKING_SIDE = 2400
 #: The global hashes (PDQ, pHash) and the information score are computed from a smaller copy, the
 #: hash picture: the decoded image reduced by a whole factor to a longest side of 512-1023 px
-#: (``hash_picture``). They reduce the picture to 64x64 or less anyway, so more pixels change a
-#: hash by a few bits at most (benchmarks/hash_picture.py) and only cost time; a scan of global
-#: hashes alone (``scan --hashes-only``) then never pays for the working image.
+#: (``hash_picture``). They reduce the picture to 64x64 or less anyway, so more pixels only cost
+#: time (from the working image, the same file's PDQ differed by a median of 2 bits:
+#: benchmarks/hash_picture.py); and a scan of global hashes alone (``scan --hashes-only``) never
+#: pays for the working image.
 HASH_SIDE = 512
 
 # Pillow's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; ours is stricter
@@ -113,7 +114,7 @@ class DecodedImage:
     format: str
     width: int  # of the full image, after EXIF orientation
     height: int
-    image: Image.Image  # RGB, EXIF-oriented, longest side <= WORKING_SIDE
+    image: Image.Image  # RGB, EXIF-oriented, longest side <= WORKING_SIDE (the hash picture: hashes_only)
     exif: ExifFacts = field(default_factory=ExifFacts)
     #: The hash picture, when the decode made it (None: reduced from ``image`` on demand).
     hash_image: Image.Image | None = field(default=None, repr=False)
