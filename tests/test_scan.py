@@ -372,3 +372,24 @@ def test_hashes_only_on_the_command_line(tmp_path):
     assert full.exit_code == 0, full.output
     assert "new items 0" in full.stdout and "completed 8" in full.stdout
     assert "--hashes-only" in runner.invoke(app, ["scan", "--help"]).stdout
+
+
+def test_a_copy_at_another_path_completes_a_hashed_only_item(tmp_path):
+    """The item is completed by whichever file with its content a full scan reads first, and then
+    meets what was fully indexed while it was hashed only (a crop of it, here)."""
+    import shutil
+
+    from sqlalchemy import text
+
+    save(photo("chelsea"), tmp_path / "first" / "chelsea.jpg")
+    w, h = photo("chelsea").size
+    save(photo("chelsea").crop((w // 5, h // 6, w * 4 // 5, h * 5 // 6)), tmp_path / "crops" / "crop.jpg")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, tmp_path / "first", hashes_only=True)
+        assert scan(led, tmp_path / "crops").new_links == 0  # the original has no local features yet
+        (tmp_path / "second").mkdir()
+        shutil.copy(tmp_path / "first" / "chelsea.jpg", tmp_path / "second" / "copy.jpg")
+        s = scan(led, tmp_path / "second")
+        assert (s.new_items, s.completed, s.new_sightings, s.new_links) == (0, 1, 1, 1)
+        assert led.session.execute(text("SELECT count(*) FROM local_features")).scalar() == 2
+        assert scan(led, tmp_path / "second").completed == 0
