@@ -111,6 +111,15 @@ MIN_BLOCKS = 4
 # Chosen by grid search as the zero-false setting with the best mean recall.
 MIN_BLOCK_SHARE = 0.7
 WEAK_MATCH_BLOCK_SHARE = 0.85
+# A crop that is mostly sky leaves few blocks to compare (flat blocks of the original are not):
+# FEW_BLOCKS suffice when the geometry and the fine detail are strong on their own (at least
+# STRONG_INLIERS inliers, an inlier ratio of FEW_BLOCKS_RATIO, a detail NCC of MIN_DETAIL_NCC).
+# Tune half: of 526 false pairs (benchmarks/pair_stats.py), none had fewer than 4 blocks with 20
+# inliers or more, and the 3 with 20+ inliers at a ratio of 0.5+ had a detail NCC of 0.47 at most;
+# benchmarks/more_seeds.py found 50% crops of a sunset and of a sky over rocks rejected for 2-3
+# blocks at 29-50 inliers, ratio 0.78-0.81, detail 0.88-0.96.
+FEW_BLOCKS = 2
+FEW_BLOCKS_RATIO = 0.5
 
 # Look-alike layouts: two different pictures built on one template (web-page cards with a header
 # bar, coloured boxes and text in one font) agree on their shapes' edges, so the blocks agree, but
@@ -201,7 +210,9 @@ def verify(
         return None
     share, compared, gain, offset, detail = _block_agreement(query, candidate, h_orig)
     needed = MIN_BLOCK_SHARE if len(src) >= STRONG_INLIERS else WEAK_MATCH_BLOCK_SHARE
-    if compared < MIN_BLOCKS or share < needed:
+    strong_alone = (len(src) >= STRONG_INLIERS and len(src) >= FEW_BLOCKS_RATIO * n_matches
+                    and detail >= MIN_DETAIL_NCC)
+    if compared < (FEW_BLOCKS if strong_alone else MIN_BLOCKS) or share < needed:
         return None
     inlier_ratio = len(src) / max(1, n_matches)
     if len(src) < CONSISTENCY_INLIERS and inlier_ratio < MIN_INLIER_RATIO and detail < MIN_DETAIL_NCC:
