@@ -178,6 +178,18 @@ class Ledger(WorkStore):
         local_features: tuple[str, str, bytes] | None = None,
     ) -> tuple[Item, bool]:
         """Record an item (by SHA-256) with its fingerprints; returns (item, newly created)."""
+        item, status = self.add_item_status(decoded, information, fingerprints, local_features)
+        return item, status == "new"
+
+    def add_item_status(
+        self,
+        decoded: DecodedImage,
+        information: float,
+        fingerprints: Iterable[Fingerprint],
+        local_features: tuple[str, str, bytes] | None = None,
+    ) -> tuple[Item, str]:
+        """``add_item``, saying what became of the item: "new"; "completed", a hashed-only image
+        (see hashed_only_items) given its local features now; or "known"."""
         item, created = self._get_or_create(
             Item,
             {"sha256": decoded.sha256},
@@ -207,6 +219,7 @@ class Ledger(WorkStore):
                 self.session.add(LocalFeatureRecord(item_id=item.id, algorithm=algorithm, version=version,
                                                     data=blob))
             fingerprints, local_features = (), None
+        completed = local_features is not None and item.id in self.hashed_only_items([item.id])
         for fp in fingerprints:
             self._get_or_create(
                 FingerprintRecord,
@@ -222,7 +235,7 @@ class Ledger(WorkStore):
             )
         if created:
             self._note_new_item(item.id)
-        return item, created
+        return item, "new" if created else "completed" if completed else "known"
 
     def add_sighting(
         self,
@@ -446,12 +459,6 @@ class Ledger(WorkStore):
                 Item.id.in_(chunk), Item.kind == "image",
                 ~exists().where(LocalFeatureRecord.item_id == Item.id))))
         return found
-
-    def hashed_only_item(self, sha256: str) -> int | None:
-        """The id of the item with this content when it is a hashed-only image (see hashed_only_items)."""
-        return self.session.exec(select(Item.id).where(
-            Item.sha256 == sha256, Item.kind == "image",
-            ~exists().where(LocalFeatureRecord.item_id == Item.id))).first()
 
     def copies_of(self, item_ids: Iterable[int]) -> dict[int, list[str]]:
         """Per item, its sightings' paths (oldest sighting first): where a copy of its file may

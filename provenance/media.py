@@ -242,9 +242,9 @@ def _decode(data: bytes, name: str, working_side: int, keep_whole: bool,
     height = round(img.size[1] * scale_back)
     whole = img.copy() if keep_whole and scale_back == 1.0 else None
     # from the decode itself, not the working image: a hashes-only decode gives the same picture
+    # (a copy whenever _shrink, which works in place, will reduce img: every working side is
+    # at least 2 * HASH_SIDE)
     hashed = hash_picture(img)
-    if hashed is img and max(img.size) > working_side:
-        img = img.copy()  # _shrink works in place
     return DecodedImage(
         name=name,
         sha256=sha,

@@ -131,24 +131,23 @@ class Recorder:
         """Record one fingerprinted file; returns the matches that became new links.
 
         A known item is matched again only when this file completes it: it was hashed only, and
-        these prints carry its local features (which ``add_item`` stores).
+        these prints carry its local features (Ledger.add_item_status).
         """
         if outcome.video is not None:
             return self.record_video(outcome, claims)
         prints = outcome.prints
         assert prints is not None
-        completing = None if prints.local_record is None else self.ledger.hashed_only_item(prints.sha256)
-        item, created = self.ledger.add_item(
+        item, status = self.ledger.add_item_status(
             _decoded_facts(prints), prints.information, prints.fingerprints, prints.local_record
         )
         self.ledger.remember_file(outcome.path, outcome.size, outcome.mtime_ns, prints.sha256)
         self._add_sightings(item.id, outcome.path, claims)
-        if created:
-            self.summary.new_items += 1
-        elif completing == item.id:
-            self.summary.completed += 1
-        else:
+        if status == "known":
             return []
+        if status == "new":
+            self.summary.new_items += 1
+        else:
+            self.summary.completed += 1
         # No second look at the index's scale (local_match.search): it would cost the one writer
         # ~55 ms of CPU on most new files, which match nothing (never-indexed queries, 1,000 items,
         # median 130 -> 184 ms); `provenance check` takes it. The framed look costs an unmatched
@@ -157,7 +156,7 @@ class Recorder:
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id}, second_look=False, local_later=self.hashes_only)
         linked = self._link(item.id, outcome.path, claims, matches)
-        self.matcher.add(item.id, prints, hashes=created)  # a completed item's hashes are in already
+        self.matcher.add(item.id, prints, hashes=status == "new")  # a completed item's hashes are in already
         return linked
 
     def record_video(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:
