@@ -56,6 +56,15 @@ INDEX_FEATURES = 400
 # look, not a replacement.
 QUERY_SHORT_SIDE = 650
 QUERY_MAX_UPSCALE = 3.0
+# A query that still matched nothing is looked at once more at the scale of a CROP (local_match.search,
+# crop look): its LONG side scaled to QUERY_CROP_SIDE, where the index saw that part of the original
+# when the query shows 50-80% of the original's area (453-572 px of a 640-px original; 512 is their
+# geometric mean). The second look, which scales the short side to 650, put a portrait crop at ~2x
+# the index's scale (a 700x1100 crop at 650x1020, or not at all when within 10% of its first look).
+# Tune half, benchmarks/more_seeds.py (5 more of each hard kind per photograph): of the 21 crops to
+# 50% still missed, 15 verify at a long side of 500 or 520, 14 at 450 or 540, 10 at 640, 4 at 900;
+# also 1 of 1 missed crop+logo+recompress and 2 of 3 photos of a screen at 540.
+QUERY_CROP_SIDE = 512
 QUERY_MAX_PIXELS = 1000 * 1000
 QUERY_MAX_SIDE = 1600
 QUERY_FEATURES = 1500
@@ -111,7 +120,7 @@ class LocalFeatures:
     (grayscale) and `working_colour` (RGB) are the working image itself, and
     `keypoints` the OpenCV keypoints and `pyramid` the working image halved
     repeatedly (cv2.pyrDown, for resampling it small), kept only for queries
-    (`extract(..., keep_working=True)`), never serialised.
+    (`extract(..., keep_working=True)`), never serialised; nor is `cells`.
     """
 
     original_size: tuple[int, int]
@@ -125,6 +134,9 @@ class LocalFeatures:
     working_colour: np.ndarray | None = field(default=None, repr=False, compare=False)
     keypoints: list | None = field(default=None, repr=False, compare=False)
     pyramid: list | None = field(default=None, repr=False, compare=False)
+    #: Top-level vocabulary cell of each descriptor, filled by local_index.rerank when it first
+    #: needs them (an item comes up in several looks and, through a loader's cache, many queries).
+    cells: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -211,6 +223,7 @@ def extract(
     for_query: bool = False,
     keep_working: bool = False,
     at_index_scale: bool = False,
+    at_crop_scale: bool = False,
 ) -> LocalFeatures:
     """Compute the local features of an RGB, EXIF-oriented PIL image.
 
@@ -218,14 +231,15 @@ def extract(
     copy of it, so that coordinates are expressed in the original's pixels.
     `for_query=True` uses the larger query working size and keypoint budget
     (see QUERY_MAX_PIXELS), and with `at_index_scale=True` the query working
-    size of the second look (see QUERY_SHORT_SIDE); `keep_working=True` keeps
+    size of the second look (see QUERY_SHORT_SIDE), with `at_crop_scale=True` that of the crop look
+    (see QUERY_CROP_SIDE); `keep_working=True` keeps
     the working images on the result for verification and mirroring (queries;
     never serialised).
     """
     if original_size is None:
         original_size = image.size
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    small = _resize(rgb, working_size(rgb.size, for_query, at_index_scale))
+    small = _resize(rgb, working_size(rgb.size, for_query, at_index_scale, at_crop_scale))
     return _from_working(
         small, (int(original_size[0]), int(original_size[1])),
         QUERY_FEATURES if for_query else INDEX_FEATURES, keep_working, for_query,
@@ -295,13 +309,18 @@ def _pyramid(gray: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def working_size(size: tuple[int, int], for_query: bool, at_index_scale: bool = False) -> tuple[int, int]:
+def working_size(size: tuple[int, int], for_query: bool, at_index_scale: bool = False,
+                 at_crop_scale: bool = False) -> tuple[int, int]:
     """Size of the working copy: an original's bounded by side, a query's by area and side (neither
-    upscaled); with `at_index_scale`, a query's scaled to the index's scale (see QUERY_SHORT_SIDE)."""
+    upscaled); with `at_index_scale`, a query's scaled to the index's scale (see QUERY_SHORT_SIDE);
+    with `at_crop_scale`, to the scale at which the index saw a part of an original (see
+    QUERY_CROP_SIDE)."""
     w, h = size
     bound = min(QUERY_MAX_SIDE / max(w, h), (QUERY_MAX_PIXELS / (w * h)) ** 0.5)
     if not for_query:
         factor = min(1.0, INDEX_MAX_SIDE / max(w, h))
+    elif at_crop_scale:
+        factor = min(QUERY_CROP_SIDE / max(w, h), QUERY_MAX_UPSCALE)
     elif not at_index_scale:
         factor = min(1.0, bound)
     else:

@@ -509,7 +509,9 @@ def rerank(query: LocalFeatures, shortlist: dict[int, LocalFeatures], k: int,
     stored = np.concatenate([np.ascontiguousarray(shortlist[i].descriptors, dtype=np.uint8) for i in ids])
     owner = np.repeat(np.asarray(ids, dtype=np.int64), [len(shortlist[i]) for i in ids])
     codes = np.ascontiguousarray(query.descriptors, dtype=np.uint8)
-    distances, positions = _shortlist_index(stored, probes).search(codes, min(RERANK_NEIGHBOURS, len(stored)))
+    cells = None if probes is None else np.concatenate([_top_cells(shortlist[i]) for i in ids])
+    distances, positions = _shortlist_index(stored, cells, probes).search(
+        codes, min(RERANK_NEIGHBOURS, len(stored)))
     limit = np.minimum(distances[:, :1] + RERANK_MARGIN, RERANK_MAX_DISTANCE)
     near = (distances <= limit) & (positions >= 0)
     rows = np.repeat(np.arange(len(codes)), positions.shape[1]).reshape(positions.shape)[near]
@@ -522,18 +524,33 @@ def rerank(query: LocalFeatures, shortlist: dict[int, LocalFeatures], k: int,
     return [(int(items[i]), round(float(scores[i]), 3)) for i in order]
 
 
-def _shortlist_index(stored: np.ndarray, probes: int | None):
-    """A faiss index over the shortlist's descriptors: exhaustive, or cell-probing."""
+def _shortlist_index(stored: np.ndarray, cells: np.ndarray | None, probes: int | None):
+    """A faiss index over the shortlist's descriptors: exhaustive, or cell-probing (`cells`: the
+    top-level cell of each stored descriptor)."""
     if probes is None:
         flat = faiss.IndexBinaryFlat(DESCRIPTOR_BITS)
         flat.add(stored)
         return flat
     vocab = vocabulary()
-    cells = faiss.IndexBinaryIVF(vocab.top_quantizer, DESCRIPTOR_BITS, len(vocab.top))
-    cells.is_trained = True
-    cells.add(stored)
-    cells.nprobe = probes
-    return cells
+    index = faiss.IndexBinaryIVF(vocab.top_quantizer, DESCRIPTOR_BITS, len(vocab.top))
+    index.is_trained = True
+    ids = np.arange(len(stored), dtype=np.int64)
+    cells = np.ascontiguousarray(cells, dtype=np.int64)
+    if stored.shape != (len(cells), DESCRIPTOR_BITS // 8):
+        raise ValueError("one cell per stored descriptor is needed")
+    index.add_core(len(stored), faiss.swig_ptr(stored), faiss.swig_ptr(ids), faiss.swig_ptr(cells))
+    index.nprobe = probes
+    return index
+
+
+def _top_cells(features: LocalFeatures) -> np.ndarray:
+    """The top-level vocabulary cell of each of an item's descriptors, kept on the features: their
+    assignment, not the search, was most of a rerank's cost when made again for every look."""
+    if features.cells is None or len(features.cells) != len(features):
+        codes = np.ascontiguousarray(features.descriptors, dtype=np.uint8)
+        _, nearest = vocabulary().top_quantizer.search(codes, 1)
+        features.cells = nearest.ravel().astype(np.int64)
+    return features.cells
 
 
 def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:

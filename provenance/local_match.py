@@ -136,8 +136,9 @@ CONSISTENCY_INLIERS = 40
 MIN_INLIER_RATIO = 0.33
 MIN_DETAIL_NCC = 0.86
 
-# A query that matched nothing is looked at again at the index's scale (search, second_look) only
-# when that changes its working size by more than this: that of a 2:1 phone screenshot does not.
+# A query that matched nothing is looked at again at the index's scale, then at a crop's (search,
+# second_look) only when that changes its working size by more than this from every look made
+# before: the index's scale does not change that of a 2:1 phone screenshot.
 SECOND_LOOK_MIN_CHANGE = 0.1
 
 # Up to this many inlier pairs are returned for drawing.
@@ -275,7 +276,9 @@ def search(
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
     With `second_look`, a query that matched nothing either way is searched once more at the
     index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working scale by
-    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens. With
+    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens; then, if still
+    nothing, at the scale at which the index saw a part of an original (QUERY_CROP_SIDE), when
+    that differs from both: crops of a portrait picture, or of one with little texture. With
     `framed_look`, a query that still matched nothing is searched once more for the picture
     framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
     on its own, with the whole keypoint budget for it rather than a share left by the text around it.
@@ -309,11 +312,18 @@ def search(
     if mirrored or (mirrored is None and not best):
         verify_candidates(query_mirrored if query_mirrored is not None else extract_mirrored(query), True)
     if second_look and not best:
-        # sized first: a look barely different from the first is not worth extracting
-        width = working_size(query_image.size, for_query=True, at_index_scale=True)[0]
-        if abs(width / max(1, query.working_size[0]) - 1.0) > SECOND_LOOK_MIN_CHANGE:
-            rescaled = extract(query_image, for_query=True, keep_working=True, at_index_scale=True,
-                               original_size=size)
+        # sized first: a look barely different from one already made is not worth extracting
+        widths = [query.working_size[0]]
+        for scale in ("index", "crop"):
+            if best:
+                break
+            width = working_size(query_image.size, for_query=True, at_index_scale=scale == "index",
+                                 at_crop_scale=scale == "crop")[0]
+            if min(abs(width / max(1, seen) - 1.0) for seen in widths) <= SECOND_LOOK_MIN_CHANGE:
+                continue
+            widths.append(width)
+            rescaled = extract(query_image, for_query=True, keep_working=True, original_size=size,
+                               at_index_scale=scale == "index", at_crop_scale=scale == "crop")
             verify_candidates(rescaled, False, second=True)
     if framed_look and not best:
         frame = framed_picture(query_image)

@@ -43,6 +43,22 @@ def small_copy_of_a_crop() -> tuple[Image.Image, Image.Image]:
     return large, large.crop(SMALL_COPY_BOX).resize((192, 192), Image.Resampling.LANCZOS)
 
 
+def cloudy_sky(seed: int = 0, size: tuple[int, int] = (1020, 1530)) -> Image.Image:
+    """A portrait photo of a cloudy sky, made in code: soft cloud shapes over a gradient, with fine
+    sensor grain. Its corners at full size are mostly grain, which the index (at 640 px) never saw."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    gray = np.linspace(150, 210, h, dtype=np.float32)[:, None] + rng.normal(0, 4.0, (h, w))
+    for octave in range(2, 9):
+        n = 2 ** octave
+        field = rng.normal(0, 1, (max(2, n * h // w), n)).astype(np.float32)
+        gray += cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC) * (60.0 / 1.6 ** octave)
+    rgb = np.stack([gray * 0.8, gray * 0.9, gray * 1.05], axis=-1)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
 def jpeg_bytes(img: Image.Image, quality: int = 90, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality, **kw)

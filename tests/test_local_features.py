@@ -169,6 +169,17 @@ def test_second_look_is_at_the_index_scale(size, working):
 
 
 @pytest.mark.parametrize("size, working", [
+    ((3000, 2000), (512, 341)),   # the long side where the index saw half of a 640-px original
+    ((700, 1100), (326, 512)),    # a portrait crop, which the second look left at ~2x that scale
+    ((200, 150), (512, 384)),     # a small one: upscaled
+    ((100, 60), (300, 180)),      # a tiny one: at most QUERY_MAX_UPSCALE times
+])
+def test_crop_look_is_at_the_scale_of_a_part_of_an_original(size, working):
+    image = photo("astronaut").resize(size)
+    assert extract(image, for_query=True, at_crop_scale=True).working_size == working
+
+
+@pytest.mark.parametrize("size, working", [
     ((3000, 2000), (1225, 816)),  # bounded by area
     ((300, 200), (300, 200)),     # never upscaled
     ((1080, 2260), (691, 1447)),  # a phone screenshot: the picture inside keeps ~590 px

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -216,3 +217,31 @@ def test_top_positive_equals_a_full_sort(seed, size, k, levels, share):
     order = np.lexsort((np.arange(size), -scores))
     want = [int(i) for i in order if scores[i] > 0][:k]
     assert local_index._top_positive(scores, k).tolist() == want
+
+
+def test_rerank_remembers_each_items_cells():
+    """The top-level cell of each stored descriptor is assigned once and kept on the features, and
+    the votes are those of a shortlist index that faiss assigns itself."""
+    query = extract(_screenshot(photo("coffee")), for_query=True)
+    fresh = {i: extract(photo(name)) for i, name in enumerate(PHOTOS)}
+    first = local_index.rerank(query, fresh, k=len(fresh))
+    for f in fresh.values():
+        assert f.cells is not None and len(f.cells) == len(f)
+        _, nearest = local_index.vocabulary().top_quantizer.search(f.descriptors, 1)
+        assert np.array_equal(f.cells, nearest.ravel())
+    assert local_index.rerank(query, fresh, k=len(fresh)) == first  # from the kept cells
+    stored = np.concatenate([fresh[i].descriptors for i in fresh])
+    cells = np.concatenate([fresh[i].cells for i in fresh])
+    vocab = local_index.vocabulary()
+    reference = faiss.IndexBinaryIVF(vocab.top_quantizer, local_index.DESCRIPTOR_BITS, len(vocab.top))
+    reference.is_trained = True
+    reference.add(stored)
+    probes = local_index.RERANK_PROBES
+    reference.nprobe = probes
+    mine = local_index._shortlist_index(stored, cells, probes)
+    for a, b in zip(mine.search(query.descriptors, 8), reference.search(query.descriptors, 8)):
+        assert np.array_equal(a, b)
+    fresh[0].cells = fresh[0].cells[:5]  # cells of other descriptors: assigned again
+    assert local_index.rerank(query, fresh, k=len(fresh)) == first
+    with pytest.raises(ValueError):
+        local_index._shortlist_index(stored, cells[:-1], probes)

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from provenance import local_features
 from provenance.local_features import LocalFeatures, extract
 from provenance.local_index import LocalFeatureIndex
 from provenance.local_match import LocalMatch, search, verify
 
-from .conftest import SMALL_COPY_BOX, photo, small_copy_of_a_crop
+from .conftest import SMALL_COPY_BOX, cloudy_sky, photo, small_copy_of_a_crop
 
 INDEXED = ("astronaut", "coffee", "chelsea", "camera")
 LOGO_ITEM, BANNER_ITEM = 100, 101
@@ -257,6 +258,25 @@ def test_small_copy_of_a_crop_is_found(library):
     assert match.second_look and "cropped" in match.edits
     # where the crop lies in the original, within a tenth of its side (the query is 192 px)
     assert np.abs(np.array(match.visible_in_original) - SMALL_COPY_BOX).max() < 64
+
+
+def test_crop_of_a_cloudy_sky_is_found_at_the_scale_of_a_crop(monkeypatch):
+    """Half of a portrait sky: at its own size its corners are the grain, and the second look at
+    the index's scale is within 10% of that size, so skipped; the crop look, at the scale at which
+    the index saw that half, finds it."""
+    sky = cloudy_sky()
+    features = {i: extract(photo(name)) for i, name in enumerate(INDEXED)}
+    features[9] = extract(sky)
+    index = LocalFeatureIndex()
+    for item, f in features.items():
+        index.add(item, f)
+    query = sky.crop((0, 0, 721, 1082))
+    monkeypatch.setattr(local_features, "QUERY_CROP_SIDE", 1082)  # as if no crop look
+    assert search(query, index, features.__getitem__) == []
+    monkeypatch.undo()
+    match = _found(query, (index, features.__getitem__), 9)
+    assert match.second_look and "cropped" in match.edits
+    assert np.abs(np.array(match.visible_in_original) - [0, 0, 721, 1082]).max() < 20
 
 
 def desktop_page(picture: Image.Image, size=(3000, 2000), at=(1500, 500)) -> Image.Image:
