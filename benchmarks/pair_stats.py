@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pair_stats.py                 # measure, then summarise
     .venv/bin/python benchmarks/pair_stats.py --reuse         # summarise saved pairs
+    .venv/bin/python benchmarks/pair_stats.py --look crop     # the queries described as the crop look does
 
 True pairs: every tune-half indexed photo (match_quality.build_sets("tune")) under every kind of
 edit (benchmarks/edits.py, as match_quality.py makes them), against its original.  False pairs:
@@ -10,7 +11,9 @@ GENERATED scenes never used by the report run (seeds "tune-query:N" queried agai
 records PDQ (best dihedral variant) and pHash distances to every item within PDQ 40, and for the
 12 best-voted local-feature candidates (both sides of the mirror) the verification figures with
 the acceptance thresholds off: inliers, inlier ratio, block agreement, blocks compared, hull share,
-visible share, detail NCC (provenance/local_match.py).
+visible share, detail NCC (provenance/local_match.py). With --look index or crop, the queries are
+described at the scale of local_match.search's second look or crop look instead of the first look's
+(saved to their own file).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from provenance.media import QUERY_WORKING_SIDE, WORKING_SIDE, decode_image  # n
 from provenance.prints import fingerprint_image  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "bench-cache" / "pair_stats" / "pairs.jsonl"
+LOOK = "first"
 PERMISSIVE = dict(MIN_INLIERS=6, MIN_HULL_SHARE=0.0, MIN_VISIBLE_SHARE=0.0, MIN_BLOCKS=0,
                   MIN_BLOCK_SHARE=0.0, WEAK_MATCH_BLOCK_SHARE=0.0, MIN_DETAIL_NCC=-2.0)
 _STATE: dict = {}
@@ -97,7 +101,8 @@ def _run_query(spec) -> dict:
         d = min(_ham(v, ipdq) for v in p.pdq_dihedral)
         if d <= 40 or item == truth:
             rec["pdq"].append((item, d, _ham(ph, iph)))
-    q = lf.extract(decoded.image, for_query=True, keep_working=True)
+    q = lf.extract(decoded.image, for_query=True, keep_working=True, original_size=decoded.size,
+                   at_index_scale=LOOK == "index", at_crop_scale=LOOK == "crop")
     saved = {k: getattr(lm, k) for k in PERMISSIVE}
     for k, v in PERMISSIVE.items():
         setattr(lm, k, v)
@@ -144,6 +149,8 @@ def _accepted(o: dict, *, new_rule: bool) -> bool:
           and o["ncc"] >= (lm.MIN_BLOCK_SHARE if o["inl"] >= lm.STRONG_INLIERS else lm.WEAK_MATCH_BLOCK_SHARE))
     if ok and new_rule and o["inl"] < lm.CONSISTENCY_INLIERS and o["ratio"] < lm.MIN_INLIER_RATIO:
         ok = o["detail"] >= lm.MIN_DETAIL_NCC
+    if ok and new_rule and o["hull"] < lm.SMALL_HULL_SHARE:
+        ok = o["detail"] >= lm.MIN_DETAIL_NCC
     return ok
 
 
@@ -162,7 +169,7 @@ def summarise() -> None:
     for rule in (False, True):
         t = [o for o in true if _accepted(o, new_rule=rule)]
         f = [o for o in false if _accepted(o, new_rule=rule)]
-        print(f"\nlocal features, {'with' if rule else 'without'} the inlier-ratio/detail rule: "
+        print(f"\nlocal features, {'with' if rule else 'without'} the detail rules (inlier ratio, small hull): "
               f"{len(t)} true pairs accepted, {len(f)} false")
         for o in f:
             print(f"   false: {o['kind']} {o['q']} -> {o['item']} inliers {o['inl']} ratio {o['ratio']} "
@@ -199,7 +206,13 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=1000, help="generated scenes indexed")
     ap.add_argument("--generated", type=int, default=800, help="generated scenes queried")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--look", choices=("first", "index", "crop"), default="first",
+                    help="the scale at which queries are described (local_match.search's looks)")
     args = ap.parse_args()
+    global OUT, LOOK
+    LOOK = args.look
+    if LOOK != "first":
+        OUT = OUT.with_name(f"pairs-{LOOK}.jsonl")
     if not args.reuse:
         measure(args.items, args.generated, args.workers)
     summarise()

@@ -74,6 +74,14 @@ STRONG_INLIERS = 20
 # lies in one small bird or peak verifies at 0.007 (match_quality.py, tune
 # half: crop 50% 61 -> 62 of 66, no false match in 2,000).
 MIN_HULL_SHARE = 0.005
+# Below SMALL_HULL_SHARE (the old floor) the fine detail must agree too (detail NCC of at least
+# MIN_DETAIL_NCC, below): a match resting on a small patch of the original is a different picture
+# unless its texture correlates. Tune half (benchmarks/pair_stats.py, first look and crop look):
+# the one accepted true pair under 0.02 is that bird (detail 0.90), while the false pairs with 20+
+# inliers at an inlier ratio of 0.33+ (7, and 1 at the crop look) had hull shares of 0.002-0.017
+# and detail 0.64 at most, stopped by block agreement alone. The report half at 10,000 items, run
+# with the crop look, had one such false match past the blocks (28 inliers, hull 0.010, detail 0.50).
+SMALL_HULL_SHARE = 0.02
 # Plausible scale (query pixels per original pixel, sqrt of |det|).
 SCALE_RANGE = (0.02, 50.0)
 # Largest ratio between the local scales of the homography at the original's
@@ -218,6 +226,8 @@ def verify(
     inlier_ratio = len(src) / max(1, n_matches)
     if len(src) < CONSISTENCY_INLIERS and inlier_ratio < MIN_INLIER_RATIO and detail < MIN_DETAIL_NCC:
         return None  # a look-alike layout, not the same picture
+    if hull_share < SMALL_HULL_SHARE and detail < MIN_DETAIL_NCC:
+        return None  # a small patch alike, not the same picture
 
     # rotation and scale of the picture itself, i.e. measured before unmirroring
     rotation, scale = _rotation_and_scale(h_orig, candidate.original_size)

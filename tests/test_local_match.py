@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from provenance import local_features
+from provenance import local_features, local_match
 from provenance.local_features import LocalFeatures, extract
 from provenance.local_index import LocalFeatureIndex
 from provenance.local_match import LocalMatch, search, verify
+from provenance.media import QUERY_WORKING_SIDE, WORKING_SIDE, decode_image
+from provenance.prints import fingerprint_image
 
 from .conftest import SMALL_COPY_BOX, cloudy_sky, photo, small_copy_of_a_crop
 
@@ -306,3 +309,18 @@ def test_picture_small_in_a_large_page_is_found_in_its_frame(library):
     _assert_quad(match, _corners(original) + [1500, 500], tolerance=6)
     for _, (qx, qy) in match.correspondences:  # every verified point lies on the picture
         assert 1495 <= qx <= 2105 and 495 <= qy <= 905
+
+
+def test_scenes_alike_on_a_small_patch_do_not_match(monkeypatch):
+    """Two generated scenes that once matched at the crop look (tests/data/false_pairs): the
+    geometry and 3 of 4 blocks agree, on a hull of 1% of the original, but the detail does not."""
+    folder = Path(__file__).parent / "data" / "false_pairs"
+    query = decode_image((folder / "scene-query.jpg").read_bytes(), working_side=QUERY_WORKING_SIDE)
+    indexed = decode_image((folder / "scene-indexed.jpg").read_bytes(), working_side=WORKING_SIDE)
+    original = LocalFeatures.from_bytes(fingerprint_image(indexed).local_blob)
+    looked = extract(query.image, for_query=True, keep_working=True, original_size=query.size,
+                     at_crop_scale=True)
+    assert verify(looked, original, 1) is None
+    monkeypatch.setattr(local_match, "SMALL_HULL_SHARE", 0.0)  # without the rule: matched
+    match = verify(looked, original, 1)
+    assert match is not None and match.hull_share < 0.02 and match.detail_ncc < local_match.MIN_DETAIL_NCC
