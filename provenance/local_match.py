@@ -79,8 +79,8 @@ MIN_HULL_SHARE = 0.005
 # unless its texture correlates. Tune half (benchmarks/pair_stats.py, first look and crop look):
 # the one accepted true pair under 0.02 is that bird (detail 0.90), while the false pairs with 20+
 # inliers at an inlier ratio of 0.33+ (7, and 1 at the crop look) had hull shares of 0.002-0.017
-# and detail 0.64 at most, stopped by block agreement alone. The report half at 10,000 items, run
-# with the crop look, had one such false match past the blocks (28 inliers, hull 0.010, detail 0.50).
+# and detail 0.64 at most, stopped by block agreement alone. Both halves at 10,000 items, run
+# with the crop look, had the same such false match past the blocks (tests/data/false_pairs).
 SMALL_HULL_SHARE = 0.02
 # Plausible scale (query pixels per original pixel, sqrt of |det|).
 SCALE_RANGE = (0.02, 50.0)
