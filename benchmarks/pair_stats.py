@@ -150,7 +150,7 @@ def _accepted(o: dict, *, new_rule: bool) -> bool:
     if ok and new_rule and o["inl"] < lm.CONSISTENCY_INLIERS and o["ratio"] < lm.MIN_INLIER_RATIO:
         ok = o["detail"] >= lm.MIN_DETAIL_NCC
     if ok and new_rule and o["hull"] < lm.SMALL_HULL_SHARE:
-        ok = o["detail"] >= lm.MIN_DETAIL_NCC
+        ok = o["detail"] >= lm.SMALL_HULL_DETAIL_NCC
     return ok
 
 
