@@ -132,7 +132,7 @@ FEW_BLOCKS = 2
 FEW_BLOCKS_RATIO = 0.5
 # Such a match (strong on its own) needs only this share of its compared blocks to agree: glare
 # and moire on a photographed screen can spoil a third of them. Tune half (benchmarks/pair_stats.py,
-# first look and crop look): no false pair (of 611) with 20+ inliers had a detail NCC of 0.86 or
+# first look and crop look): of 611 false pairs, none with 20+ inliers had a detail NCC of 0.86 or
 # more, while a photo of a screen at 115 inliers, ratio 0.89 and detail 0.99 had 11 of 16 blocks
 # agreeing (0.69), in 2 of 5 seeds of benchmarks/more_seeds.py.
 STRONG_ALONE_BLOCK_SHARE = 0.5
