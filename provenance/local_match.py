@@ -130,8 +130,8 @@ WEAK_MATCH_BLOCK_SHARE = 0.85
 # blocks at 29-50 inliers, ratio 0.78-0.81, detail 0.88-0.96.
 FEW_BLOCKS = 2
 FEW_BLOCKS_RATIO = 0.5
-# Such a match (strong on its own) needs only this share of its compared blocks to agree: glare
-# and moire on a photographed screen can spoil a third of them. Tune half (benchmarks/pair_stats.py,
+# Such a match (strong on its own) needs only this share of its compared blocks to agree: on a
+# photographed screen nearly a third of them can disagree. Tune half (benchmarks/pair_stats.py,
 # first look and crop look): of 611 false pairs, none with 20+ inliers had a detail NCC of 0.86 or
 # more, while a photo of a screen at 115 inliers, ratio 0.89 and detail 0.99 had 11 of 16 blocks
 # agreeing (0.69), in 2 of 5 seeds of benchmarks/more_seeds.py.
