@@ -226,11 +226,10 @@ def verify(
     if hull_share < MIN_HULL_SHARE:
         return None
     share, compared, gain, offset, detail = _block_agreement(query, candidate, h_orig)
-    needed = MIN_BLOCK_SHARE if len(src) >= STRONG_INLIERS else WEAK_MATCH_BLOCK_SHARE
     strong_alone = (len(src) >= STRONG_INLIERS and len(src) >= FEW_BLOCKS_RATIO * n_matches
                     and detail >= MIN_DETAIL_NCC)
-    if strong_alone:
-        needed = STRONG_ALONE_BLOCK_SHARE
+    needed = (STRONG_ALONE_BLOCK_SHARE if strong_alone
+              else MIN_BLOCK_SHARE if len(src) >= STRONG_INLIERS else WEAK_MATCH_BLOCK_SHARE)
     if compared < (FEW_BLOCKS if strong_alone else MIN_BLOCKS) or share < needed:
         return None
     inlier_ratio = len(src) / max(1, n_matches)
@@ -334,16 +333,14 @@ def search(
     if second_look and not best:
         # sized first: a look barely different from one already made is not worth extracting
         widths = [query.working_size[0]]
-        for scale in ("index", "crop"):
+        for scale in ({"at_index_scale": True}, {"at_crop_scale": True}):
             if best:
                 break
-            width = working_size(query_image.size, for_query=True, at_index_scale=scale == "index",
-                                 at_crop_scale=scale == "crop")[0]
+            width = working_size(query_image.size, for_query=True, **scale)[0]
             if min(abs(width / max(1, seen) - 1.0) for seen in widths) <= SECOND_LOOK_MIN_CHANGE:
                 continue
             widths.append(width)
-            rescaled = extract(query_image, for_query=True, keep_working=True, original_size=size,
-                               at_index_scale=scale == "index", at_crop_scale=scale == "crop")
+            rescaled = extract(query_image, for_query=True, keep_working=True, original_size=size, **scale)
             verify_candidates(rescaled, False, second=True)
     if framed_look and not best:
         frame = framed_picture(query_image)
