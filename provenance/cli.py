@@ -333,6 +333,8 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
         text += " (second look, at the picture framed in the query)"
     elif ev.get("second_look"):
         text += " (second look, at the index's scale)"
+    if ev.get("found_via") is not None:
+        text += f" (found through item {ev['found_via']}, another copy of the picture)"
     return text
 
 

@@ -50,6 +50,18 @@ SHORTLIST = 48
 # +22 ms median CPU on a never-indexed check at 1,000 items (207 -> 229 ms, 120 queries
 # alternated; benchmarks/match_quality.py --half tune). Report half, run once: see the README.
 SECOND_LOOK_SHORTLIST = 96
+# A query's match leads to the picture's other indexed copies (search, other_copies): the stored
+# features of each of its OTHER_COPIES_FROM best matches are looked up in the index like a query
+# (OTHER_COPIES_SHORTLIST proposed, the best OTHER_COPIES_VERIFIED re-ranked); a candidate that
+# verifies against that match (the same picture) is then verified against the query itself, in the
+# look that found the match and, if need be, at the whole query's other scales. A stamped copy
+# and its original are near-duplicates, so the copy's features rank the original near the top,
+# where the query's own words may not (a photo of a screen ranked it 49th of 1,000). Tune half,
+# benchmarks/more_seeds.py: of the 11 crops and photos of a screen still missed, 5 had matched
+# only the logo or banner copy of their photograph (match_quality.py indexes 20 such copies).
+OTHER_COPIES_FROM = 2
+OTHER_COPIES_SHORTLIST = 24
+OTHER_COPIES_VERIFIED = 4
 
 # --- geometric check -------------------------------------------------------
 # Thresholds below come from benchmarks/local_tuning.py on the TUNE half
@@ -190,6 +202,8 @@ class LocalMatch:
     second_look: bool = False
     #: The picture framed in the query ([x0, y0, x1, y1]) in which a second look found the match.
     framed_in: list[float] | None = None
+    #: The indexed item whose match led to this one (search, other_copies): another copy of the picture.
+    found_via: int | None = None
     edits: list[str] = field(default_factory=list)
     correspondences: list[list[list[float]]] = field(default_factory=list)
 
@@ -278,6 +292,7 @@ def search(
     prefetch: Callable[[list[int]], None] | None = None,
     second_look: bool = True,
     framed_look: bool = True,
+    other_copies: bool = True,
     original_size: tuple[int, int] | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
@@ -301,60 +316,135 @@ def search(
     `framed_look`, a query that still matched nothing is searched once more for the picture
     framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
     on its own, with the whole keypoint budget for it rather than a share left by the text around it.
+    With `other_copies`, the indexed copies of what the query matched are looked for too (see
+    OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
+    from, when the query's own looks ranked that original too low or verified it too narrowly.
     Geometry and evidence are in the pixels of the query's file, of `original_size`, when
     `query_image` is a reduced copy of it (precomputed features must say the same).
     """
     size = tuple(original_size or query_image.size)
     factor = size[0] / query_image.width  # file pixels per query_image pixel
-    if query is None:
-        query = extract(query_image, for_query=True, keep_working=True, original_size=size)
+    whole = {"first": query if query is not None else
+             extract(query_image, for_query=True, keep_working=True, original_size=size)}
     loaded: dict[int, LocalFeatures] = {}
     best: dict[int, LocalMatch] = {}
+    looks: list[_Look] = []  # every look made, in order
+    found_in: dict[int, _Look] = {}  # the look that verified each match
 
-    def verify_candidates(features: LocalFeatures, is_mirrored: bool, second: bool = False) -> None:
-        proposed = SECOND_LOOK_SHORTLIST if second else SHORTLIST
-        shortlist = [item_id for item_id, _ in index.candidates(features, max(k, proposed))]
+    def whole_query(scale: str) -> LocalFeatures:
+        """The whole query's features at one of _LOOK_SCALES, extracted once."""
+        if scale not in whole:
+            whole[scale] = extract(query_image, for_query=True, keep_working=True, original_size=size,
+                                   **_LOOK_SCALES[scale])
+        return whole[scale]
+
+    def fetch(item_ids: list[int]) -> None:
         if prefetch is not None:
-            prefetch([i for i in shortlist if i not in loaded])
-        for item_id in shortlist:
+            prefetch([i for i in item_ids if i not in loaded])
+        for item_id in item_ids:
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
-        for item_id, score in rerank(features, {i: loaded[i] for i in shortlist}, k):
+
+    def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
+        match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
+        if match is not None:
+            match.second_look = look.second
+            if look.frame is not None:
+                _place_in_frame(match, look.frame)
+        return match
+
+    def verify_candidates(look: _Look) -> None:
+        looks.append(look)
+        proposed = SECOND_LOOK_SHORTLIST if look.second else SHORTLIST
+        shortlist = [item_id for item_id, _ in index.candidates(look.features, max(k, proposed))]
+        fetch(shortlist)
+        for item_id, score in rerank(look.features, {i: loaded[i] for i in shortlist}, k):
             if score < MIN_CANDIDATE_SCORE or item_id in best:
                 continue  # too few votes to verify, or already found unmirrored
-            match = verify(features, loaded[item_id], item_id, mirrored=is_mirrored)
+            match = verify_in(look, item_id)
             if match is not None:
-                match.second_look = second
-                best[item_id] = match
+                best[item_id], found_in[item_id] = match, look
 
-    verify_candidates(query, False)
+    verify_candidates(_Look(whole["first"], False))
     if mirrored or (mirrored is None and not best):
-        verify_candidates(query_mirrored if query_mirrored is not None else extract_mirrored(query), True)
+        features = query_mirrored if query_mirrored is not None else extract_mirrored(whole["first"])
+        verify_candidates(_Look(features, True))
     if second_look and not best:
         # sized first: a look barely different from one already made is not worth extracting
-        widths = [query.working_size[0]]
-        for scale in ({"at_index_scale": True}, {"at_crop_scale": True}):
+        for scale in ("index", "crop"):
             if best:
                 break
-            width = working_size(query_image.size, for_query=True, **scale)[0]
-            if min(abs(width / max(1, seen) - 1.0) for seen in widths) <= SECOND_LOOK_MIN_CHANGE:
+            if _close_to_a_look(query_image.size, scale, looks):
                 continue
-            widths.append(width)
-            rescaled = extract(query_image, for_query=True, keep_working=True, original_size=size, **scale)
-            verify_candidates(rescaled, False, second=True)
+            verify_candidates(_Look(whole_query(scale), False, second=True, scale=scale))
     if framed_look and not best:
         frame = framed_picture(query_image)
         if frame is not None:
             box = [v * factor for v in frame.box]  # in the file's pixels
             picture = extract(query_image.crop(frame.box), for_query=True, keep_working=True,
                               original_size=(round(box[2] - box[0]), round(box[3] - box[1])))
-            verify_candidates(picture, False, second=True)
-            for match in best.values():
-                _shift(match, box[0], box[1])
-                match.framed_in = [round(v, 2) for v in box]
-                if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
-                    match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
+            verify_candidates(_Look(picture, False, second=True, frame=box))
+
+    def copy_looks(look: _Look):
+        """The look that found a match, then the whole query at the scales not yet looked at."""
+        yield look
+        if look.frame is not None:
+            return
+        for scale in _LOOK_SCALES:
+            if scale != look.scale and not _close_to_a_look(query_image.size, scale, [look]):
+                features = whole_query(scale)
+                yield _Look(extract_mirrored(features) if look.mirrored else features, look.mirrored,
+                            second=scale != "first", scale=scale)
+
+    if other_copies and best:
+        for source in sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))[:OTHER_COPIES_FROM]:
+            stored = loaded[source.item_id]
+            shortlist = [item_id for item_id, _ in index.candidates(stored, OTHER_COPIES_SHORTLIST + 1)
+                         if item_id != source.item_id]  # itself would be every descriptor's nearest
+            fetch(shortlist)
+            for item_id, score in rerank(stored, {i: loaded[i] for i in shortlist}, OTHER_COPIES_VERIFIED):
+                if score < MIN_CANDIDATE_SCORE or item_id in best:
+                    continue
+                if verify(stored, loaded[item_id], item_id) is None:
+                    continue  # not a copy of the picture the query matched
+                for look in copy_looks(found_in[source.item_id]):
+                    match = verify_in(look, item_id)
+                    if match is not None:
+                        match.found_via = source.item_id
+                        best[item_id], found_in[item_id] = match, look
+                        break
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+
+
+# Each look's working scale (local_features.working_size keywords).
+_LOOK_SCALES = {"first": {}, "index": {"at_index_scale": True}, "crop": {"at_crop_scale": True}}
+
+
+@dataclass
+class _Look:
+    """One description of the query that search verified candidates with."""
+
+    features: LocalFeatures
+    mirrored: bool
+    second: bool = False
+    scale: str = "first"  # which of _LOOK_SCALES, for the whole query
+    frame: list[float] | None = None  # the framed picture's box in the file's pixels, for a framed look
+
+
+def _close_to_a_look(size: tuple[int, int], scale: str, looks: list[_Look]) -> bool:
+    """Whether the whole query at `scale` is within SECOND_LOOK_MIN_CHANGE of the width of a
+    whole-query look already made (not worth extracting again)."""
+    width = working_size(size, for_query=True, **_LOOK_SCALES[scale])[0]
+    return any(abs(width / max(1, look.features.working_size[0]) - 1.0) <= SECOND_LOOK_MIN_CHANGE
+               for look in looks if look.frame is None)
+
+
+def _place_in_frame(match: LocalMatch, box: list[float]) -> None:
+    """Express a match found in the picture framed in the query in the whole query's pixels."""
+    _shift(match, box[0], box[1])
+    match.framed_in = [round(v, 2) for v in box]
+    if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
+        match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
 
 
 def _shift(match: LocalMatch, dx: float, dy: float) -> None:

@@ -116,7 +116,7 @@ class Matcher:
 
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
               *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True,
-              local_later: bool = False) -> list[Match]:
+              other_copies: bool = True, local_later: bool = False) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
@@ -125,7 +125,9 @@ class Matcher:
         worker), the local-feature stage uses them instead of extracting them again.
         ``second_look`` lets the local-feature stage search a query that matched nothing once more
         at the index's scale, and ``framed_look`` then the picture framed in it (local_match.search):
-        a check takes both looks, a scan only the framed one (see scan.py). ``local_later`` says
+        a check takes both looks, a scan only the framed one (see scan.py). ``other_copies`` lets it
+        go on from a match to the picture's other indexed copies (a check does; a scan's links put
+        the copies in one work already). ``local_later`` says
         the local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only
         where it would beside that stage (PDQ_ALONE_MAX, PDQ_ALONE_VARIANTS); the rest waits for
         the scan that completes the query's item.
@@ -177,6 +179,7 @@ class Matcher:
             for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
                                          query_mirrored=mirrored, prefetch=self.local.prefetch,
                                          second_look=second_look, framed_look=framed_look,
+                                         other_copies=other_copies,
                                          original_size=(prints.width, prints.height)):
                 ev = lm.to_evidence()
                 ev["query_size"] = [prints.width, prints.height]

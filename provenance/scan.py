@@ -154,7 +154,8 @@ class Recorder:
         # file without a frame (most photographs) only the search for one: 1.6 ms on a 1-2 MP
         # photo's working image (none of 60 had a frame), 4.9 ms on a phone screenshot's.
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
-                                     exclude={item.id}, second_look=False, local_later=self.hashes_only)
+                                     exclude={item.id}, second_look=False, other_copies=False,
+                                     local_later=self.hashes_only)
         linked = self._link(item.id, outcome.path, claims, matches)
         self.matcher.add(item.id, prints, hashes=status == "new")  # a completed item's hashes are in already
         return linked

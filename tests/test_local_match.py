@@ -325,3 +325,20 @@ def test_scenes_alike_on_a_small_patch_do_not_match(monkeypatch):
     monkeypatch.setattr(local_match, "SMALL_HULL_SHARE", 0.0)  # without the rule: matched
     match = verify(looked, original, 1)
     assert match is not None and match.hull_share < floor and match.detail_ncc < detail
+
+
+def test_a_match_leads_to_the_other_copies_of_its_picture(library):
+    """A captioned re-post verified against only its best candidate (k=1: the captioned copy,
+    which shares the banner) still finds the plain photograph and the logo'd copy, through the
+    captioned copy's own features; each is verified against the query itself."""
+    index, load = library
+    query = _jpeg(_with_banner(photo("chelsea")).resize((380, 360)), 70)
+    alone = search(query, index, load, k=1, other_copies=False)
+    assert [m.item_id for m in alone] == [BANNER_ITEM]
+    matches = {m.item_id: m for m in search(query, index, load, k=1)}
+    assert set(matches) == {BANNER_ITEM, 2, LOGO_ITEM}
+    assert matches[BANNER_ITEM].found_via is None
+    for item in (2, LOGO_ITEM):
+        assert matches[item].found_via == BANNER_ITEM and matches[item].inliers >= local_match.STRONG_INLIERS
+    # the plain photograph lies below the banner in the query (a fifth of its height in the copy)
+    assert min(y for _, y in matches[2].quad_in_query) > 0.1 * query.height
