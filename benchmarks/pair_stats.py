@@ -144,14 +144,10 @@ def measure(n_items: int, n_generated: int, workers: int) -> None:
 
 
 def _accepted(o: dict, *, new_rule: bool) -> bool:
-    ok = (o["inl"] >= lm.MIN_INLIERS and o["hull"] >= lm.MIN_HULL_SHARE and o["vis"] >= lm.MIN_VISIBLE_SHARE
-          and o["blocks"] >= lm.MIN_BLOCKS and o["votes"] >= lm.MIN_CANDIDATE_SCORE and o["rank"] < 12
-          and o["ncc"] >= (lm.MIN_BLOCK_SHARE if o["inl"] >= lm.STRONG_INLIERS else lm.WEAK_MATCH_BLOCK_SHARE))
-    if ok and new_rule and o["inl"] < lm.CONSISTENCY_INLIERS and o["ratio"] < lm.MIN_INLIER_RATIO:
-        ok = o["detail"] >= lm.MIN_DETAIL_NCC
-    if ok and new_rule and o["hull"] < lm.SMALL_HULL_SHARE:
-        ok = o["detail"] >= lm.SMALL_HULL_DETAIL_NCC
-    return ok
+    """Whether search verifies a measured pair (`new_rule`: with verify's detail rules)."""
+    return (o["votes"] >= lm.MIN_CANDIDATE_SCORE and o["rank"] < 12
+            and lm.refusal(o["inl"], o["ratio"], o["vis"], o["hull"], o["blocks"], o["ncc"], o["detail"],
+                           detail_rules=new_rule) is None)
 
 
 def summarise() -> None:

@@ -134,14 +134,19 @@ MIN_BLOCKS = 4
 MIN_BLOCK_SHARE = 0.7
 WEAK_MATCH_BLOCK_SHARE = 0.85
 # A crop that is mostly sky leaves few blocks to compare (flat blocks of the original are not):
-# FEW_BLOCKS suffice when the geometry and the fine detail are strong on their own (at least
-# STRONG_INLIERS inliers, an inlier ratio of FEW_BLOCKS_RATIO, a detail NCC of MIN_DETAIL_NCC).
-# Tune half: of 526 false pairs (benchmarks/pair_stats.py), none had fewer than 4 blocks with 20
-# inliers or more, and the 3 with 20+ inliers at a ratio of 0.5+ had a detail NCC of 0.47 at most;
-# benchmarks/more_seeds.py found 50% crops of a sunset and of a sky over rocks rejected for 2-3
-# blocks at 29-50 inliers, ratio 0.78-0.81, detail 0.88-0.96.
+# FEW_BLOCKS suffice when the geometry is clear (at least STRONG_INLIERS inliers at an inlier ratio
+# of FEW_BLOCKS_RATIO) and the fine detail agrees (a detail NCC of FEW_BLOCKS_DETAIL_NCC); the
+# blocks compared must still agree as a strong match's do (MIN_BLOCK_SHARE), or half of them for a
+# match strong on its own (detail MIN_DETAIL_NCC, below). Tune half: of 611 false pairs
+# (benchmarks/pair_stats.py, first look and crop look), none with 12 inliers or more had fewer
+# than 4 blocks, and the 3 with 20+ inliers at a ratio of 0.5+ had a detail NCC of 0.47 at most
+# (and 14-25% of their blocks agreeing); benchmarks/more_seeds.py found 50% crops of a sunset and
+# of a sky over rocks rejected for 2-3 blocks at 29-50 inliers, ratio 0.78-0.81, detail 0.88-0.96,
+# and, with 10 seeds, crops of a sky over peaks at 30-35 inliers, ratio 0.64-0.70, detail
+# 0.77-0.83, 3 of 3 blocks agreeing (hence a detail bar of 0.7 here, the small hull's).
 FEW_BLOCKS = 2
 FEW_BLOCKS_RATIO = 0.5
+FEW_BLOCKS_DETAIL_NCC = 0.7
 # Such a match (strong on its own) needs only this share of its compared blocks to agree: on a
 # photographed screen nearly a third of them can disagree. Tune half (benchmarks/pair_stats.py,
 # first look and crop look): of 611 false pairs, none with 20+ inliers had a detail NCC of 0.86 or
@@ -240,17 +245,9 @@ def verify(
     if hull_share < MIN_HULL_SHARE:
         return None
     share, compared, gain, offset, detail = _block_agreement(query, candidate, h_orig)
-    strong_alone = (len(src) >= STRONG_INLIERS and len(src) >= FEW_BLOCKS_RATIO * n_matches
-                    and detail >= MIN_DETAIL_NCC)
-    needed = (STRONG_ALONE_BLOCK_SHARE if strong_alone
-              else MIN_BLOCK_SHARE if len(src) >= STRONG_INLIERS else WEAK_MATCH_BLOCK_SHARE)
-    if compared < (FEW_BLOCKS if strong_alone else MIN_BLOCKS) or share < needed:
-        return None
     inlier_ratio = len(src) / max(1, n_matches)
-    if len(src) < CONSISTENCY_INLIERS and inlier_ratio < MIN_INLIER_RATIO and detail < MIN_DETAIL_NCC:
-        return None  # a look-alike layout, not the same picture
-    if hull_share < SMALL_HULL_SHARE and detail < SMALL_HULL_DETAIL_NCC:
-        return None  # a small patch alike, not the same picture
+    if refusal(len(src), inlier_ratio, visible[1], hull_share, compared, share, detail) is not None:
+        return None
 
     # rotation and scale of the picture itself, i.e. measured before unmirroring
     rotation, scale = _rotation_and_scale(h_orig, candidate.original_size)
@@ -278,6 +275,33 @@ def verify(
     )
     match.edits = _describe_edits(match, query, candidate, quad, gain, offset, h_orig)
     return match
+
+
+def refusal(inliers: int, inlier_ratio: float, visible_share: float, hull_share: float,
+            blocks_compared: int, block_share: float, detail_ncc: float, *, detail_rules: bool = True) -> str | None:
+    """Why a pair with these verification figures is not a match, or None when it is: the
+    thresholds above in one place (verify decides with it; benchmarks/pair_stats.py replays it on
+    measured pairs, with or without the `detail_rules`: the inlier ratio's and the small hull's)."""
+    if inliers < MIN_INLIERS:
+        return "too few inliers"
+    if visible_share < MIN_VISIBLE_SHARE:
+        return "too little of the original in the query"
+    if hull_share < MIN_HULL_SHARE:
+        return "inliers on a tiny patch of the original"
+    clear = inliers >= STRONG_INLIERS and inlier_ratio >= FEW_BLOCKS_RATIO  # the geometry
+    if blocks_compared < (FEW_BLOCKS if clear and detail_ncc >= FEW_BLOCKS_DETAIL_NCC else MIN_BLOCKS):
+        return "too few blocks to compare"
+    strong_alone = clear and detail_ncc >= MIN_DETAIL_NCC
+    if block_share < (STRONG_ALONE_BLOCK_SHARE if strong_alone
+                      else MIN_BLOCK_SHARE if inliers >= STRONG_INLIERS else WEAK_MATCH_BLOCK_SHARE):
+        return "the blocks disagree"
+    if not detail_rules:
+        return None
+    if inliers < CONSISTENCY_INLIERS and inlier_ratio < MIN_INLIER_RATIO and detail_ncc < MIN_DETAIL_NCC:
+        return "a look-alike layout: few consistent matches and the detail disagrees"
+    if hull_share < SMALL_HULL_SHARE and detail_ncc < SMALL_HULL_DETAIL_NCC:
+        return "a small patch alike: the detail disagrees"
+    return None
 
 
 def search(

@@ -342,3 +342,23 @@ def test_a_match_leads_to_the_other_copies_of_its_picture(library):
         assert matches[item].found_via == BANNER_ITEM and matches[item].inliers >= local_match.STRONG_INLIERS
     # the plain photograph lies below the banner in the query (a fifth of its height in the copy)
     assert min(y for _, y in matches[2].quad_in_query) > 0.1 * query.height
+
+
+@pytest.mark.parametrize("figures, reason", [
+    # a crop mostly of sky over peaks (benchmarks/more_seeds.py, tune half): 3 blocks, all agreeing
+    ((31, 0.70, 0.54, 0.021, 3, 1.0, 0.81), None),
+    # ... but not when the fine detail does not agree as well
+    ((31, 0.70, 0.54, 0.021, 3, 1.0, 0.60), "too few blocks to compare"),
+    # ... nor when the geometry is unclear (under STRONG_INLIERS, or at a low inlier ratio)
+    ((15, 0.70, 0.54, 0.05, 3, 1.0, 0.90), "too few blocks to compare"),
+    ((31, 0.40, 0.54, 0.05, 3, 1.0, 0.90), "too few blocks to compare"),
+    # a match strong on its own (detail 0.86+) needs half of its blocks, others 0.7 of them
+    ((115, 0.89, 1.0, 0.3, 16, 11 / 16, 0.99), None),
+    ((115, 0.89, 1.0, 0.3, 16, 11 / 16, 0.80), "the blocks disagree"),
+    # false pairs of benchmarks/pair_stats.py: generated scenes alike on a small patch
+    ((34, 0.586, 1.0, 0.0072, 18, 0.22, 0.47), "the blocks disagree"),
+    ((28, 0.41, 1.0, 0.010, 4, 0.75, 0.50), "a small patch alike: the detail disagrees"),
+    ((29, 0.32, 1.0, 0.05, 21, 0.76, 0.25), "a look-alike layout: few consistent matches and the detail disagrees"),
+])
+def test_refusal_applies_the_measured_thresholds(figures, reason):
+    assert local_match.refusal(*figures) == reason
