@@ -308,6 +308,10 @@ def _print_check(result: CheckResult) -> None:
     out.print(table)
 
 
+_LOOK_TEXT = {"index": "second look, at the index's scale", "crop": "second look, at the scale of a crop",
+              "framed": "second look, at the picture framed in the query"}
+
+
 def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
     if method == "sha256":
         return "identical bytes"
@@ -329,10 +333,8 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
         text += f", {float(ev['visible_share']):.0%} of original visible"
     if ev.get("edits"):
         text += "; " + ", ".join(ev["edits"])
-    if ev.get("framed_in"):
-        text += " (second look, at the picture framed in the query)"
-    elif ev.get("second_look"):
-        text += " (second look, at the index's scale)"
+    if ev.get("second_look"):
+        text += f" ({_LOOK_TEXT.get(ev.get('look'), 'second look')})"
     if ev.get("found_via") is not None:
         text += f" (found through item {ev['found_via']}, another copy of the picture)"
     return text

@@ -58,7 +58,8 @@ SECOND_LOOK_SHORTLIST = 96
 # and its original are near-duplicates, so the copy's features rank the original near the top,
 # where the query's own words may not (a photo of a screen ranked it 49th of 1,000). Tune half,
 # benchmarks/more_seeds.py: of the 11 crops and photos of a screen still missed, 5 had matched
-# only the logo or banner copy of their photograph (match_quality.py indexes 20 such copies).
+# only the logo or banner copy of their photograph (match_quality.py indexes 20 such copies); this
+# finds the original for 3 of them (both photos of a screen), no false match in 2,000.
 OTHER_COPIES_FROM = 2
 OTHER_COPIES_SHORTLIST = 24
 OTHER_COPIES_VERIFIED = 4
@@ -203,8 +204,11 @@ class LocalMatch:
     blocks_compared: int
     hull_share: float
     detail_ncc: float = 0.0
-    #: Found by a second look (see search): at the index's scale, or in the framed picture.
+    #: Found by a second look (see search): at the index's scale, a crop's, or in the framed picture.
     second_look: bool = False
+    #: The look that verified it: "first" (the query as given), "index" (at the index's scale),
+    #: "crop" (at the scale of a crop), "framed" (the picture framed in the query).
+    look: str = "first"
     #: The picture framed in the query ([x0, y0, x1, y1]) in which a second look found the match.
     framed_in: list[float] | None = None
     #: The indexed item whose match led to this one (search, other_copies): another copy of the picture.
@@ -373,6 +377,7 @@ def search(
         match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
         if match is not None:
             match.second_look = look.second
+            match.look = "framed" if look.frame is not None else look.scale
             if look.frame is not None:
                 _place_in_frame(match, look.frame)
         return match

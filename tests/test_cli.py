@@ -181,8 +181,9 @@ def test_check_says_when_the_second_look_found_it(tmp_path):
     assert result.exit_code == 0, result.output
     match = json.loads(result.stdout)["matches"][0]
     assert match["method"] == "orb" and match["evidence"]["second_look"] is True
+    assert match["evidence"]["look"] == "index"
     text = runner.invoke(app, ["check", str(query), "--db", db], env={"COLUMNS": "300"})
-    assert "second look" in text.stdout
+    assert "second look, at the index's scale" in text.stdout
 
 
 def test_check_gives_the_frame_it_found_the_picture_in(tmp_path):
@@ -198,7 +199,7 @@ def test_check_gives_the_frame_it_found_the_picture_in(tmp_path):
     result = runner.invoke(app, ["check", str(query), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     evidence = json.loads(result.stdout)["matches"][0]["evidence"]
-    assert evidence["second_look"] is True
+    assert evidence["second_look"] is True and evidence["look"] == "framed"
     assert max(abs(a - b) for a, b in zip(evidence["framed_in"], [1500, 500, 2140, 927])) <= 12
     assert abs(evidence["scale"] - 1.0) < 0.05 and "scaled" not in evidence["edits"]
     text = runner.invoke(app, ["check", str(query), "--db", db], env={"COLUMNS": "300"})

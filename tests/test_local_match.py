@@ -85,7 +85,7 @@ def test_crop_is_found_with_its_position(library):
     x0, y0, x1, y1 = match.visible_in_original
     assert abs(x0 - box[0]) < 4 and abs(y0 - box[1]) < 4 and abs(x1 - box[2]) < 4 and abs(y1 - box[3]) < 4
     assert 0.38 < match.visible_share < 0.45
-    assert "cropped" in match.edits and not match.mirrored and not match.second_look
+    assert "cropped" in match.edits and not match.mirrored and not match.second_look and match.look == "first"
 
 
 def test_picture_framed_in_a_phone_screenshot(library):
@@ -278,7 +278,7 @@ def test_crop_of_a_cloudy_sky_is_found_at_the_scale_of_a_crop(monkeypatch):
     assert search(query, index, features.__getitem__) == []
     monkeypatch.undo()
     match = _found(query, (index, features.__getitem__), 9)
-    assert match.second_look and "cropped" in match.edits
+    assert match.second_look and match.look == "crop" and "cropped" in match.edits
     assert np.abs(np.array(match.visible_in_original) - [0, 0, 721, 1082]).max() < 20
 
 
@@ -340,6 +340,7 @@ def test_a_match_leads_to_the_other_copies_of_its_picture(library):
     assert matches[BANNER_ITEM].found_via is None
     for item in (2, LOGO_ITEM):
         assert matches[item].found_via == BANNER_ITEM and matches[item].inliers >= local_match.STRONG_INLIERS
+        assert matches[item].look == "first"  # the look that found the captioned copy
     # the plain photograph lies below the banner in the query (a fifth of its height in the copy)
     assert min(y for _, y in matches[2].quad_in_query) > 0.1 * query.height
 
