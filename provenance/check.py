@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import local_features
 from .chain import FirstSeen, first_seen
-from .errors import MediaError
+from .errors import MediaError, NotFoundError
 from .ledger import Ledger
+from .local_match import LookFigures, explain
 from .matcher import Match, Matcher
 from .media import IMAGE_EXTENSIONS, QUERY_WORKING_SIDE, VIDEO_EXTENSIONS, load_image
 from .prints import FileOutcome, fingerprint_image
@@ -118,6 +120,17 @@ class Checker:
             self.matcher.save()
             result.recorded_item_id = (own or self.ledger.item_by_sha(prints.sha256)).id
         return result
+
+    def explain(self, query: str, item_id: int) -> list[LookFigures]:
+        """How the query image fares against one indexed picture in every look of the local-feature
+        stage: its figures, and why each look refuses it (local_match.explain). Raises MediaError
+        for a query that cannot be decoded, NotFoundError for an item without local features."""
+        blob = self.ledger.local_features_of([item_id], local_features.ALGORITHM, local_features.VERSION).get(item_id)
+        if blob is None:
+            raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
+                                f"v{local_features.VERSION} (a video, an imported hash, a hashed-only or outdated item)")
+        decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
+        return explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
 
     def check_video(self, query: str, *, record: Claim | None = None) -> CheckResult:
         """Check one video: the indexed videos whose footage it re-uses (segments, offset, share of

@@ -1,7 +1,7 @@
 """The `provenance` command: parse, call one library function, render. Nothing imports this.
 
 Exit codes (one place, ``EXIT_CODES``): 0 the command ran (a scan with failed files still ran);
-1 ``check`` found no match for any query; 2 the command could not run (bad arguments, no such
+1 ``check`` found no match for any query (``explain``: no look verified the pair); 2 the command could not run (bad arguments, no such
 folder, bad manifest header, unreadable or newer ledger); 130 interrupted.
 """
 
@@ -42,7 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -282,6 +282,43 @@ def check(
             if not json_out:
                 out.print(f"evidence picture written to {visual}")
     raise typer.Exit(EXIT_OK if any_match else EXIT_NO_MATCH)
+
+
+@app.command(name="explain")
+def explain_cmd(
+    query: Annotated[Path, typer.Argument(help="The image to verify.", show_default=False)],
+    item: Annotated[str, typer.Argument(help="The indexed item: its id or SHA-256 (or its first 8+ hex digits).",
+                                        show_default=False)],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+):
+    """Why an image does or does not match one indexed item: each look at it, its figures, the verdict.
+
+    For the match an investigator expected and check did not report, or to show how strong a
+    reported one is. Every look of the local-feature stage is tried, whether or not check would
+    take it. Exit 0 if some look verifies the pair, 1 if none does, 2 on errors.
+    """
+    with _ledger(db, create=False, readonly=True) as ledger:
+        item_id = resolve_item(ledger, item)
+        looks = Checker(ledger).explain(str(query), item_id)
+    if json_out:
+        _emit_json({"query": str(query), "item_id": item_id, "looks": [f.to_dict() for f in looks]})
+    else:
+        table = Table(title=f"{escape(str(query))} against item {item_id}", title_justify="left")
+        for col in ("look", "inliers", "seen", "hull", "blocks", "detail"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("verdict", overflow="fold", min_width=16)
+        for f in looks:
+            placed = f.visible_share > 0  # the geometry put the original in the query
+            table.add_row(
+                f.look, f"{f.inliers}/{f.descriptor_matches}" if f.inliers else "-",
+                f"{f.visible_share:.0%}" if placed else "-",
+                f"{f.hull_share:.1%}" if placed else "-",
+                f"{round(f.block_share * f.blocks_compared)}/{f.blocks_compared}" if placed else "-",
+                f"{f.detail_ncc:.2f}" if placed else "-",
+                "[green]match[/]" if f.refusal is None else escape(f.refusal))
+        out.print(table)
+    raise typer.Exit(EXIT_OK if any(f.refusal is None for f in looks) else EXIT_NO_MATCH)
 
 
 def _print_check(result: CheckResult) -> None:
@@ -719,8 +756,8 @@ def import_cmd(
 # --- judgements -------------------------------------------------------------------------------
 
 link_app = typer.Typer(help="Confirm or reject a match link; kept with who and why, shown in history and exports.",
-                       no_args_is_help=True, rich_markup_mode="rich")
-work_app = typer.Typer(help="Judgements on whole works.", no_args_is_help=True, rich_markup_mode="rich")
+                       no_args_is_help=True, rich_markup_mode="markdown")
+work_app = typer.Typer(help="Judgements on whole works.", no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(link_app, name="link")
 app.add_typer(work_app, name="work")
 
@@ -806,7 +843,7 @@ def note_cmd(
 # --- schema --------------------------------------------------------------------------------
 
 db_app = typer.Typer(help="The ledger's schema: which migration it is at, and upgrading it deliberately.",
-                     no_args_is_help=True, rich_markup_mode="rich")
+                     no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(db_app, name="db")
 
 

@@ -289,9 +289,9 @@ def refusal(inliers: int, inlier_ratio: float, visible_share: float, hull_share:
     if inliers < MIN_INLIERS:
         return "too few inliers"
     if visible_share < MIN_VISIBLE_SHARE:
-        return "too little of the original in the query"
+        return "too little of the original visible"
     if hull_share < MIN_HULL_SHARE:
-        return "inliers on a tiny patch of the original"
+        return "inliers on a tiny patch"
     clear = inliers >= STRONG_INLIERS and inlier_ratio >= FEW_BLOCKS_RATIO  # the geometry
     if blocks_compared < (FEW_BLOCKS if clear and detail_ncc >= FEW_BLOCKS_DETAIL_NCC else MIN_BLOCKS):
         return "too few blocks to compare"
@@ -302,9 +302,9 @@ def refusal(inliers: int, inlier_ratio: float, visible_share: float, hull_share:
     if not detail_rules:
         return None
     if inliers < CONSISTENCY_INLIERS and inlier_ratio < MIN_INLIER_RATIO and detail_ncc < MIN_DETAIL_NCC:
-        return "a look-alike layout: few consistent matches and the detail disagrees"
+        return "look-alike layout: detail disagrees"
     if hull_share < SMALL_HULL_SHARE and detail_ncc < SMALL_HULL_DETAIL_NCC:
-        return "a small patch alike: the detail disagrees"
+        return "small patch alike: detail disagrees"
     return None
 
 
@@ -351,7 +351,6 @@ def search(
     `query_image` is a reduced copy of it (precomputed features must say the same).
     """
     size = tuple(original_size or query_image.size)
-    factor = size[0] / query_image.width  # file pixels per query_image pixel
     whole = {"first": query if query is not None else
              extract(query_image, for_query=True, keep_working=True, original_size=size)}
     loaded: dict[int, LocalFeatures] = {}
@@ -407,12 +406,9 @@ def search(
                 continue
             verify_candidates(_Look(whole_query(scale), False, second=True, scale=scale))
     if framed_look and not best:
-        frame = framed_picture(query_image)
-        if frame is not None:
-            box = [v * factor for v in frame.box]  # in the file's pixels
-            picture = extract(query_image.crop(frame.box), for_query=True, keep_working=True,
-                              original_size=(round(box[2] - box[0]), round(box[3] - box[1])))
-            verify_candidates(_Look(picture, False, second=True, frame=box))
+        framed = _framed_features(query_image, size)
+        if framed is not None:
+            verify_candidates(_Look(framed[0], False, second=True, frame=framed[1]))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
@@ -443,6 +439,79 @@ def search(
                         best[item_id], found_in[item_id] = match, look
                         break
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+
+
+@dataclass
+class LookFigures:
+    """How one look at a query fares against one indexed picture (see explain): the figures that
+    verify weighs, and why it refuses the pair (`refusal`; None when that look verifies it)."""
+
+    look: str  # "first", "mirrored", "index", "crop" or "framed", as in search
+    working_size: tuple[int, int]
+    refusal: str | None
+    inliers: int = 0
+    descriptor_matches: int = 0
+    inlier_ratio: float = 0.0
+    visible_share: float = 0.0
+    hull_share: float = 0.0
+    blocks_compared: int = 0
+    block_share: float = 0.0
+    detail_ncc: float = 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict of every field."""
+        return asdict(self)
+
+
+def explain(query_image: Image.Image, candidate: LocalFeatures,
+            original_size: tuple[int, int] | None = None) -> list[LookFigures]:
+    """Verify a query against one indexed picture in every look search can take (first, mirrored,
+    at the index's scale, at a crop's, the framed picture), whether or not search would take it
+    (a scale that gives the first look's size again is left out): the figures of each and why it
+    is refused. The answer to an investigator's "why is this not a
+    match?" (or "how strong is it?"); each look decides exactly as verify does."""
+    size = tuple(original_size or query_image.size)
+    first = extract(query_image, for_query=True, keep_working=True, original_size=size)
+    looks = [("first", first), ("mirrored", extract_mirrored(first))]
+    for scale in ("index", "crop"):  # unless the same size as a look before
+        if working_size(query_image.size, for_query=True, **_LOOK_SCALES[scale]) not in [f.working_size for _, f in looks]:
+            looks.append((scale, extract(query_image, for_query=True, keep_working=True, original_size=size,
+                                         **_LOOK_SCALES[scale])))
+    framed = _framed_features(query_image, size)
+    if framed is not None:
+        looks.append(("framed", framed[0]))
+    return [_figures(name, features, candidate) for name, features in looks]
+
+
+def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, list[float]] | None:
+    """The features of the picture framed in the query (framing.framed_picture) and its box in the
+    file's pixels (`size`), or None when no picture is framed in it."""
+    frame = framed_picture(query_image)
+    if frame is None:
+        return None
+    box = [v * size[0] / query_image.width for v in frame.box]
+    return extract(query_image.crop(frame.box), for_query=True, keep_working=True,
+                   original_size=(round(box[2] - box[0]), round(box[3] - box[1]))), box
+
+
+def _figures(look: str, query: LocalFeatures, candidate: LocalFeatures) -> LookFigures:
+    """verify's figures and decision for one look, kept whatever the outcome."""
+    geometry = _geometric_check(query, candidate)
+    if geometry is None:
+        return LookFigures(look, query.working_size, "no consistent geometry")  # under MIN_INLIERS
+    h_work, src, _, n_matches = geometry
+    h_orig = _to_original(h_work, query, candidate)
+    visible = _visible_region(h_orig, query.original_size, candidate.original_size)
+    if visible is None:
+        return LookFigures(look, query.working_size, "original not in the query",
+                           inliers=len(src), descriptor_matches=n_matches)
+    share, compared, _, _, detail = _block_agreement(query, candidate, h_orig)
+    ratio, hull = len(src) / max(1, n_matches), _hull_share(src, candidate.working_size)
+    return LookFigures(
+        look, query.working_size, refusal(len(src), ratio, visible[1], hull, compared, share, detail),
+        inliers=len(src), descriptor_matches=n_matches, inlier_ratio=round(ratio, 4),
+        visible_share=round(float(visible[1]), 4), hull_share=round(hull, 4), blocks_compared=compared,
+        block_share=round(share, 4), detail_ncc=round(detail, 4))
 
 
 # Each look's working scale (local_features.working_size keywords).

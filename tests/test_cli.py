@@ -204,3 +204,27 @@ def test_check_gives_the_frame_it_found_the_picture_in(tmp_path):
     assert abs(evidence["scale"] - 1.0) < 0.05 and "scaled" not in evidence["edits"]
     text = runner.invoke(app, ["check", str(query), "--db", db], env={"COLUMNS": "300"})
     assert "picture framed in the query" in text.stdout
+
+
+def test_explain_gives_each_look_its_figures_and_verdict(tmp_path):
+    """explain: a small copy of a crop verifies only at the index's scale, and every other look
+    says why it refuses; an unrelated picture is refused at every look (exit 1); an unknown item
+    is an error (exit 2)."""
+    from .conftest import photo, save, small_copy_of_a_crop
+
+    large, small = small_copy_of_a_crop()
+    db = str(tmp_path / "l.db")
+    assert runner.invoke(app, ["index", str(save(large, tmp_path / "large.png")), "--db", db]).exit_code == 0
+    query = save(small, tmp_path / "q.png")
+    result = runner.invoke(app, ["explain", str(query), "1", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    looks = {f["look"]: f for f in json.loads(result.stdout)["looks"]}
+    assert {"first", "mirrored", "index"} <= set(looks)
+    assert looks["index"]["refusal"] is None and looks["index"]["inliers"] >= 8
+    assert looks["first"]["refusal"] and looks["mirrored"]["refusal"]  # as check found: only a second look
+
+    other = save(photo("coffee"), tmp_path / "coffee.png")
+    text = runner.invoke(app, ["explain", str(other), "1", "--db", db], env={"COLUMNS": "200"})
+    assert text.exit_code == 1, text.output
+    assert "against item 1" in text.stdout and "match" not in text.stdout.replace("matches", "")
+    assert runner.invoke(app, ["explain", str(query), "99", "--db", db]).exit_code == 2
