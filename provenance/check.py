@@ -128,7 +128,8 @@ class Checker:
         blob = self.ledger.local_features_of([item_id], local_features.ALGORITHM, local_features.VERSION).get(item_id)
         if blob is None:
             raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
-                                f"v{local_features.VERSION} (a video, an imported hash, a hashed-only or outdated item)")
+                                f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "
+                                "or outdated item)")
         decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
         return explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
 

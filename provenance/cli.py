@@ -1,8 +1,9 @@
 """The `provenance` command: parse, call one library function, render. Nothing imports this.
 
 Exit codes (one place, ``EXIT_CODES``): 0 the command ran (a scan with failed files still ran);
-1 ``check`` found no match for any query (``explain``: no look verified the pair); 2 the command could not run (bad arguments, no such
-folder, bad manifest header, unreadable or newer ledger); 130 interrupted.
+1 ``check`` found no match for any query (``explain``: no look verified the pair); 2 the command
+could not run (bad arguments, no such folder, bad manifest header, unreadable or newer ledger);
+130 interrupted.
 """
 
 from __future__ import annotations

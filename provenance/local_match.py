@@ -467,14 +467,15 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
             original_size: tuple[int, int] | None = None) -> list[LookFigures]:
     """Verify a query against one indexed picture in every look search can take (first, mirrored,
     at the index's scale, at a crop's, the framed picture), whether or not search would take it
-    (a scale that gives the first look's size again is left out): the figures of each and why it
-    is refused. The answer to an investigator's "why is this not a
-    match?" (or "how strong is it?"); each look decides exactly as verify does."""
+    (a scale that gives an earlier look's size again is left out): the figures of each and why it
+    is refused. The answer to an investigator's "why is this not a match?" (or "how strong is
+    it?"); each look decides exactly as verify does."""
     size = tuple(original_size or query_image.size)
     first = extract(query_image, for_query=True, keep_working=True, original_size=size)
     looks = [("first", first), ("mirrored", extract_mirrored(first))]
-    for scale in ("index", "crop"):  # unless the same size as a look before
-        if working_size(query_image.size, for_query=True, **_LOOK_SCALES[scale]) not in [f.working_size for _, f in looks]:
+    for scale in ("index", "crop"):
+        sizes = [features.working_size for _, features in looks]
+        if working_size(query_image.size, for_query=True, **_LOOK_SCALES[scale]) not in sizes:
             looks.append((scale, extract(query_image, for_query=True, keep_working=True, original_size=size,
                                          **_LOOK_SCALES[scale])))
     framed = _framed_features(query_image, size)
