@@ -50,6 +50,13 @@ SHORTLIST = 48
 # +22 ms median CPU on a never-indexed check at 1,000 items (207 -> 229 ms, 120 queries
 # alternated; benchmarks/match_quality.py --half tune). Report half, run once: see the README.
 SECOND_LOOK_SHORTLIST = 96
+# A query that matched nothing at the first look (nor mirrored) has the next DEEPER_SHORTLIST of the
+# first look's candidates re-ranked and verified before any later look (search): on a photo of a
+# screen the words' votes are noisy (blur, moire, sensor noise) while the exact re-ranking is not.
+# Tune half, benchmarks/more_seeds.py with 20 seeds: both photos of a screen still missed (of
+# 1,320) had their original ranked 59th and 66th by the words at the first look, first by the
+# re-ranking, and verified at 50-63 inliers; no later look shortlisted it.
+DEEPER_SHORTLIST = 48
 # A query's match leads to the picture's other indexed copies (search, other_copies): the stored
 # features of each of its OTHER_COPIES_FROM best matches are looked up in the index like a query
 # (OTHER_COPIES_SHORTLIST proposed, the best OTHER_COPIES_VERIFIED re-ranked); a candidate that
@@ -336,7 +343,8 @@ def search(
     `query` and `query_mirrored`, when given, are those features precomputed
     (a scan's workers do it: prints.QueryFeatures). `prefetch`, when given, is told each
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
-    With `second_look`, a query that matched nothing either way is searched once more at the
+    With `second_look`, a query that matched nothing either way has the first look's next
+    DEEPER_SHORTLIST candidates verified too, and is then searched once more at the
     index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working scale by
     more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens; then, if still
     nothing, at the scale at which the index saw a part of an original (QUERY_CROP_SIDE), when
@@ -381,10 +389,11 @@ def search(
                 _place_in_frame(match, look.frame)
         return match
 
-    def verify_candidates(look: _Look) -> None:
+    def verify_candidates(look: _Look, shortlist: list[int] | None = None) -> None:
         looks.append(look)
-        proposed = SECOND_LOOK_SHORTLIST if look.second else SHORTLIST
-        shortlist = [item_id for item_id, _ in index.candidates(look.features, max(k, proposed))]
+        if shortlist is None:
+            proposed = SECOND_LOOK_SHORTLIST if look.second else SHORTLIST
+            shortlist = [item_id for item_id, _ in index.candidates(look.features, max(k, proposed))]
         fetch(shortlist)
         for item_id, score in rerank(look.features, {i: loaded[i] for i in shortlist}, k):
             if score < MIN_CANDIDATE_SCORE or item_id in best:
@@ -393,10 +402,15 @@ def search(
             if match is not None:
                 best[item_id], found_in[item_id] = match, look
 
-    verify_candidates(_Look(whole["first"], False))
+    first = _Look(whole["first"], False)
+    proposed = [item_id for item_id, _ in index.candidates(first.features, max(k, SHORTLIST + DEEPER_SHORTLIST))]
+    verify_candidates(first, proposed[:max(k, SHORTLIST)])
     if mirrored or (mirrored is None and not best):
         features = query_mirrored if query_mirrored is not None else extract_mirrored(whole["first"])
         verify_candidates(_Look(features, True))
+    if second_look and not best and proposed[max(k, SHORTLIST):]:
+        # deeper: the first look's next candidates, which the words ranked below the shortlist
+        verify_candidates(first, proposed[max(k, SHORTLIST):])
     if second_look and not best:
         # sized first: a look barely different from one already made is not worth extracting
         for scale in ("index", "crop"):

@@ -377,3 +377,23 @@ def test_explain_decides_each_look_as_verify_does(library):
     assert figures["mirrored"].refusal is not None
     refused = local_match.explain(photo("coffee"), load(2))
     assert refused and all(f.refusal for f in refused)
+
+
+def test_first_looks_deeper_candidates_are_verified_when_nothing_matched(library, monkeypatch):
+    """When the visual words rank the original just below the shortlist (as on noisy photos of a
+    screen), the first look's next candidates are verified before any later look: the match comes
+    from the first look's own features. Without them, only a later look can find it."""
+    index, load = library
+    query = _jpeg(photo("coffee").crop((30, 20, 560, 380)), 85)
+
+    def original_ranked_last(features, k):
+        ranked = [c for c in index_candidates(features, k) if c[0] != 1]
+        return ([(0, 1e6)] + ranked + [(1, 1.0)])[:k]  # a decoy first, the original last
+
+    index_candidates = index.candidates
+    monkeypatch.setattr(index, "candidates", original_ranked_last)
+    monkeypatch.setattr(local_match, "SHORTLIST", 1)
+    match = search(query, index, load, k=1)[0]
+    assert match.item_id == 1 and match.look == "first" and not match.second_look
+    monkeypatch.setattr(local_match, "DEEPER_SHORTLIST", 0)
+    assert [(m.item_id, m.look) for m in search(query, index, load, k=1)] in ([], [(1, "index")], [(1, "crop")])
