@@ -207,9 +207,9 @@ def test_check_gives_the_frame_it_found_the_picture_in(tmp_path):
 
 
 def test_explain_gives_each_look_its_figures_and_verdict(tmp_path):
-    """explain: a small copy of a crop verifies only at the index's scale, and every other look
-    says why it refuses; an unrelated picture is refused at every look (exit 1); an unknown item
-    is an error (exit 2)."""
+    """explain: a small copy of a crop verifies at the index's scale, not at its own (nor
+    mirrored), and those looks say why they refuse it; an unrelated picture is refused at every
+    look (exit 1); an unknown item is an error (exit 2)."""
     from .conftest import photo, save, small_copy_of_a_crop
 
     large, small = small_copy_of_a_crop()
