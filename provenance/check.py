@@ -125,7 +125,7 @@ class Checker:
         """How the query image fares against one indexed picture in every look of the local-feature
         stage: its figures, and why each look refuses it (local_match.explain). Raises MediaError
         for a query that cannot be decoded, NotFoundError for an item without local features."""
-        blob = self.ledger.local_features_of([item_id], local_features.ALGORITHM, local_features.VERSION).get(item_id)
+        blob = self.ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
         if blob is None:
             raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
                                 f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "

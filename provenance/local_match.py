@@ -383,8 +383,7 @@ def search(
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
         match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
         if match is not None:
-            match.second_look = look.second
-            match.look = "framed" if look.frame is not None else look.scale
+            match.second_look, match.look = look.second, look.name
             if look.frame is not None:
                 _place_in_frame(match, look.frame)
         return match
@@ -403,12 +402,13 @@ def search(
                 best[item_id], found_in[item_id] = match, look
 
     first = _Look(whole["first"], False)
-    proposed = [item_id for item_id, _ in index.candidates(first.features, max(k, SHORTLIST + DEEPER_SHORTLIST))]
+    deeper = DEEPER_SHORTLIST if second_look else 0
+    proposed = [item_id for item_id, _ in index.candidates(first.features, max(k, SHORTLIST + deeper))]
     verify_candidates(first, proposed[:max(k, SHORTLIST)])
     if mirrored or (mirrored is None and not best):
         features = query_mirrored if query_mirrored is not None else extract_mirrored(whole["first"])
         verify_candidates(_Look(features, True))
-    if second_look and not best and proposed[max(k, SHORTLIST):]:
+    if not best and proposed[max(k, SHORTLIST):]:
         # deeper: the first look's next candidates, which the words ranked below the shortlist
         verify_candidates(first, proposed[max(k, SHORTLIST):])
     if second_look and not best:
@@ -418,11 +418,11 @@ def search(
                 break
             if _close_to_a_look(query_image.size, scale, looks):
                 continue
-            verify_candidates(_Look(whole_query(scale), False, second=True, scale=scale))
+            verify_candidates(_Look(whole_query(scale), False, scale=scale))
     if framed_look and not best:
         framed = _framed_features(query_image, size)
         if framed is not None:
-            verify_candidates(_Look(framed[0], False, second=True, frame=framed[1]))
+            verify_candidates(_Look(framed[0], False, frame=framed[1]))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
@@ -432,8 +432,7 @@ def search(
         for scale in _LOOK_SCALES:
             if scale != look.scale and not _close_to_a_look(query_image.size, scale, [look]):
                 features = whole_query(scale)
-                yield _Look(extract_mirrored(features) if look.mirrored else features, look.mirrored,
-                            second=scale != "first", scale=scale)
+                yield _Look(extract_mirrored(features) if look.mirrored else features, look.mirrored, scale=scale)
 
     if other_copies and best:
         for source in sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))[:OTHER_COPIES_FROM]:
@@ -539,9 +538,18 @@ class _Look:
 
     features: LocalFeatures
     mirrored: bool
-    second: bool = False
     scale: str = "first"  # which of _LOOK_SCALES, for the whole query
     frame: list[float] | None = None  # the framed picture's box in the file's pixels, for a framed look
+
+    @property
+    def name(self) -> str:
+        """The look as evidence names it (LocalMatch.look)."""
+        return "framed" if self.frame is not None else self.scale
+
+    @property
+    def second(self) -> bool:
+        """A later look than the first (LocalMatch.second_look; it proposes more candidates)."""
+        return self.name != "first"
 
 
 def _close_to_a_look(size: tuple[int, int], scale: str, looks: list[_Look]) -> bool:
