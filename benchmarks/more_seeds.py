@@ -1,13 +1,14 @@
 """The hard kinds of edit again, at more random positions: tuning material from the TUNE half only.
 
     python benchmarks/more_seeds.py [--kinds crop_50,crop_logo_recompress,screen_photo] [--seeds 5]
+                                    [--first-seed 1] [--size 1000]
 
 match_quality.py makes one re-publication per photograph and kind, so on the tune half a kind
 is 66 queries, and a kind that misses 3 says little about why. This makes SEEDS more of each
 (another crop position, logo, screen angle...) for every indexed tune photograph, checks them
-against the tune half's cached 1,000-item ledger (run `match_quality.py --half tune --sizes 1000`
-first), and prints recall per kind and every miss by photograph, so that misses which gather on
-a few pictures show. It never touches the report half.
+against the tune half's cached ledger of --size items (run `match_quality.py --half tune --sizes
+1000` first, or 10000), and prints recall per kind and every miss by photograph, so that misses
+which gather on a few pictures show. It never touches the report half.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import random
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,6 +30,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kinds", default="crop_50,crop_logo_recompress,screen_photo")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--size", type=int, default=1000, help="the cached tune ledger of this many items")
+    ap.add_argument("--first-seed", type=int, default=1, help="start here, to add seeds to an earlier run's")
     args = ap.parse_args()
     print(describe())
     import match_quality as mq
@@ -38,19 +41,20 @@ def main() -> None:
     from provenance.check import Checker
 
     work = mq.CACHE / "tune"
-    db = work / "ledger-1000.db"
+    db = work / f"ledger-{args.size}.db"
     if not db.exists():
-        sys.exit(f"{db}: run `python benchmarks/match_quality.py --half tune --sizes 1000` first")
+        sys.exit(f"{db}: run `python benchmarks/match_quality.py --half tune --sizes {args.size}` first")
     indexed, _ = mq.build_sets("tune")
     kinds = args.kinds.split(",")
-    with Ledger(db) as ledger:
+    with Ledger(db, readonly=True) as ledger:  # other runs may read it at the same time
         item_of = {mq._key(p): i for p, i in mq._items_by_path(ledger).items()}
         checker = Checker(ledger)
         hits, totals, misses, latencies = Counter(), Counter(), Counter(), []
+        missed_seeds: dict[tuple[str, str], list[int]] = defaultdict(list)
         for photo in indexed:
             want = item_of[f"indexed/{photo.name}.jpg"]
             for kind in kinds:
-                for seed in range(1, args.seeds + 1):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     img = EDITS[kind](photo.image, random.Random(f"{photo.name}-{kind}-extra{seed}"))
                     path = mq._save(img, work / "more-seeds" / kind / f"{photo.name}-{seed}.jpg", 92)
                     t = time.perf_counter()
@@ -60,12 +64,16 @@ def main() -> None:
                     hits[kind] += found
                     if not found:
                         misses[(kind, photo.name)] += 1
-    print(f"{len(indexed)} tune photographs x {args.seeds} seeds; median check {1000 * sorted(latencies)[len(latencies) // 2]:.0f} ms")
+                        missed_seeds[(kind, photo.name)].append(seed)
+    seeds = f"seeds {args.first_seed}-{args.first_seed + args.seeds - 1}"
+    median = 1000 * sorted(latencies)[len(latencies) // 2]
+    print(f"{len(indexed)} tune photographs x {seeds}, {args.size} items indexed; median check {median:.0f} ms")
     for kind in kinds:
         print(f"{kind:22s} {hits[kind] / totals[kind]:.3f}  {hits[kind]}/{totals[kind]}")
     print("misses by photograph:")
     for (kind, name), n in sorted(misses.items()):
-        print(f"  {kind:22s} {name:32s} {n} of {args.seeds}")
+        seeds = " ".join(map(str, missed_seeds[(kind, name)]))
+        print(f"  {kind:22s} {name:32s} {n} of {args.seeds}: seeds {seeds}")
 
 
 if __name__ == "__main__":

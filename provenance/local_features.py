@@ -137,6 +137,9 @@ class LocalFeatures:
     #: Top-level vocabulary cell of each descriptor, filled by local_index.rerank when it first
     #: needs them (an item comes up in several looks and, through a loader's cache, many queries).
     cells: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: How many of the keypoints are weak corners (FAST_FALLBACK_THRESHOLD) of scarce cells; known
+    #: only for features just extracted (0 once serialised).
+    weak_corners: int = field(default=0, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -224,6 +227,7 @@ def extract(
     keep_working: bool = False,
     at_index_scale: bool = False,
     at_crop_scale: bool = False,
+    weak_corners: bool = True,
 ) -> LocalFeatures:
     """Compute the local features of an RGB, EXIF-oriented PIL image.
 
@@ -234,7 +238,9 @@ def extract(
     size of the second look (see QUERY_SHORT_SIDE), with `at_crop_scale=True` that of the crop look
     (see QUERY_CROP_SIDE); `keep_working=True` keeps
     the working images on the result for verification and mirroring (queries;
-    never serialised).
+    never serialised). `weak_corners=False` keeps only the strong corners
+    (FAST_THRESHOLD) even where cells are scarce: the strong-corner look at a noisy query
+    (local_match.search).
     """
     if original_size is None:
         original_size = image.size
@@ -242,7 +248,7 @@ def extract(
     small = _resize(rgb, working_size(rgb.size, for_query, at_index_scale, at_crop_scale))
     return _from_working(
         small, (int(original_size[0]), int(original_size[1])),
-        QUERY_FEATURES if for_query else INDEX_FEATURES, keep_working, for_query,
+        QUERY_FEATURES if for_query else INDEX_FEATURES, keep_working, for_query, weak_corners,
     )
 
 
@@ -277,16 +283,18 @@ def extract_mirrored(features: LocalFeatures) -> LocalFeatures:
         working_colour=colour,
         keypoints=keypoints,
         pyramid=_pyramid(gray),
+        weak_corners=features.weak_corners,
     )
 
 
 def _from_working(
     rgb: np.ndarray, original_size: tuple[int, int], n_features: int, keep_working: bool,
-    for_query: bool = False,
+    for_query: bool = False, weak_corners: bool = True,
 ) -> LocalFeatures:
     """Features from an RGB working image (h, w, 3 uint8)."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    keypoints, points, descriptors = _describe(gray, _detect_spread(gray, n_features, for_query))
+    detected, weak = _detect_spread(gray, n_features, for_query, weak_corners)
+    keypoints, points, descriptors = _describe(gray, detected)
     return LocalFeatures(
         original_size=original_size,
         working_size=(gray.shape[1], gray.shape[0]),
@@ -298,6 +306,7 @@ def _from_working(
         working_colour=rgb if keep_working else None,
         keypoints=keypoints if keep_working else None,
         pyramid=_pyramid(gray) if keep_working else None,
+        weak_corners=weak,
     )
 
 
@@ -365,27 +374,31 @@ def _orb(fast_threshold: int = FAST_THRESHOLD) -> cv2.ORB:
     )
 
 
-def _detect_spread(gray: np.ndarray, n_features: int, for_query: bool = False) -> list[cv2.KeyPoint]:
-    """ORB keypoints spread over the image: every grid cell's best first.
+def _detect_spread(gray: np.ndarray, n_features: int, for_query: bool = False,
+                   weak_corners: bool = True) -> tuple[list[cv2.KeyPoint], int]:
+    """ORB keypoints spread over the image, every grid cell's best first, and how many of them
+    are weak corners.
 
     ORB keeps, per pyramid level, the corners with the strongest Harris score;
     text (captions, UI) has so many strong corners that a picture framed in a
     screenshot would get almost none.  So detection keeps DETECT_OVERSAMPLE
     times more corners than wanted, and the spatial selection picks from them.
-    Mostly smooth pictures get weaker corners too (see FAST_FALLBACK_THRESHOLD).
+    Mostly smooth pictures get weaker corners too (see FAST_FALLBACK_THRESHOLD),
+    unless `weak_corners` is False.
     """
     orb = _orb()
     orb.setMaxFeatures(n_features * DETECT_OVERSAMPLE)
     keypoints = list(orb.detect(gray, None))
-    if FAST_FALLBACK_THRESHOLD and FAST_FALLBACK_THRESHOLD < FAST_THRESHOLD:
+    strong = len(keypoints)
+    if weak_corners and FAST_FALLBACK_THRESHOLD and FAST_FALLBACK_THRESHOLD < FAST_THRESHOLD:
         trigger = QUERY_SCARCE_CELLS if for_query else SCARCE_CELLS
         keypoints += _scarce_cell_corners(gray, keypoints, n_features, trigger)
     if not keypoints:
-        return []
+        return [], 0
     points = cv2.KeyPoint_convert(keypoints)
     response = np.fromiter((kp.response for kp in keypoints), np.float32, len(keypoints))
     keep = _spread_selection(points, response, gray.shape, n_features)
-    return [keypoints[i] for i in keep]
+    return [keypoints[i] for i in keep], int((keep >= strong).sum())
 
 
 def _cells(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -397,3 +397,44 @@ def test_first_looks_deeper_candidates_are_verified_when_nothing_matched(library
     assert match.item_id == 1 and match.look == "first" and not match.second_look
     monkeypatch.setattr(local_match, "DEEPER_SHORTLIST", 0)
     assert [(m.item_id, m.look) for m in search(query, index, load, k=1)] in ([], [(1, "index")], [(1, "crop")])
+
+
+def _on_a_noisy_wall(picture: Image.Image) -> Image.Image:
+    """The picture on a plain wall with sensor noise, as a phone photographs a screen."""
+    rng = np.random.default_rng(5)
+    wall = np.full((picture.height + 240, picture.width + 320, 3), 60.0)
+    wall[120:120 + picture.height, 160:160 + picture.width] = np.asarray(picture, np.float64)
+    wall = cv2.GaussianBlur(wall, (0, 0), 0.8) + rng.normal(0.0, 4.0, wall.shape)
+    return _jpeg(Image.fromarray(np.clip(wall, 0, 255).astype(np.uint8)), 85)
+
+
+def test_strong_look_searches_a_noisy_query_by_its_strong_corners(library, monkeypatch):
+    """A query whose keypoints are mostly weak corners of noise (a plain wall around a photo of a
+    screen) is searched again with its strong corners only, once nothing else matched: here the
+    words are made to miss the original whenever weak corners vote, as the noise's did on the tune
+    half. Without the strong look, only a later look can find it."""
+    index, load = library
+    query = _on_a_noisy_wall(photo("coffee").crop((30, 20, 560, 380)))
+    first = extract(query, for_query=True)
+    assert first.weak_corners >= local_match.STRONG_LOOK_WEAK_SHARE * len(first)
+    strong = extract(query, for_query=True, weak_corners=False)
+    assert strong.weak_corners == 0
+
+    def on_the_wall(features: LocalFeatures) -> float:
+        x, y = features.points[:, 0], features.points[:, 1]
+        return float(np.mean((x < 160) | (x >= 690) | (y < 120) | (y >= 480)))
+
+    assert on_the_wall(first) > 0.3 and on_the_wall(strong) < 0.05  # the budget goes to the photo
+
+    def misled_by_weak_corners(features, k):
+        return [c for c in index_candidates(features, k) if not (features.weak_corners and c[0] == 1)]
+
+    index_candidates = index.candidates
+    monkeypatch.setattr(index, "candidates", misled_by_weak_corners)
+    match = search(query, index, load)[0]
+    assert match.item_id == 1 and match.look == "strong" and match.second_look
+    assert 120 < match.quad_in_query[0][0] < 170  # placed on the wall where it was pasted
+    strong_figures = {f.look: f for f in local_match.explain(query, load(1))}["strong"]
+    assert strong_figures.refusal is None and strong_figures.inliers == match.inliers
+    monkeypatch.setattr(local_match, "STRONG_LOOK_WEAK_SHARE", 2.0)
+    assert all(m.look != "strong" for m in search(query, index, load))
