@@ -361,10 +361,10 @@ def search(
     With `second_look`, a query that matched nothing either way has the first look's next
     DEEPER_SHORTLIST candidates verified too, then, if many of its keypoints are weak corners,
     its strong corners searched alone (see STRONG_LOOK_WEAK_SHARE); it is then searched once more
-    at the index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working scale by
-    more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens; then, if still
-    nothing, at the scale at which the index saw a part of an original (QUERY_CROP_SIDE), when
-    that differs from both: crops of a portrait picture, or of one with little texture. With
+    at the index's scale (local_features.QUERY_SHORT_SIDE) when that differs from its working
+    scale by more than SECOND_LOOK_MIN_CHANGE: crops, small copies and photos of screens; then, if
+    still nothing, at the scale at which the index saw a part of an original (QUERY_CROP_SIDE),
+    when that differs from both: crops of a portrait picture, or of one with little texture. With
     `framed_look`, a query that still matched nothing is searched once more for the picture
     framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
     on its own, with the whole keypoint budget for it rather than a share left by the text around it.
@@ -430,7 +430,8 @@ def search(
     weak = first.features.weak_corners
     if second_look and not best and weak and weak >= STRONG_LOOK_WEAK_SHARE * len(first.features):
         # strong: the first look without the weak corners, which on a noisy query are its noise
-        strong = extract(query_image, for_query=True, keep_working=True, original_size=size, weak_corners=False)
+        strong = extract(query_image, for_query=True, keep_working=True, original_size=size,
+                         weak_corners=False)
         verify_candidates(_Look(strong, False, strong=True))
     if second_look and not best:
         # sized first: a look barely different from one already made is not worth extracting

@@ -139,6 +139,10 @@ def test_smooth_picture_gets_more_keypoints_with_the_fallback(monkeypatch):
     without = extract(_smoothphoto())
     assert len(without) < INDEX_FEATURES
     assert len(with_fallback) > len(without)
+    assert with_fallback.weak_corners > 0 and without.weak_corners == 0
+    monkeypatch.undo()
+    strong_only = extract(_smoothphoto(), weak_corners=False)  # what the strong look asks for
+    assert strong_only.weak_corners == 0 and len(strong_only) == len(without)
 
 
 def test_crop_of_a_smooth_picture_is_verified():
