@@ -93,16 +93,25 @@ def expand_queries(queries: Iterable[str | os.PathLike]) -> Iterator[str]:
 
 
 class Checker:
-    """Answers queries against one ledger, keeping its indexes loaded between queries."""
+    """Answers queries against one ledger, keeping its indexes loaded between queries.
+
+    Between queries it holds no transaction open (Ledger.reading): a checker on a writable
+    ledger does not keep a scan beside it waiting.
+    """
 
     def __init__(self, ledger: Ledger, matcher: Matcher | None = None):
         self.ledger = ledger
-        self.matcher = matcher or Matcher(ledger)
+        with ledger.reading():
+            self.matcher = matcher or Matcher(ledger)
 
     def check_path(self, query: str, *, record: Claim | None = None) -> CheckResult:
         """Check one image or video file; with ``record``, also index it under that claim."""
+        with self.ledger.reading():
+            return self._check_path(query, record)
+
+    def _check_path(self, query: str, record: Claim | None) -> CheckResult:
         if is_video_file(query):
-            return self.check_video(query, record=record)
+            return self._check_video(query, record)
         try:
             decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
         except MediaError as exc:
@@ -125,7 +134,8 @@ class Checker:
         """How the query image fares against one indexed picture in every look of the local-feature
         stage: its figures, and why each look refuses it (local_match.explain). Raises MediaError
         for a query that cannot be decoded, NotFoundError for an item without local features."""
-        blob = self.ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
+        with self.ledger.reading():
+            blob = self.ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
         if blob is None:
             raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
                                 f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "
@@ -136,6 +146,10 @@ class Checker:
     def check_video(self, query: str, *, record: Claim | None = None) -> CheckResult:
         """Check one video: the indexed videos whose footage it re-uses (segments, offset, share of
         the query) and the indexed pictures that appear in it (at which moment)."""
+        with self.ledger.reading():
+            return self._check_video(query, record)
+
+    def _check_video(self, query: str, record: Claim | None) -> CheckResult:
         try:
             video = fingerprint_video(query)
         except MediaError as exc:

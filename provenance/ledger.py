@@ -144,6 +144,26 @@ class Ledger(WorkStore):
         self._outlet_ids.clear()
         self._forget_pending()
 
+    @contextmanager
+    def reading(self) -> Iterator["Ledger"]:
+        """Run a caller's reads so that the transaction they begin ends with them, unless one was
+        under way before (the caller's writes, not yet committed: left as they are).
+
+        A long-lived reader on a writable ledger (a Checker between queries) then holds neither
+        SQLite's write lock (its transactions begin with BEGIN IMMEDIATE) nor a PostgreSQL
+        snapshot while it waits, and a scan beside it does not wait for it. Writes made inside
+        the block must be committed inside it; on an error the transaction is rolled back.
+        """
+        idle = not self.session.in_transaction()
+        try:
+            yield self
+        except BaseException:
+            if idle and self.session.in_transaction():
+                self.rollback()
+            raise
+        if idle and self.session.in_transaction():
+            self.session.commit()  # only reads since the block began: this ends the transaction
+
     def close(self) -> None:
         """Roll back anything uncommitted and release the connection."""
         self.session.rollback()

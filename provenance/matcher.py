@@ -107,10 +107,12 @@ class Matcher:
             self.local.add(item_id, local_features.LocalFeatures.from_bytes(prints.local_blob))
 
     def save(self) -> None:
-        """Persist the search indexes beside the ledger (call after a commit)."""
-        for store in (self._pdq_file, self._phash_file, self.local):
-            if store is not None:
-                store.save()
+        """Persist the search indexes beside the ledger (call after a commit; the reads it makes
+        end their transaction, see Ledger.reading)."""
+        with self.ledger.reading():
+            for store in (self._pdq_file, self._phash_file, self.local):
+                if store is not None:
+                    store.save()
 
     # --- matching ----------------------------------------------------------------------------
 

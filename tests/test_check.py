@@ -111,3 +111,40 @@ def test_pdq_beyond_its_lone_threshold_needs_local_features(tmp_path, monkeypatc
         monkeypatch.setattr(local_match, "search", lambda *a, **k: [])
         (r,) = check(led, [query])
         assert r.matches == []
+
+
+def _a_writer_gets_the_lock(db: Path) -> bool:
+    import sqlite3
+
+    other = sqlite3.connect(db, timeout=0.5, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+def test_a_checker_between_queries_leaves_the_ledger_to_writers(tmp_path):
+    """A checker on a writable SQLite ledger (an investigator's script left open) holds no
+    transaction between queries, so a scan beside it does not wait for it; a transaction its
+    caller had begun is left as it was, uncommitted."""
+    import sqlite3
+
+    with _indexed(tmp_path) as led:
+        checker = Checker(led)
+        assert _a_writer_gets_the_lock(tmp_path / "l.db")
+        w, h = photo("coffee").size
+        crop = save(photo("coffee").crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)), tmp_path / "q" / "crop.jpg")
+        assert checker.check_path(str(crop)).matches
+        assert _a_writer_gets_the_lock(tmp_path / "l.db")
+        assert history(led, checker.check_path(str(crop)).matches[0].item_id).sightings
+        # the caller's own write, not yet committed, stays pending through a check
+        led.outlet_id("a-new-outlet")
+        assert checker.check_path(str(crop)).matches
+        assert led.session.in_transaction() and not _a_writer_gets_the_lock(tmp_path / "l.db")
+        led.rollback()
+        names = sqlite3.connect(tmp_path / "l.db").execute("SELECT name FROM outlet").fetchall()
+        assert ("amaq",) in names and ("a-new-outlet",) not in names  # nothing was committed for it
