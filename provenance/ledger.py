@@ -152,7 +152,8 @@ class Ledger(WorkStore):
         A long-lived reader on a writable ledger (a Checker between queries) then holds neither
         SQLite's write lock (its transactions begin with BEGIN IMMEDIATE) nor a PostgreSQL
         snapshot while it waits, and a scan beside it does not wait for it. Writes made inside
-        the block must be committed inside it; on an error the transaction is rolled back.
+        the block should be committed inside it (any left are committed as `commit` does); on an
+        error the transaction is rolled back.
         """
         idle = not self.session.in_transaction()
         try:
@@ -162,7 +163,7 @@ class Ledger(WorkStore):
                 self.rollback()
             raise
         if idle and self.session.in_transaction():
-            self.session.commit()  # only reads since the block began: this ends the transaction
+            self.commit()  # reads only, as a rule: this just ends the transaction
 
     def close(self) -> None:
         """Roll back anything uncommitted and release the connection."""
