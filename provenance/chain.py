@@ -616,18 +616,21 @@ def _lag(delta: timedelta) -> str:
 
 def work_chain(ledger: Ledger, work_id: int) -> Chain:
     """The chain of a work (a merged work's id leads to the work it joined)."""
-    work_id = ledger.resolve_work_id(work_id)
-    return infer_chain(load_facts(ledger, ledger.work_item_ids(work_id)), work_id)
+    with ledger.reading():
+        work_id = ledger.resolve_work_id(work_id)
+        return infer_chain(load_facts(ledger, ledger.work_item_ids(work_id)), work_id)
 
 
 def item_chain(ledger: Ledger, item_id: int) -> Chain:
     """The chain of the work that contains one item."""
-    ledger.item(item_id)  # NotFoundError for an unknown id
-    work_id = ledger.work_ids_of([item_id]).get(item_id)
-    ids = ledger.work_item_ids(work_id) if work_id is not None else ledger.connected_items(item_id)
-    return infer_chain(load_facts(ledger, ids), work_id)
+    with ledger.reading():
+        ledger.item(item_id)  # NotFoundError for an unknown id
+        work_id = ledger.work_ids_of([item_id]).get(item_id)
+        ids = ledger.work_item_ids(work_id) if work_id is not None else ledger.connected_items(item_id)
+        return infer_chain(load_facts(ledger, ids), work_id)
 
 
 def first_seen(ledger: Ledger, item_ids: set[int], sightings: list[SightingView] | None = None) -> FirstSeen | None:
     """The first credible sighting of the work made of these items (see the module docstring)."""
-    return infer_chain(load_facts(ledger, item_ids)).first_seen
+    with ledger.reading():
+        return infer_chain(load_facts(ledger, item_ids)).first_seen

@@ -99,14 +99,15 @@ class History:
 
 def history(ledger: Ledger, item_id: int) -> History:
     """The history of the work that contains one item."""
-    chain = item_chain(ledger, item_id)
-    ids = chain.item_ids
-    links = [LinkView.of(row) for row in ledger.links(ids, include_rejected=True)]
-    items = ledger.items(ids)
-    exif = {i: json.loads(items[i].exif_json or "{}") for i in ids}
-    works = [chain.work_id, *ledger.merged_work_ids(chain.work_id)] if chain.work_id is not None else []
-    return History(ids, ledger.sightings(ids), links, chain.first_seen, exif, chain.work_id, chain.flags, chain,
-                   ledger.notes(ids, works), ledger.work_events(works))
+    with ledger.reading():
+        chain = item_chain(ledger, item_id)
+        ids = chain.item_ids
+        links = [LinkView.of(row) for row in ledger.links(ids, include_rejected=True)]
+        items = ledger.items(ids)
+        exif = {i: json.loads(items[i].exif_json or "{}") for i in ids}
+        works = [chain.work_id, *ledger.merged_work_ids(chain.work_id)] if chain.work_id is not None else []
+        return History(ids, ledger.sightings(ids), links, chain.first_seen, exif, chain.work_id, chain.flags,
+                       chain, ledger.notes(ids, works), ledger.work_events(works))
 
 
 def _jsonable(row: dict) -> dict:

@@ -62,6 +62,11 @@ def outlets(ledger: Ledger) -> list[OutletStats]:
 
     Brings stale works up to date first (and commits that), so the figures match ``chain``.
     """
+    with ledger.reading():
+        return _outlet_stats(ledger)
+
+
+def _outlet_stats(ledger: Ledger) -> list[OutletStats]:
     if ledger.stale_work_ids():
         refresh(ledger)
         ledger.commit()

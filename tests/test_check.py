@@ -133,6 +133,8 @@ def test_a_checker_between_queries_leaves_the_ledger_to_writers(tmp_path):
     caller had begun is left as it was, uncommitted."""
     import sqlite3
 
+    from provenance import item_chain, outlets
+
     with _indexed(tmp_path) as led:
         checker = Checker(led)
         assert _a_writer_gets_the_lock(tmp_path / "l.db")
@@ -140,7 +142,9 @@ def test_a_checker_between_queries_leaves_the_ledger_to_writers(tmp_path):
         crop = save(photo("coffee").crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)), tmp_path / "q" / "crop.jpg")
         assert checker.check_path(str(crop)).matches
         assert _a_writer_gets_the_lock(tmp_path / "l.db")
-        assert history(led, checker.check_path(str(crop)).matches[0].item_id).sightings
+        item_id = checker.check_path(str(crop)).matches[0].item_id
+        assert history(led, item_id).sightings and item_chain(led, item_id).item_ids and outlets(led)
+        assert _a_writer_gets_the_lock(tmp_path / "l.db")  # the API's other reads end theirs too
         # the caller's own write, not yet committed, stays pending through a check
         led.outlet_id("a-new-outlet")
         assert checker.check_path(str(crop)).matches
