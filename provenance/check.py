@@ -131,17 +131,8 @@ class Checker:
         return result
 
     def explain(self, query: str, item_id: int) -> list[LookFigures]:
-        """How the query image fares against one indexed picture in every look of the local-feature
-        stage: its figures, and why each look refuses it (local_match.explain). Raises MediaError
-        for a query that cannot be decoded, NotFoundError for an item without local features."""
-        with self.ledger.reading():
-            blob = self.ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
-        if blob is None:
-            raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
-                                f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "
-                                "or outdated item)")
-        decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
-        return explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
+        """explain_match against this checker's ledger."""
+        return explain_match(self.ledger, query, item_id)
 
     def check_video(self, query: str, *, record: Claim | None = None) -> CheckResult:
         """Check one video: the indexed videos whose footage it re-uses (segments, offset, share of
@@ -186,6 +177,21 @@ class Checker:
             first_seen=first_seen(self.ledger, self.ledger.connected_items(m.item_id)),
             sightings=len(sightings),
         )
+
+
+def explain_match(ledger: Ledger, query: str, item_id: int) -> list[LookFigures]:
+    """How the query image fares against one indexed picture in every look of the local-feature
+    stage: its figures, and why each look refuses it (local_match.explain). It reads that item's
+    features alone, so it needs no search index loaded. Raises MediaError for a query that cannot
+    be decoded, NotFoundError for an item without local features."""
+    with ledger.reading():
+        blob = ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
+    if blob is None:
+        raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
+                            f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "
+                            "or outdated item)")
+    decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
+    return explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
 
 
 def check(

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .chain import Chain, work_chain
-from .check import CheckResult, Checker, expand_queries
+from .check import CheckResult, Checker, expand_queries, explain_match
 from .history import History, history
 from .errors import LedgerError, ManifestError, NotFoundError, ProvenanceError
 from .ledger import ENV_VAR, Ledger, open_ledger
@@ -301,7 +301,7 @@ def explain_cmd(
     """
     with _ledger(db, create=False, readonly=True) as ledger:
         item_id = resolve_item(ledger, item)
-        looks = Checker(ledger).explain(str(query), item_id)
+        looks = explain_match(ledger, str(query), item_id)  # one item's features: no index to load
     if json_out:
         _emit_json({"query": str(query), "item_id": item_id, "looks": [f.to_dict() for f in looks]})
     else:

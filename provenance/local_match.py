@@ -375,8 +375,7 @@ def search(
     `query_image` is a reduced copy of it (precomputed features must say the same).
     """
     size = tuple(original_size or query_image.size)
-    whole = {"first": query if query is not None else
-             extract(query_image, for_query=True, keep_working=True, original_size=size)}
+    whole = {"first": query if query is not None else _query_features(query_image, size)}
     loaded: dict[int, LocalFeatures] = {}
     best: dict[int, LocalMatch] = {}
     looks: list[_Look] = []  # every look made, in order
@@ -385,8 +384,7 @@ def search(
     def whole_query(scale: str) -> LocalFeatures:
         """The whole query's features at one of _LOOK_SCALES, extracted once."""
         if scale not in whole:
-            whole[scale] = extract(query_image, for_query=True, keep_working=True, original_size=size,
-                                   **_LOOK_SCALES[scale])
+            whole[scale] = _query_features(query_image, size, scale)
         return whole[scale]
 
     def fetch(item_ids: list[int]) -> None:
@@ -430,9 +428,7 @@ def search(
     weak = first.features.weak_corners
     if second_look and not best and weak and weak >= STRONG_LOOK_WEAK_SHARE * len(first.features):
         # strong: the first look without the weak corners, which on a noisy query are its noise
-        strong = extract(query_image, for_query=True, keep_working=True, original_size=size,
-                         weak_corners=False)
-        verify_candidates(_Look(strong, False, strong=True))
+        verify_candidates(_Look(_query_features(query_image, size, weak_corners=False), False, strong=True))
     if second_look and not best:
         # sized first: a look barely different from one already made is not worth extracting
         for scale in ("index", "crop"):
@@ -507,20 +503,26 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
     look decides exactly as verify does."""
     size = tuple(original_size or query_image.size)
-    first = extract(query_image, for_query=True, keep_working=True, original_size=size)
+    first = _query_features(query_image, size)
     looks = [("first", first), ("mirrored", extract_mirrored(first))]
     if first.weak_corners:
-        looks.append(("strong", extract(query_image, for_query=True, keep_working=True, original_size=size,
-                                        weak_corners=False)))
+        looks.append(("strong", _query_features(query_image, size, weak_corners=False)))
     for scale in ("index", "crop"):
         sizes = [features.working_size for _, features in looks]
         if working_size(query_image.size, for_query=True, **_LOOK_SCALES[scale]) not in sizes:
-            looks.append((scale, extract(query_image, for_query=True, keep_working=True, original_size=size,
-                                         **_LOOK_SCALES[scale])))
+            looks.append((scale, _query_features(query_image, size, scale)))
     framed = _framed_features(query_image, size)
     if framed is not None:
         looks.append(("framed", framed[0]))
     return [_figures(name, features, candidate) for name, features in looks]
+
+
+def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str = "first", *,
+                    weak_corners: bool = True) -> LocalFeatures:
+    """The whole query's features as a look describes it: at one of _LOOK_SCALES, with its weak
+    corners or (the strong look) without; `size` is the file's, as in search."""
+    return extract(query_image, for_query=True, keep_working=True, original_size=size,
+                   weak_corners=weak_corners, **_LOOK_SCALES[scale])
 
 
 def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, list[float]] | None:

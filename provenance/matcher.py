@@ -126,7 +126,8 @@ class Matcher:
         precomputed query features (``prints.query``, computed on that same image by a scan's
         worker), the local-feature stage uses them instead of extracting them again.
         ``second_look`` lets the local-feature stage verify the first look's deeper candidates for a
-        query that matched nothing and search it once more at the index's scale and a crop's, and
+        query that matched nothing and search it once more by its strong corners (a noisy one), at
+        the index's scale and a crop's, and
         ``framed_look`` then the picture framed in it (local_match.search):
         a check takes both looks, a scan only the framed one (see scan.py). ``other_copies`` lets it
         go on from a match to the picture's other indexed copies (a check does; a scan's links put
