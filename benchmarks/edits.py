@@ -602,7 +602,7 @@ def collage_half(img: Image.Image, rng: random.Random,
     return out
 
 
-def _moire(h: int, w: int, rng: random.Random) -> np.ndarray:
+def _moire(h: int, w: int, rng: random.Random, amplitude: tuple[float, float] = (0.02, 0.05)) -> np.ndarray:
     """A faint multiplicative moire pattern (h, w, 3) float32: curved beat fringes with colour
     fringes, like the interference of a screen's pixel grid and a camera's sensor."""
     y = np.arange(h, dtype=np.float32)[:, None]
@@ -613,24 +613,27 @@ def _moire(h: int, w: int, rng: random.Random) -> np.ndarray:
     u = x * math.cos(theta) + y * math.sin(theta)
     r2 = (x - w / 2) ** 2 + (y - h / 2) ** 2
     phase = np.float32(2 * math.pi / period) * (u + np.float32(curvature) * r2)
-    amp = np.float32(rng.uniform(0.02, 0.05))
+    amp = np.float32(rng.uniform(*amplitude))
     shift = rng.uniform(0.5, 1.5)  # per-channel phase offset -> rainbow fringes
     return np.stack([1 + amp * np.cos(phase + np.float32(k * shift)) for k in range(3)], axis=-1)
 
 
-def screen_photo(img: Image.Image, rng: random.Random) -> Image.Image:
+def screen_photo(img: Image.Image, rng: random.Random, *, corner_shift: float = 0.08,
+                 blur: tuple[float, float] = (0.6, 1.3), noise: tuple[float, float] = (2.0, 5.0),
+                 moire: tuple[float, float] = (0.02, 0.05)) -> Image.Image:
     """A phone photo of the picture shown on a monitor.
 
     The picture (with a faint moire and the screen's colour cast) sits in a dark bezel on a dim
     background; the monitor's corners are each moved by up to 8% of the frame's size (a
-    perspective view), then vignetting, a slight blur, Gaussian sensor noise and JPEG.
+    perspective view), then vignetting, a slight blur, Gaussian sensor noise and JPEG. The
+    keywords give those ranges (the issue's by default; screen_photo_harsh's beyond them).
     """
     nrng = _np_rng(rng)
     pic = img.convert("RGB")
     if max(pic.size) > 1200:  # a phone photo of a screen does not resolve more than this
         pic = _resize_long(pic, 1200)
     pw, ph = pic.size
-    arr = np.asarray(pic, np.float32) * _moire(ph, pw, rng)
+    arr = np.asarray(pic, np.float32) * _moire(ph, pw, rng, moire)
     cast = np.float32([rng.uniform(0.92, 1.04), rng.uniform(0.95, 1.03), rng.uniform(0.98, 1.1)])
     gain, glow = np.float32(rng.uniform(0.9, 1.05)), np.float32(rng.uniform(5, 15))
     arr = np.clip(arr * (cast * gain) + glow, 0, 255)  # the screen's white balance and glow
@@ -653,8 +656,8 @@ def screen_photo(img: Image.Image, rng: random.Random) -> Image.Image:
     frame[py:py + ph, px:px + pw] = arr
     # Perspective: each monitor corner moves by up to 8% of the frame's width / height.
     src = np.float32([[mx, my], [mx + mw, my], [mx + mw, my + mh], [mx, my + mh]])
-    jitter = np.float32([[rng.uniform(-0.08, 0.08) * fw, rng.uniform(-0.08, 0.08) * fh]
-                         for _ in range(4)])
+    jitter = np.float32([[rng.uniform(-corner_shift, corner_shift) * fw,
+                          rng.uniform(-corner_shift, corner_shift) * fh] for _ in range(4)])
     matrix = cv2.getPerspectiveTransform(src, src + jitter)
     frame = cv2.warpPerspective(frame, matrix, (fw, fh), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
@@ -663,11 +666,18 @@ def screen_photo(img: Image.Image, rng: random.Random) -> Image.Image:
     vy = ((np.arange(fh, dtype=np.float32) - fh / 2) / (fh / 2)) ** 2
     strength = np.float32(rng.uniform(0.15, 0.35) / 2)
     frame *= (1 - strength * (vy[:, None] + vx[None, :]))[..., None]
-    frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.6, 1.3))
-    noise = nrng.standard_normal(frame.shape, dtype=np.float32)
-    frame += noise * np.float32(rng.uniform(2.0, 5.0))
+    frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(*blur))
+    sensor = nrng.standard_normal(frame.shape, dtype=np.float32)
+    frame += sensor * np.float32(rng.uniform(*noise))
     out = Image.fromarray(np.clip(frame + 0.5, 0, 255).astype(np.uint8), "RGB")
     return jpeg(out, rng.randint(75, 90))
+
+
+def screen_photo_harsh(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A photo of a screen beyond the issue's: corners moved by up to 12%, blur of 1-2 px, sensor
+    noise of 4-8 levels, moire of 4-8%. Tuning material (more_seeds.py), not a kind of the
+    benchmark's table."""
+    return screen_photo(img, rng, corner_shift=0.12, blur=(1.0, 2.0), noise=(4.0, 8.0), moire=(0.04, 0.08))
 
 
 #: name -> edit(img, rng) -> RGB image. ``collage_half`` accepts an optional ``other`` picture.
@@ -688,6 +698,9 @@ EDITS: dict[str, Callable[..., Image.Image]] = {
     "collage_half": collage_half,
     "screen_photo": screen_photo,
 }
+
+#: Edits beyond the issue's, for stress tests of the tune half (more_seeds.py --kinds).
+STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {"screen_photo_harsh": screen_photo_harsh}
 
 
 # ==============================================================================================

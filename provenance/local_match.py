@@ -30,6 +30,7 @@ from PIL import Image
 from .framing import framed_picture
 from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored, working_size
 from .local_index import LocalFeatureIndex, rerank
+from .screen import Screen, screen_picture
 
 # --- candidates ------------------------------------------------------------
 # Candidates scoring below this (burst-weighted votes, see LocalFeatureIndex)
@@ -83,6 +84,13 @@ OTHER_COPIES_VERIFIED = 4
 # median, +42 ms at the 90th percentile (1,000 items, 80 tune queries alternated); tune half at
 # 1,000 items unchanged (0.998, no false match in 2,000).
 STRONG_LOOK_WEAK_SHARE = 0.25
+# A query that matched nothing at any of those looks, nor framed, is searched for the picture on a
+# screen photographed at an angle (screen.screen_picture): cut out along its four corners,
+# straightened to a rectangle and described at the index's scale (the screen look). Its keypoints
+# then fall on the picture alone, not on the wall's noise, and its geometry is nearly a scaling.
+# Tune half, benchmarks/more_seeds.py --kinds screen_photo_harsh (a harsher photo of a screen than
+# the benchmark's: corners moved by up to 12%, blur of 1-2 px, sensor noise of 4-8 levels, moire of
+# 4-8%): see the README for the figures with and without it.
 
 # --- geometric check -------------------------------------------------------
 # Thresholds below come from benchmarks/local_tuning.py on the TUNE half
@@ -125,8 +133,10 @@ MAX_SCALE_SPREAD = 2.5
 # Minimum share of the original that lies inside the query (true: min 0.34).
 MIN_VISIBLE_SHARE = 0.2
 
-# A picture shown at more than this factor of its size (or less than its inverse) was "scaled".
+# A picture shown at more than this factor of its size (or less than its inverse) was "scaled";
+# one showing less than CROPPED_BELOW of its area, "cropped".
 SCALED_BEYOND = 1.1
+CROPPED_BELOW = 0.97
 
 # --- appearance check ------------------------------------------------------
 # Side of a comparison block in template pixels (template side is 128).
@@ -225,14 +235,17 @@ class LocalMatch:
     hull_share: float
     detail_ncc: float = 0.0
     #: Found by a second look (see search): its strong corners, at the index's scale, at a crop's,
-    #: or in the framed picture.
+    #: in the framed picture or on a photographed screen.
     second_look: bool = False
     #: The look that verified it: "first" (the query as given), "strong" (its strong corners only),
     #: "index" (at the index's scale), "crop" (at the scale of a crop), "framed" (the picture framed
-    #: in the query).
+    #: in the query), "screen" (the picture on a screen photographed at an angle, straightened).
     look: str = "first"
     #: The picture framed in the query ([x0, y0, x1, y1]) in which a second look found the match.
     framed_in: list[float] | None = None
+    #: The screen's picture (its corners: top-left, top-right, bottom-right, bottom-left) in which
+    #: the screen look found the match.
+    screen_in: list[list[float]] | None = None
     #: The indexed item whose match led to this one (search, other_copies): another copy of the picture.
     found_via: int | None = None
     edits: list[str] = field(default_factory=list)
@@ -367,7 +380,10 @@ def search(
     when that differs from both: crops of a portrait picture, or of one with little texture. With
     `framed_look`, a query that still matched nothing is searched once more for the picture
     framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
-    on its own, with the whole keypoint budget for it rather than a share left by the text around it.
+    on its own, with the whole keypoint budget for it rather than a share left by the text around it;
+    with both `second_look` and `framed_look`, a query that still matched nothing is searched for
+    the picture on a screen photographed at an angle (screen.screen_picture), straightened and at
+    the index's scale (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE).
     With `other_copies`, the indexed copies of what the query matched are looked for too (see
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
@@ -400,6 +416,8 @@ def search(
             match.second_look, match.look = look.second, look.name
             if look.frame is not None:
                 _place_in_frame(match, look.frame)
+            if look.screen is not None:
+                _place_on_screen(match, look.screen, loaded[item_id].original_size, size)
         return match
 
     def verify_candidates(look: _Look, shortlist: list[int] | None = None) -> None:
@@ -441,11 +459,15 @@ def search(
         framed = _framed_features(query_image, size)
         if framed is not None:
             verify_candidates(_Look(framed[0], False, frame=framed[1]))
+    if second_look and framed_look and not best:
+        on_screen = _screen_features(query_image, size)
+        if on_screen is not None:
+            verify_candidates(_Look(on_screen[0], False, screen=on_screen[1]))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
         yield look
-        if look.frame is not None:
+        if look.frame is not None or look.screen is not None:
             return
         for scale in _LOOK_SCALES:
             if scale != look.scale and not _close_to_a_look(query_image.size, scale, [look]):
@@ -477,7 +499,7 @@ class LookFigures:
     """How one look at a query fares against one indexed picture (see explain): the figures that
     verify weighs, and why it refuses the pair (`refusal`; None when that look verifies it)."""
 
-    look: str  # "first", "mirrored", "strong", "index", "crop" or "framed", as in search
+    look: str  # "first", "mirrored", "strong", "index", "crop", "framed" or "screen", as in search
     working_size: tuple[int, int]
     refusal: str | None
     inliers: int = 0
@@ -497,9 +519,10 @@ class LookFigures:
 def explain(query_image: Image.Image, candidate: LocalFeatures,
             original_size: tuple[int, int] | None = None) -> list[LookFigures]:
     """Verify a query against one indexed picture in every look search can take (first, mirrored,
-    its strong corners, at the index's scale, at a crop's, the framed picture), whether or not
-    search would take it (a scale that gives an earlier look's size again is left out, and the
-    strong look when the first has no weak corners): the figures of each and why it is refused.
+    its strong corners, at the index's scale, at a crop's, the framed picture, the picture on a
+    photographed screen), whether or not search would take it (a scale that gives an earlier
+    look's size again is left out, and the strong look when the first has no weak corners): the
+    figures of each and why it is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
     look decides exactly as verify does."""
     size = tuple(original_size or query_image.size)
@@ -514,6 +537,9 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     framed = _framed_features(query_image, size)
     if framed is not None:
         looks.append(("framed", framed[0]))
+    on_screen = _screen_features(query_image, size)
+    if on_screen is not None:
+        looks.append(("screen", on_screen[0]))
     return [_figures(name, features, candidate) for name, features in looks]
 
 
@@ -523,6 +549,18 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
     corners or (the strong look) without; `size` is the file's, as in search."""
     return extract(query_image, for_query=True, keep_working=True, original_size=size,
                    weak_corners=weak_corners, **_LOOK_SCALES[scale])
+
+
+def _screen_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, Screen] | None:
+    """The features of the picture on a screen photographed in the query (screen.screen_picture),
+    straightened and described at the index's scale, and that screen in the file's pixels (`size`);
+    None when no screen is found."""
+    screen = screen_picture(query_image)
+    if screen is None:
+        return None
+    factor = size[0] / query_image.width
+    in_file = Screen(tuple((x * factor, y * factor) for x, y in screen.corners), screen.share)
+    return _query_features(screen.straightened(query_image), in_file.size(), "index"), in_file
 
 
 def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, list[float]] | None:
@@ -569,11 +607,14 @@ class _Look:
     scale: str = "first"  # which of _LOOK_SCALES, for the whole query
     frame: list[float] | None = None  # the framed picture's box in the file's pixels, for a framed look
     strong: bool = False  # described by its strong corners only (the strong look)
+    screen: Screen | None = None  # the screen's picture, for the screen look (in the file's pixels)
 
     @property
     def name(self) -> str:
         """The look as evidence names it (LocalMatch.look)."""
-        return "framed" if self.frame is not None else "strong" if self.strong else self.scale
+        if self.frame is not None:
+            return "framed"
+        return "screen" if self.screen is not None else "strong" if self.strong else self.scale
 
     @property
     def second(self) -> bool:
@@ -586,7 +627,7 @@ def _close_to_a_look(size: tuple[int, int], scale: str, looks: list[_Look]) -> b
     whole-query look already made (not worth extracting again)."""
     width = working_size(size, for_query=True, **_LOOK_SCALES[scale])[0]
     return any(abs(width / max(1, look.features.working_size[0]) - 1.0) <= SECOND_LOOK_MIN_CHANGE
-               for look in looks if look.frame is None)
+               for look in looks if look.frame is None and look.screen is None)
 
 
 def _place_in_frame(match: LocalMatch, box: list[float]) -> None:
@@ -595,6 +636,37 @@ def _place_in_frame(match: LocalMatch, box: list[float]) -> None:
     match.framed_in = [round(v, 2) for v in box]
     if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
         match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
+
+
+def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[int, int],
+                     query_size: tuple[int, int]) -> None:
+    """Express a match found in a screen's straightened picture in the whole query's pixels: its
+    geometry goes through the straightening's homography, and what depends on the geometry (the
+    part of the original visible, and the edits cropped, framed, rotated, scaled, perspective) is
+    told again from the whole query (the outline straightened may have cut off an edge)."""
+    to_query = screen.to_image()
+    h_orig = to_query @ np.array(match.homography)
+    h_orig /= h_orig[2, 2]
+    match.homography = [[float(v) for v in row] for row in h_orig]
+    match.quad_in_query = [[round(float(x), 2), round(float(y), 2)]
+                           for x, y in _project(h_orig, _corners(candidate_size))]
+    on_query = _project(to_query, np.array([q for _, q in match.correspondences], np.float64).reshape(-1, 2))
+    match.correspondences = [[orig, [round(float(x), 2), round(float(y), 2)]]
+                             for (orig, _), (x, y) in zip(match.correspondences, on_query)]
+    rotation, scale = _rotation_and_scale(h_orig, candidate_size)
+    match.rotation_deg, match.scale = round(rotation, 2), round(scale, 4)
+    match.screen_in = [[round(x, 2), round(y, 2)] for x, y in screen.corners]
+    visible = _visible_region(h_orig, query_size, candidate_size)
+    if visible is not None:
+        match.visible_in_original = [round(float(v), 2) for v in visible[0]]
+        match.visible_share = round(float(visible[1]), 4)
+    geometric = {"cropped": match.visible_share < CROPPED_BELOW, "framed": True,
+                 "rotated": abs(rotation) >= 2.0, "scaled": is_scaled(scale),
+                 "perspective": _perspective(h_orig, candidate_size)}
+    told = [edit for edit in match.edits if edit not in geometric]
+    first = [edit for edit in ("cropped", "framed", "mirrored", "rotated", "scaled", "perspective")
+             if geometric.get(edit, edit in told)]  # in the order _describe_edits gives them
+    match.edits = first + [edit for edit in told if edit not in first]
 
 
 def _shift(match: LocalMatch, dx: float, dy: float) -> None:
@@ -894,7 +966,7 @@ def _linear_fit(original: np.ndarray, query: np.ndarray) -> tuple[float, float]:
 def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_orig) -> list[str]:
     """Edits that the geometry and the thumbnails make evident."""
     edits = []
-    if match.visible_share < 0.97:
+    if match.visible_share < CROPPED_BELOW:
         edits.append("cropped")
     query_area = float(query.original_size[0] * query.original_size[1])
     quad_area = abs(cv2.contourArea(quad.astype(np.float32)))

@@ -228,3 +228,14 @@ def test_explain_gives_each_look_its_figures_and_verdict(tmp_path):
     assert text.exit_code == 1, text.output
     assert "against item 1" in text.stdout and "match" not in text.stdout.replace("matches", "")
     assert runner.invoke(app, ["explain", str(query), "99", "--db", db]).exit_code == 2
+
+
+@pytest.mark.parametrize("look, says", [
+    ("strong", "at its strong corners only"), ("framed", "at the picture framed in the query"),
+    ("screen", "at the picture on a photographed screen, straightened"),
+])
+def test_check_names_the_look_that_found_a_match(look, says):
+    from provenance.cli import _evidence_text
+
+    text = _evidence_text("orb", 40.0, {"inliers": 40, "second_look": True, "look": look, "edits": ["framed"]})
+    assert text.startswith("40 verified points; framed") and f"(second look, {says})" in text

@@ -438,3 +438,35 @@ def test_strong_look_searches_a_noisy_query_by_its_strong_corners(library, monke
     assert strong_figures.refusal is None and strong_figures.inliers == match.inliers
     monkeypatch.setattr(local_match, "STRONG_LOOK_WEAK_SHARE", 2.0)
     assert all(m.look != "strong" for m in search(query, index, load))
+
+
+def test_screen_look_finds_the_picture_on_a_photographed_screen(library, monkeypatch):
+    """A photo of a screen at an angle that no earlier look verified (here the words are made to
+    miss the original for every look at the whole query, and no frame is found) is searched for
+    the screen's picture, straightened: found there, and placed where the picture was shot."""
+    from .test_screen import KEYSTONE, photographed_screen
+
+    query, shot = photographed_screen(photo("coffee"), KEYSTONE, seed=4)
+    index, load = library
+    index_candidates = index.candidates
+
+    def missed_but_on_the_screen(features: LocalFeatures, k):
+        straightened = tuple(features.original_size) != query.size
+        return [c for c in index_candidates(features, k) if straightened or c[0] != 1]
+
+    monkeypatch.setattr(index, "candidates", missed_but_on_the_screen)
+    monkeypatch.setattr(local_match, "_framed_features", lambda image, size: None)
+    match = search(query, index, load)[0]
+    assert match.item_id == 1 and match.look == "screen" and match.second_look
+    _assert_quad(match, shot.astype(float), tolerance=6)  # the match's geometry is the exact one
+    assert match.edits[:1] == ["framed"] and "perspective" in match.edits
+    diagonal = float(np.hypot(*(shot[2] - shot[0])))
+    assert np.abs(np.array(match.screen_in) - shot).max() < 0.05 * diagonal  # the outline straightened
+    quad = np.array(match.quad_in_query, np.float32)
+    assert all(cv2.pointPolygonTest(quad, (float(x), float(y)), True) > -3  # points on the picture
+               for _, (x, y) in match.correspondences)
+    assert abs(match.scale - 1.0) < 0.15 and abs(match.rotation_deg) < 5  # of the picture as shot
+    figures = {f.look: f for f in local_match.explain(query, load(1))}["screen"]
+    assert figures.refusal is None and figures.inliers == match.inliers
+    monkeypatch.setattr(local_match, "screen_picture", lambda image: None)
+    assert search(query, index, load) == []
