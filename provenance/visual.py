@@ -1,5 +1,7 @@
 """A picture of the evidence: the query beside the original, the matched region outlined and the
 verified correspondences drawn, so an investigator can show a colleague why two images match.
+Where a second look found the match in a frame or on a photographed screen, that outline is
+drawn too (blue), thinner than the matched region's (red).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .media import load_image
 PANEL_HEIGHT = 720
 _OUTLINE = (255, 40, 40)
 _LINE = (40, 220, 90)
+_LOOKED_IN = (40, 120, 255)  # the frame or the screen a second look searched
 _GAP = 24
 _HEADER = 64
 
@@ -52,6 +55,10 @@ def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.Pa
     # Evidence coordinates are in the pixels of the full-size files; panels are scaled copies.
     qx = q_panel.width / _full_size(ev, "query_size", query)[0]
     oxs = o_panel.width / _full_size(ev, "original_size", original)[0]
+    looked_in = ev.get("screen_in") or _box_corners(ev.get("framed_in"))
+    if looked_in:
+        pts = [(x * qx, _HEADER + y * qx) for x, y in looked_in]
+        draw.line(pts + [pts[0]], fill=_LOOKED_IN, width=2)
     quad = ev.get("quad_in_query")
     if quad:
         pts = [(x * qx, _HEADER + y * qx) for x, y in quad]
@@ -67,6 +74,13 @@ def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.Pa
     return out_path
 
 
+def _box_corners(box: list[float] | None) -> list[tuple[float, float]] | None:
+    if not box:
+        return None
+    x0, y0, x1, y1 = box
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
 def _full_size(ev: dict, key: str, fallback: Image.Image) -> tuple[int, int]:
     size = ev.get(key)
     return (int(size[0]), int(size[1])) if size else fallback.size
@@ -78,6 +92,10 @@ def _caption(m: MatchView) -> str:
         text = f"local features: {ev.get('inliers')} verified points"
         if ev.get("edits"):
             text += " · " + ", ".join(ev["edits"])
+        if ev.get("screen_in"):
+            text += " · found on the photographed screen (blue), straightened"
+        elif ev.get("framed_in"):
+            text += " · found in the frame (blue)"
         return text
     if m.method in ("pdq", "phash"):
         return f"{m.method}: distance {m.distance:.0f} of {ev.get('bits')} bits (threshold {ev.get('threshold')})"

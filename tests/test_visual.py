@@ -1,7 +1,7 @@
 from PIL import Image
 
 from provenance import Claim, Ledger, check, index_files
-from provenance.visual import draw_match
+from provenance.visual import _caption, draw_match
 
 from .conftest import photo, save
 
@@ -21,3 +21,34 @@ def test_evidence_picture_outlines_the_match(tmp_path):
     # (query panel scale 720/900 = 0.8: the edge at y=250 lands at 64 + 200).
     reds = [pic.getpixel((x, 64 + 200)) for x in range(140, 600, 20)]
     assert sum(1 for r, g, b in reds if r > 200 and g < 100 and b < 100) >= len(reds) // 2
+
+
+def test_evidence_picture_outlines_the_screen_a_match_was_found_on(tmp_path):
+    """A match found by the screen look shows the screen's outline (blue) beside the picture's
+    (red), and says so in its caption."""
+    from provenance.check import MatchView
+
+    from .test_screen import KEYSTONE, photographed_screen
+
+    original = photo("coffee")
+    query, shot = photographed_screen(original, KEYSTONE)
+    query_path = save(query, tmp_path / "screen.png")
+    outline = [[float(x), float(y)] for x, y in shot]
+    evidence = {"inliers": 50, "edits": ["framed", "perspective"], "quad_in_query": outline,
+                "screen_in": [[x - 20, y] for x, y in outline], "query_size": list(query.size),
+                "original_size": list(original.size), "visible_in_original": [0, 0, *original.size],
+                "correspondences": []}
+    view = MatchView(item_id=1, sha256="0" * 64, path=None, outlet="sana", published_at=None, url=None,
+                     method="orb", distance=50.0, evidence=evidence, first_seen=None, sightings=1)
+    pic = Image.open(draw_match(query_path, view, tmp_path / "why.png", original=original)).convert("RGB")
+    scale = 720 / query.height
+    blue = red = 0
+    for t in (0.3, 0.4, 0.5, 0.6, 0.7):  # along the left edge: the screen's 20 px left of the picture's
+        x, y = shot[0] + t * (shot[3] - shot[0])
+        for dx in range(-3, 4):
+            r, g, b = pic.getpixel((round((x - 20) * scale) + dx, round(64 + y * scale)))
+            blue += b > 200 and r < 100
+            r, g, b = pic.getpixel((round(x * scale) + dx, round(64 + y * scale)))
+            red += r > 200 and g < 100 and b < 100
+    assert blue >= 5 and red >= 5
+    assert "found on the photographed screen" in _caption(view)
