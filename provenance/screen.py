@@ -44,6 +44,9 @@ MAX_RING_RATIO = 0.6
 # At least this share of that band lies inside the image (a monitor is seen with its surround on
 # most sides; a photograph's bright region ends at the image's edges).
 MIN_RING_INSIDE = 0.6
+# The straightened picture is at least MIN_SIDE pixels on each side (a narrower one is no
+# screen a phone photographed, and too small to describe).
+MIN_SIDE = 64
 # Every corner of the quadrilateral is within this many degrees of a right angle: a monitor filling
 # 80% of the photo with its corners moved by up to 8% of the frame (the benchmark's photo of a
 # screen) stays within 25 degrees, by up to 12% (screen_photo_harsh) within 40 (20,000 draws).
@@ -86,7 +89,8 @@ def screen_picture(image: Image.Image) -> Screen | None:
     """The quadrilateral of a picture shown on a screen (darker around it) in `image`, or None.
 
     Of the quadrilaterals found at every grey level tried, the largest well-filled one whose
-    surround is darker than it; None when there is none, or the image is too small to examine.
+    surround is darker than it; None when there is none, when the picture would straighten to
+    less than MIN_SIDE pixels on a side, or when the image is too small to examine.
     """
     width, height = image.size
     if min(width, height) < 32:
@@ -112,8 +116,9 @@ def screen_picture(image: Image.Image) -> Screen | None:
     if best is None:
         return None
     corners = _ordered(best[1]) * np.float32([width / small.shape[1], height / small.shape[0]])
-    return Screen(tuple((round(float(x), 2), round(float(y), 2)) for x, y in corners),
-                  share=round(float(cv2.contourArea(best[1])) / area, 4))
+    screen = Screen(tuple((round(float(x), 2), round(float(y), 2)) for x, y in corners),
+                    share=round(float(cv2.contourArea(best[1])) / area, 4))
+    return screen if min(screen.size()) >= MIN_SIDE else None
 
 
 def _regions(small: np.ndarray, level: int, kernel: np.ndarray):
