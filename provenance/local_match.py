@@ -90,7 +90,13 @@ STRONG_LOOK_WEAK_SHARE = 0.25
 # then fall on the picture alone, not on the wall's noise, and its geometry is nearly a scaling.
 # Tune half, benchmarks/more_seeds.py --kinds screen_photo_harsh (a harsher photo of a screen than
 # the benchmark's: corners moved by up to 12%, blur of 1-2 px, sensor noise of 4-8 levels, moire of
-# 4-8%): see the README for the figures with and without it.
+# 4-8%): see the README for the figures with and without it. An outline that surrounds the picture
+# framed in the query (framing.framed_picture, searched already) is not searched: in 16 of 40
+# never-indexed social screenshots (benchmarks/check_at_scale.py) a dark theme's post card made
+# one, and searching it cost ~100 ms more at a million items; nor is one that is the framed picture
+# again. An outline covering SCREEN_COVERS_FRAME of the frame's box is one of those. A monitor on a
+# plain wall is framed too, bezel included, and its screen is searched.
+SCREEN_COVERS_FRAME = 0.9
 
 # --- geometric check -------------------------------------------------------
 # Thresholds below come from benchmarks/local_tuning.py on the TUNE half
@@ -383,7 +389,8 @@ def search(
     on its own, with the whole keypoint budget for it rather than a share left by the text around it;
     with both `second_look` and `framed_look`, a query that still matched nothing is searched for
     the picture on a screen photographed at an angle (screen.screen_picture), straightened and at
-    the index's scale (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE).
+    the index's scale, unless that screen covers the picture framed in it, already searched
+    (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE).
     With `other_copies`, the indexed copies of what the query matched are looked for too (see
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
@@ -455,12 +462,13 @@ def search(
             if _close_to_a_look(query_image.size, scale, looks):
                 continue
             verify_candidates(_Look(whole_query(scale), False, scale=scale))
+    framed = None
     if framed_look and not best:
         framed = _framed_features(query_image, size)
         if framed is not None:
             verify_candidates(_Look(framed[0], False, frame=framed[1]))
     if second_look and framed_look and not best:
-        on_screen = _screen_features(query_image, size)
+        on_screen = _screen_features(query_image, size, framed[1] if framed is not None else None)
         if on_screen is not None:
             verify_candidates(_Look(on_screen[0], False, screen=on_screen[1]))
 
@@ -551,16 +559,29 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
                    weak_corners=weak_corners, **_LOOK_SCALES[scale])
 
 
-def _screen_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, Screen] | None:
+def _screen_features(query_image: Image.Image, size: tuple[int, int],
+                     frame: list[float] | None = None) -> tuple[LocalFeatures, Screen] | None:
     """The features of the picture on a screen photographed in the query (screen.screen_picture),
     straightened and described at the index's scale, and that screen in the file's pixels (`size`);
-    None when no screen is found."""
+    None when no screen is found, or when it covers `frame` (a box in the file's pixels: the
+    picture framed in the query, which the framed look searched)."""
     screen = screen_picture(query_image)
     if screen is None:
         return None
     factor = size[0] / query_image.width
     in_file = Screen(tuple((x * factor, y * factor) for x, y in screen.corners), screen.share)
+    if frame is not None and _covers_frame(in_file, frame):
+        return None
     return _query_features(screen.straightened(query_image), in_file.size(), "index"), in_file
+
+
+def _covers_frame(screen: Screen, box: list[float]) -> bool:
+    """Whether the screen's outline covers SCREEN_COVERS_FRAME of the box: it is the framed
+    picture again, or a card around it. A monitor framed on a plain wall leaves its bezel out."""
+    x0, y0, x1, y1 = box
+    rect = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    common, _ = cv2.intersectConvexConvex(np.float32(screen.corners), rect)
+    return common >= SCREEN_COVERS_FRAME * max(1.0, (x1 - x0) * (y1 - y0))
 
 
 def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, list[float]] | None:

@@ -17,7 +17,7 @@ from provenance.local_match import LocalMatch, search, verify
 from provenance.media import QUERY_WORKING_SIDE, WORKING_SIDE, decode_image
 from provenance.prints import fingerprint_image
 
-from .conftest import SMALL_COPY_BOX, cloudy_sky, photo, small_copy_of_a_crop
+from .conftest import SMALL_COPY_BOX, cloudy_sky, jpeg_bytes, photo, small_copy_of_a_crop
 
 INDEXED = ("astronaut", "coffee", "chelsea", "camera")
 LOGO_ITEM, BANNER_ITEM = 100, 101
@@ -470,3 +470,24 @@ def test_screen_look_finds_the_picture_on_a_photographed_screen(library, monkeyp
     assert figures.refusal is None and figures.inliers == match.inliers
     monkeypatch.setattr(local_match, "screen_picture", lambda image: None)
     assert search(query, index, load) == []
+
+
+def test_screen_look_is_not_taken_around_a_framed_picture(library, monkeypatch):
+    """A never-indexed picture in a dark-themed post is framed (the framed look searched it), and
+    the picture makes an outline again: the screen look is not taken. A monitor on a plain wall is
+    framed too, bezel included, and its screen lies inside the frame: it is taken."""
+    from .test_framing import _phone_post
+    from .test_screen import KEYSTONE, photographed_screen
+
+    index, load = library
+    straightened = []
+    real = local_match.Screen.straightened
+    monkeypatch.setattr(local_match.Screen, "straightened",
+                        lambda self, image: straightened.append(image.size) or real(self, image))
+    post, _ = _phone_post(photo("rocket"), background=(15, 15, 20), ink=(230, 230, 230))
+    working = decode_image(jpeg_bytes(post, 95), working_side=QUERY_WORKING_SIDE).image
+    assert local_match.framed_picture(working) is not None and local_match.screen_picture(working) is not None
+    assert search(working, index, load, original_size=post.size) == [] and straightened == []
+    shot, _ = photographed_screen(photo("rocket"), KEYSTONE)
+    assert local_match.framed_picture(shot) is not None
+    assert search(shot, index, load) == [] and straightened == [shot.size]
