@@ -90,12 +90,13 @@ STRONG_LOOK_WEAK_SHARE = 0.25
 # then fall on the picture alone, not on the wall's noise, and its geometry is nearly a scaling.
 # Tune half, benchmarks/more_seeds.py --kinds screen_photo_harsh (a harsher photo of a screen than
 # the benchmark's: corners moved by up to 12%, blur of 1-2 px, sensor noise of 4-8 levels, moire of
-# 4-8%): see the README for the figures with and without it. An outline that surrounds the picture
-# framed in the query (framing.framed_picture, searched already) is not searched: in 16 of 40
-# never-indexed social screenshots (benchmarks/check_at_scale.py) a dark theme's post card made
-# one, and searching it cost ~100 ms more at a million items; nor is one that is the framed picture
-# again. An outline covering SCREEN_COVERS_FRAME of the frame's box is one of those. A monitor on a
-# plain wall is framed too, bezel included, and its screen is searched.
+# 4-8%): see the README for the figures with and without it.
+# An outline that covers SCREEN_COVERS_FRAME of the box of the picture framed in the query
+# (framing.framed_picture) is not searched: it is that picture again, or a post's card around it,
+# and the framed look searched it already. In 16 of 40 never-indexed social screenshots
+# (benchmarks/check_at_scale.py) a dark theme's card made such an outline, and searching it cost
+# ~100 ms more at a million items. A monitor on a plain wall is framed too, but with its bezel, so
+# its screen covers less of the frame and is searched.
 SCREEN_COVERS_FRAME = 0.9
 
 # --- geometric check -------------------------------------------------------
@@ -140,9 +141,11 @@ MAX_SCALE_SPREAD = 2.5
 MIN_VISIBLE_SHARE = 0.2
 
 # A picture shown at more than this factor of its size (or less than its inverse) was "scaled";
-# one showing less than CROPPED_BELOW of its area, "cropped".
+# one showing less than CROPPED_BELOW of its area, "cropped"; one turned by ROTATED_BEYOND
+# degrees or more, "rotated".
 SCALED_BEYOND = 1.1
 CROPPED_BELOW = 0.97
+ROTATED_BEYOND = 2.0
 
 # --- appearance check ------------------------------------------------------
 # Side of a comparison block in template pixels (template side is 128).
@@ -682,7 +685,7 @@ def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[in
         match.visible_in_original = [round(float(v), 2) for v in visible[0]]
         match.visible_share = round(float(visible[1]), 4)
     geometric = {"cropped": match.visible_share < CROPPED_BELOW, "framed": True,
-                 "rotated": abs(rotation) >= 2.0, "scaled": is_scaled(scale),
+                 "rotated": abs(rotation) >= ROTATED_BEYOND, "scaled": is_scaled(scale),
                  "perspective": _perspective(h_orig, candidate_size)}
     told = [edit for edit in match.edits if edit not in geometric]
     first = [edit for edit in ("cropped", "framed", "mirrored", "rotated", "scaled", "perspective")
@@ -995,7 +998,7 @@ def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_o
         edits.append("framed")
     if match.mirrored:
         edits.append("mirrored")
-    if abs(match.rotation_deg) >= 2.0:
+    if abs(match.rotation_deg) >= ROTATED_BEYOND:
         edits.append("rotated")
     if is_scaled(match.scale):
         edits.append("scaled")
