@@ -20,9 +20,9 @@ and ``check`` take video files beside images.
 
 The public API, which the CLI is a thin layer over:
 - ``open_ledger(db)``: a SQLite path or an SQLAlchemy URL (``readonly=True`` for a reader that
-  runs beside a scan: a writable SQLite ledger's reads take the write lock, which ``check``,
-  ``scan``, ``index_files``, ``history``, the chains and ``outlets`` release when they are done,
-  and a Ledger's own methods keep until a commit);
+  runs beside a scan: a writable SQLite ledger's reads take the write lock, which the functions
+  below release when they are done, and which a Ledger's own methods, and ``refresh_works``
+  (whose writes its caller commits), keep until a commit);
 - ``scan(ledger, folder, manifest=...)``: index an archive, incrementally;
 - ``index_files(ledger, paths, Claim(...))``: index a few files with one attribution;
 - ``check(ledger, queries)``: find the indexed items that show each query's picture;

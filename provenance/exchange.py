@@ -63,22 +63,24 @@ def export_ledger(ledger: Ledger, folder: str | os.PathLike, *, fmt: str = "csv"
     """Write each table to ``folder/<table>.csv`` (or ``.jsonl``); see the module docstring."""
     if fmt not in FORMATS:
         raise ProvenanceError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if ledger.stale_work_ids():
-        refresh(ledger)
-        ledger.commit()
-    items = selected_items(ledger, work_ids)
+    with ledger.reading():
+        if ledger.stale_work_ids():
+            refresh(ledger)
+            ledger.commit()
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ProvenanceError(f"{folder}: cannot create folder ({exc.strerror or exc})") from None
     summary = ExportSummary(str(out), fmt)
-    for table in TABLES:
-        path = out / f"{table}.{fmt}"
-        rows = ledger.export_rows(table, items)
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            count = _write_csv(fh, rows) if fmt == "csv" else _write_jsonl(fh, rows)
-        summary.files[table], summary.rows[table] = str(path), count
+    with ledger.reading():  # one snapshot, and no lock left for a scan beside it to wait for
+        items = selected_items(ledger, work_ids)
+        for table in TABLES:
+            path = out / f"{table}.{fmt}"
+            rows = ledger.export_rows(table, items)
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                count = _write_csv(fh, rows) if fmt == "csv" else _write_jsonl(fh, rows)
+            summary.files[table], summary.rows[table] = str(path), count
     return summary
 
 
@@ -120,17 +122,19 @@ def _csv_value(value):
 
 def export_pdq(ledger: Ledger, out: IO[str], *, work_ids: Iterable[int] | None = None) -> int:
     """Write ``hex,quality`` lines for the PDQ hashes of these works (all when None); returns the count."""
-    items = selected_items(ledger, work_ids)
-    if items is None:
-        rows = ((item, value, quality) for item, value, quality, _ in ledger.iter_fingerprints(PDQ.name, PDQ.version))
-    else:
-        rows = ledger.fingerprint_values(items, PDQ.name, PDQ.version)
-    seen: set[str] = set()
-    for _item, value, quality in rows:
-        if value in seen:
-            continue
-        seen.add(value)
-        out.write(f"{value},{'' if quality is None else quality}\n")
+    with ledger.reading():
+        items = selected_items(ledger, work_ids)
+        if items is None:
+            rows = ((item, value, quality)
+                    for item, value, quality, _ in ledger.iter_fingerprints(PDQ.name, PDQ.version))
+        else:
+            rows = ledger.fingerprint_values(items, PDQ.name, PDQ.version)
+        seen: set[str] = set()
+        for _item, value, quality in rows:
+            if value in seen:
+                continue
+            seen.add(value)
+            out.write(f"{value},{'' if quality is None else quality}\n")
     return len(seen)
 
 

@@ -68,7 +68,8 @@ class ReindexSummary:
 def outdated_items(ledger: Ledger, limit: int | None = None) -> list[int]:
     """Ids of the items (and keyframe items) that hold prints of an older algorithm version."""
     hashes, local, track = current_versions()
-    return ledger.outdated_item_ids(hashes, local, track, limit=limit)
+    with ledger.reading():
+        return ledger.outdated_item_ids(hashes, local, track, limit=limit)
 
 
 def has_outdated(ledger: Ledger) -> bool:
@@ -92,7 +93,8 @@ def reindex(
     ``summary`` on the exception, as a scan's does.
     """
     summary = ReindexSummary()
-    units = _file_items(ledger, outdated_items(ledger))
+    with ledger.reading():
+        units = _file_items(ledger, outdated_items(ledger))
     summary.outdated = sum(len(frames) or 1 for frames in units.values())
     if on_total:
         on_total(summary.outdated)
@@ -102,8 +104,9 @@ def reindex(
             _reindex_batch(ledger, ids[start:start + batch_size], units, pool, summary, progress)
             ledger.commit()
     if units:
-        Matcher(ledger).save()  # the current indexes take the new rows now, not at the next check
-        summary.removed_files = [str(p) for p in remove_other_versions(ledger)]
+        with ledger.reading():
+            Matcher(ledger).save()  # the current indexes take the new rows now, not at the next check
+            summary.removed_files = [str(p) for p in remove_other_versions(ledger)]
     return summary
 
 

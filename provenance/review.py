@@ -77,9 +77,9 @@ def confirm_link(ledger: Ledger, link_id: int, *, by: str | None = None, note: s
 def _set_status(ledger: Ledger, link_id: int, status: str, by: str | None, note: str | None) -> Review:
     changes = ledger.set_link_status(link_id, status, actor=reviewer(by), note=note)
     report = refresh(ledger, changes=changes)
-    ledger.commit()
     work = min(changes.touched) if changes.touched else None
     work = ledger.resolve_work_id(work) if work is not None else None
+    ledger.commit()
     return Review(work, [new for _, new in changes.split], [link_id], report)
 
 

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from provenance import Claim, Ledger, check, history, index_files
@@ -152,3 +153,28 @@ def test_a_checker_between_queries_leaves_the_ledger_to_writers(tmp_path):
         led.rollback()
         names = sqlite3.connect(tmp_path / "l.db").execute("SELECT name FROM outlet").fetchall()
         assert ("amaq",) in names and ("a-new-outlet",) not in names  # nothing was committed for it
+
+
+@pytest.mark.parametrize("call", ["export_ledger", "export_pdq", "outdated_items", "reindex", "confirm_link",
+                                  "reject_link", "add_note"])
+def test_exports_upgrades_and_judgements_leave_the_ledger_to_writers(tmp_path, call):
+    """The API's other operations on a writable SQLite ledger end the transactions they begin
+    (their reads, and those after their commits): a scan beside them does not wait for them."""
+    import io
+    import sqlite3
+
+    import provenance
+
+    with _indexed(tmp_path) as led:
+        w, h = photo("coffee").size
+        crop = save(photo("coffee").crop((0, 0, w * 3 // 4, h * 3 // 4)), tmp_path / "crop.jpg")
+        index_files(led, [crop], Claim("sana"))
+        led.commit()
+        with sqlite3.connect(tmp_path / "l.db") as other:
+            (link,) = other.execute("SELECT id FROM match_link").fetchone()
+        assert _a_writer_gets_the_lock(tmp_path / "l.db")
+        arguments = {"export_ledger": (tmp_path / "out",), "export_pdq": (io.StringIO(),), "outdated_items": (),
+                     "reindex": (), "confirm_link": (link,), "reject_link": (link,), "add_note": ("seen",)}
+        keywords = {"add_note": {"item_id": 1}}
+        getattr(provenance, call)(led, *arguments[call], **keywords.get(call, {}))
+        assert _a_writer_gets_the_lock(tmp_path / "l.db")
