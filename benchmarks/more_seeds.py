@@ -54,6 +54,7 @@ def main() -> None:
         sys.exit(f"{db}: run `python benchmarks/match_quality.py --half {args.half} --sizes {args.size}` first")
     indexed, _ = mq.build_sets(args.half)
     kinds = args.kinds.split(",")
+    edits = {**EDITS, **STRESS_EDITS}
     with Ledger(db, readonly=True) as ledger:  # other runs may read it at the same time
         item_of = {mq._key(p): i for p, i in mq._items_by_path(ledger).items()}
         checker = Checker(ledger)
@@ -63,7 +64,7 @@ def main() -> None:
             want = item_of[f"indexed/{photo.name}.jpg"]
             for kind in kinds:
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
-                    img = {**EDITS, **STRESS_EDITS}[kind](photo.image, random.Random(f"{photo.name}-{kind}-extra{seed}"))
+                    img = edits[kind](photo.image, random.Random(f"{photo.name}-{kind}-extra{seed}"))
                     path = mq._save(img, work / "more-seeds" / kind / f"{photo.name}-{seed}.jpg", 92)
                     t = time.perf_counter()
                     found = want in [m.item_id for m in checker.check_path(str(path)).matches]

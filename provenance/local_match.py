@@ -656,7 +656,7 @@ def _close_to_a_look(size: tuple[int, int], scale: str, looks: list[_Look]) -> b
 
 def _place_in_frame(match: LocalMatch, box: list[float]) -> None:
     """Express a match found in the picture framed in the query in the whole query's pixels."""
-    _shift(match, box[0], box[1])
+    _into_query(match, np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]]))
     match.framed_in = [round(v, 2) for v in box]
     if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
         match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
@@ -668,15 +668,7 @@ def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[in
     geometry goes through the straightening's homography, and what depends on the geometry (the
     part of the original visible, and the edits cropped, framed, rotated, scaled, perspective) is
     told again from the whole query (the outline straightened may have cut off an edge)."""
-    to_query = screen.to_image()
-    h_orig = to_query @ np.array(match.homography)
-    h_orig /= h_orig[2, 2]
-    match.homography = [[float(v) for v in row] for row in h_orig]
-    match.quad_in_query = [[round(float(x), 2), round(float(y), 2)]
-                           for x, y in _project(h_orig, _corners(candidate_size))]
-    on_query = _project(to_query, np.array([q for _, q in match.correspondences], np.float64).reshape(-1, 2))
-    match.correspondences = [[orig, [round(float(x), 2), round(float(y), 2)]]
-                             for (orig, _), (x, y) in zip(match.correspondences, on_query)]
+    h_orig = _into_query(match, screen.to_image())
     rotation, scale = _rotation_and_scale(h_orig, candidate_size)
     match.rotation_deg, match.scale = round(rotation, 2), round(scale, 4)
     match.screen_in = [[round(x, 2), round(y, 2)] for x, y in screen.corners]
@@ -684,23 +676,24 @@ def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[in
     if visible is not None:
         match.visible_in_original = [round(float(v), 2) for v in visible[0]]
         match.visible_share = round(float(visible[1]), 4)
-    geometric = {"cropped": match.visible_share < CROPPED_BELOW, "framed": True,
-                 "rotated": abs(rotation) >= ROTATED_BEYOND, "scaled": is_scaled(scale),
-                 "perspective": _perspective(h_orig, candidate_size)}
-    told = [edit for edit in match.edits if edit not in geometric]
-    first = [edit for edit in ("cropped", "framed", "mirrored", "rotated", "scaled", "perspective")
-             if geometric.get(edit, edit in told)]  # in the order _describe_edits gives them
-    match.edits = first + [edit for edit in told if edit not in first]
+    match.edits = (_geometric_edits(match, True, h_orig, candidate_size)
+                   + [edit for edit in match.edits if edit not in _GEOMETRIC_EDITS])
 
 
-def _shift(match: LocalMatch, dx: float, dy: float) -> None:
-    """Express, in the whole query's pixels, a match found in the part of the query whose top-left
-    corner is at (dx, dy) (only its query-side geometry moves)."""
-    move = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
-    match.homography = [[float(v) for v in row] for row in move @ np.array(match.homography)]
-    match.quad_in_query = [[round(x + dx, 2), round(y + dy, 2)] for x, y in match.quad_in_query]
-    match.correspondences = [[orig, [round(qx + dx, 2), round(qy + dy, 2)]]
-                             for orig, (qx, qy) in match.correspondences]
+def _into_query(match: LocalMatch, to_query: np.ndarray) -> np.ndarray:
+    """Express the query side of a match found in a part of the query (a frame, a straightened
+    screen) in the whole query's pixels, `to_query` taking that part's pixels to the query's;
+    returns the match's new homography (original to query)."""
+    h_orig = to_query @ np.array(match.homography)
+    h_orig /= h_orig[2, 2]
+    match.homography = [[float(v) for v in row] for row in h_orig]
+    match.quad_in_query = [[round(float(x), 2), round(float(y), 2)]
+                           for x, y in _project(to_query, match.quad_in_query)]
+    if match.correspondences:
+        on_query = _project(to_query, [q for _, q in match.correspondences])
+        match.correspondences = [[orig, [round(float(x), 2), round(float(y), 2)]]
+                                 for (orig, _), (x, y) in zip(match.correspondences, on_query)]
+    return h_orig
 
 
 # --- geometry ----------------------------------------------------------------
@@ -989,27 +982,27 @@ def _linear_fit(original: np.ndarray, query: np.ndarray) -> tuple[float, float]:
 
 def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_orig) -> list[str]:
     """Edits that the geometry and the thumbnails make evident."""
-    edits = []
-    if match.visible_share < CROPPED_BELOW:
-        edits.append("cropped")
     query_area = float(query.original_size[0] * query.original_size[1])
-    quad_area = abs(cv2.contourArea(quad.astype(np.float32)))
-    if quad_area < 0.9 * query_area:
-        edits.append("framed")
-    if match.mirrored:
-        edits.append("mirrored")
-    if abs(match.rotation_deg) >= ROTATED_BEYOND:
-        edits.append("rotated")
-    if is_scaled(match.scale):
-        edits.append("scaled")
-    if _perspective(h_orig, candidate.original_size):
-        edits.append("perspective")
+    framed = abs(cv2.contourArea(quad.astype(np.float32))) < 0.9 * query_area
+    edits = _geometric_edits(match, framed, h_orig, candidate.original_size)
     edits.extend(_colour_edits(query, candidate, h_orig, match.mirrored))
     if abs(math.log(max(gain, 1e-3))) > math.log(1.25):
         edits.append("contrast")
     if abs(offset + (gain - 1.0) * 128.0) > 20.0:
         edits.append("brightness")
     return edits
+
+
+_GEOMETRIC_EDITS = ("cropped", "framed", "mirrored", "rotated", "scaled", "perspective")
+
+
+def _geometric_edits(match: LocalMatch, framed: bool, h_orig: np.ndarray,
+                     candidate_size: tuple[int, int]) -> list[str]:
+    """The edits a match's geometry makes evident, in the order of _GEOMETRIC_EDITS."""
+    evident = {"cropped": match.visible_share < CROPPED_BELOW, "framed": framed,
+               "mirrored": match.mirrored, "rotated": abs(match.rotation_deg) >= ROTATED_BEYOND,
+               "scaled": is_scaled(match.scale), "perspective": _perspective(h_orig, candidate_size)}
+    return [edit for edit in _GEOMETRIC_EDITS if evident[edit]]
 
 
 def is_scaled(scale: float) -> bool:

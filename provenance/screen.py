@@ -106,8 +106,8 @@ def screen_picture(image: Image.Image) -> Screen | None:
     best: tuple[float, np.ndarray] | None = None
     levels = np.unique(np.percentile(small, np.linspace(*PERCENTILES, LEVELS)).astype(np.uint8))
     for level in levels:
-        for region in _regions(small, int(level), kernel):
-            found = _quadrilateral(region, area)
+        for outline in _outlines(small, int(level), kernel):
+            found = _quadrilateral(outline, area)
             if found is None:
                 continue
             score, corners = found
@@ -121,37 +121,37 @@ def screen_picture(image: Image.Image) -> Screen | None:
     return screen if min(screen.size()) >= MIN_SIDE else None
 
 
-def _regions(small: np.ndarray, level: int, kernel: np.ndarray):
-    """Filled candidate regions at one grey level: the two largest bright blobs (holes filled) and
-    every large hole in the dark part."""
+def _outlines(small: np.ndarray, level: int, kernel: np.ndarray):
+    """Outlines of the candidate regions at one grey level: the two largest bright blobs (their
+    holes count as theirs) and every large hole in the dark part."""
     bright = cv2.morphologyEx((small > level).astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     for label in (1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA]))[:2]:
         contours, _ = cv2.findContours((labels == label).astype(np.uint8), cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_SIMPLE)
-        yield _filled(small.shape, contours)
+        if contours:
+            yield max(contours, key=cv2.contourArea)
     dark = cv2.morphologyEx((small <= level).astype(np.uint8), cv2.MORPH_CLOSE, kernel)
     contours, hierarchy = cv2.findContours(dark, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is not None:
         min_hole = MIN_AREA * small.shape[0] * small.shape[1]
         for contour, (_, _, _, parent) in zip(contours, hierarchy[0]):
             if parent >= 0 and cv2.contourArea(contour) > min_hole:
-                yield _filled(small.shape, [contour])
+                yield _outer_outline(small.shape, contour)
 
 
-def _filled(shape, contours) -> np.ndarray:
+def _outer_outline(shape: tuple[int, ...], hole: np.ndarray) -> np.ndarray:
+    """A hole's outline traced as the outside of the filled hole (OpenCV traces a hole along the
+    dark pixels around it), so that both kinds of region are measured alike."""
     mask = np.zeros(shape, np.uint8)
-    cv2.drawContours(mask, contours, -1, 1, thickness=-1)
-    return mask
+    cv2.drawContours(mask, [hole], -1, 1, thickness=-1)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return max(contours, key=cv2.contourArea)
 
 
-def _quadrilateral(region: np.ndarray, area: float) -> tuple[float, np.ndarray] | None:
-    """(score, four corners) of a region shaped like a quadrilateral of a plausible size, or None;
-    the score (fill x share) prefers the larger of two well-filled ones."""
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    outline = max(contours, key=cv2.contourArea)
+def _quadrilateral(outline: np.ndarray, area: float) -> tuple[float, np.ndarray] | None:
+    """(score, four corners) of a region's outline shaped like a quadrilateral of a plausible
+    size, or None; the score (fill x share) prefers the larger of two well-filled ones."""
     hull = cv2.convexHull(outline)
     perimeter = cv2.arcLength(hull, True)
     for epsilon in _EPSILONS:
