@@ -680,6 +680,49 @@ def screen_photo_harsh(img: Image.Image, rng: random.Random) -> Image.Image:
     return screen_photo(img, rng, corner_shift=0.12, blur=(1.0, 2.0), noise=(4.0, 8.0), moire=(0.04, 0.08))
 
 
+def screen_photo_of_post(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A phone photo of a screen showing a social-media post of the picture (social_screenshot,
+    then screen_photo): the picture is framed twice. Tuning material, not a kind of the table."""
+    return screen_photo(social_screenshot(img, rng), rng)
+
+
+def screen_photo_glare(img: Image.Image, rng: random.Random, *, area: tuple[float, float] = (0.05, 0.20),
+                       strength: tuple[float, float] = (0.5, 0.85)) -> Image.Image:
+    """A photo of a screen with a lamp's or window's glare on the glass: a soft, bright, washed-out
+    ellipse over 5-20% of the picture (`area`), placed anywhere on it. Tuning material."""
+    arr = np.asarray(img.convert("RGB"), np.float32)
+    h, w = arr.shape[:2]
+    cx, cy = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h
+    covered = rng.uniform(*area) * w * h
+    aspect = rng.uniform(0.4, 2.5)
+    rx, ry = math.sqrt(covered * aspect / math.pi), math.sqrt(covered / aspect / math.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d2 = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+    peak = np.float32(rng.uniform(*strength))
+    veil = (peak * np.exp(-d2 * 1.5))[..., None]  # soft-edged: brightest at its centre
+    arr = arr * (1 - veil) + np.float32(rng.uniform(225, 255)) * veil
+    return screen_photo(Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB"), rng)
+
+
+def collage_grid(img: Image.Image, rng: random.Random) -> Image.Image:
+    """The picture as one cell of a 2x2 or 3x3 grid of pictures (a "photo report" collage) about
+    1,280 px wide, the other cells generated scenes. Tuning material, not a kind of the table."""
+    n = rng.choice((2, 3))
+    gutter = rng.randint(2, 8)
+    cell_w = (1280 - (n - 1) * gutter) // n
+    cell_h = round(cell_w * img.height / img.width)
+    colour = rng.choice(((255, 255, 255), (0, 0, 0), (240, 240, 235)))
+    out = Image.new("RGB", (n * cell_w + (n - 1) * gutter, n * cell_h + (n - 1) * gutter), colour)
+    mine = rng.randrange(n * n)
+    for cell in range(n * n):
+        if cell == mine:
+            picture = img.convert("RGB").resize((cell_w, cell_h), Image.LANCZOS)
+        else:
+            picture = scene(rng, (cell_w, cell_h), kinds=("landscape", "shapes", "texture"))
+        out.paste(picture, ((cell % n) * (cell_w + gutter), (cell // n) * (cell_h + gutter)))
+    return jpeg(out, rng.randint(70, 90))
+
+
 #: name -> edit(img, rng) -> RGB image. ``collage_half`` accepts an optional ``other`` picture.
 EDITS: dict[str, Callable[..., Image.Image]] = {
     "recompress_q30": recompress_q30,
@@ -700,7 +743,12 @@ EDITS: dict[str, Callable[..., Image.Image]] = {
 }
 
 #: Edits beyond the issue's, for stress tests of the tune half (more_seeds.py --kinds).
-STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {"screen_photo_harsh": screen_photo_harsh}
+STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {
+    "screen_photo_harsh": screen_photo_harsh,
+    "screen_photo_of_post": screen_photo_of_post,
+    "screen_photo_glare": screen_photo_glare,
+    "collage_grid": collage_grid,
+}
 
 
 # ==============================================================================================

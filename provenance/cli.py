@@ -349,7 +349,10 @@ def _print_check(result: CheckResult) -> None:
 _LOOK_TEXT = {"index": "second look, at the index's scale", "crop": "second look, at the scale of a crop",
               "framed": "second look, at the picture framed in the query",
               "strong": "second look, at its strong corners only",
-              "screen": "second look, at the picture on a photographed screen, straightened"}
+              "screen": "second look, at the picture on a photographed screen, straightened",
+              "framed_on_screen": "second look, at the picture framed in the page on a photographed "
+                                  "screen, straightened",
+              "cell": "second look, at one picture of the collage"}
 
 
 def _evidence_text(method: str, distance: float | None, ev: dict) -> str:

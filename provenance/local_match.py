@@ -27,7 +27,8 @@ import faiss
 import numpy as np
 from PIL import Image
 
-from .framing import framed_picture
+from .collage import collage_cells
+from .framing import framed_on_screen, framed_picture
 from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored, working_size
 from .local_index import LocalFeatureIndex, rerank
 from .screen import Screen, screen_picture
@@ -98,6 +99,15 @@ STRONG_LOOK_WEAK_SHARE = 0.25
 # ~100 ms more at a million items. A monitor on a plain wall is framed too, but with its bezel, so
 # its screen covers less of the frame and is searched.
 SCREEN_COVERS_FRAME = 0.9
+# A straightened screen that matched nothing is searched once more for the picture framed in the
+# page it shows (framing.framed_on_screen; the framed-on-screen look): a phone photo of a screen
+# showing a social-media post, where the post's text shares the keypoints and the words rank the
+# original too low. Tune half, benchmarks/more_seeds.py --kinds screen_photo_of_post: see the
+# README for the figures with and without it.
+# A query cut by gutters into pictures (collage.collage_cells: a grid of four or nine, any
+# collage) has each picture that no match covers searched on its own (the cell look), whether or
+# not something matched: a collage holds several pictures, and an investigator wants each one's
+# source. Tune half, benchmarks/more_seeds.py --kinds collage_grid: see the README.
 
 # --- geometric check -------------------------------------------------------
 # Thresholds below come from benchmarks/local_tuning.py on the TUNE half
@@ -248,12 +258,15 @@ class LocalMatch:
     second_look: bool = False
     #: The look that verified it: "first" (the query as given), "strong" (its strong corners only),
     #: "index" (at the index's scale), "crop" (at the scale of a crop), "framed" (the picture framed
-    #: in the query), "screen" (the picture on a screen photographed at an angle, straightened).
+    #: in the query), "screen" (the picture on a screen photographed at an angle, straightened),
+    #: "framed_on_screen" (the picture framed in the page that screen shows), "cell" (one picture
+    #: of a collage).
     look: str = "first"
-    #: The picture framed in the query ([x0, y0, x1, y1]) in which a second look found the match.
+    #: The picture framed in the query, or the collage's cell ([x0, y0, x1, y1]), in which a second
+    #: look found the match.
     framed_in: list[float] | None = None
     #: The screen's picture (its corners: top-left, top-right, bottom-right, bottom-left) in which
-    #: the screen look found the match.
+    #: the screen look or the framed-on-screen look found the match.
     screen_in: list[list[float]] | None = None
     #: The indexed item whose match led to this one (search, other_copies): another copy of the picture.
     found_via: int | None = None
@@ -393,7 +406,11 @@ def search(
     with both `second_look` and `framed_look`, a query that still matched nothing is searched for
     the picture on a screen photographed at an angle (screen.screen_picture), straightened and at
     the index's scale, unless that screen covers the picture framed in it, already searched
-    (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE).
+    (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE), and then for
+    the picture framed in the page that screen shows (framing.framed_on_screen: a photo of a
+    social-media post on a phone). With both, each picture of a collage (collage.collage_cells)
+    that no match covers and no framed look searched is searched on its own (the cell look),
+    matched or not.
     With `other_copies`, the indexed copies of what the query matched are looked for too (see
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
@@ -424,10 +441,10 @@ def search(
         match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
         if match is not None:
             match.second_look, match.look = look.second, look.name
-            if look.frame is not None:
-                _place_in_frame(match, look.frame)
             if look.screen is not None:
-                _place_on_screen(match, look.screen, loaded[item_id].original_size, size)
+                _place_on_screen(match, look.screen, loaded[item_id].original_size, size, look.frame)
+            elif look.frame is not None:
+                _place_in_frame(match, look.frame)
         return match
 
     def verify_candidates(look: _Look, shortlist: list[int] | None = None) -> None:
@@ -473,7 +490,15 @@ def search(
     if second_look and framed_look and not best:
         on_screen = _screen_features(query_image, size, framed[1] if framed is not None else None)
         if on_screen is not None:
-            verify_candidates(_Look(on_screen[0], False, screen=on_screen[1]))
+            features, screen, straightened = on_screen
+            verify_candidates(_Look(features, False, screen=screen))
+            framed_there = None if best else _framed_on_screen_features(straightened, screen)
+            if framed_there is not None:
+                verify_candidates(_Look(framed_there[0], False, frame=framed_there[1], screen=screen))
+    if second_look and framed_look:
+        searched = [framed[1]] if framed is not None else []
+        for cell in _cells_to_search(query_image, size, list(best.values()), searched):
+            verify_candidates(_Look(cell[0], False, frame=cell[1], cell=True))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
@@ -510,7 +535,7 @@ class LookFigures:
     """How one look at a query fares against one indexed picture (see explain): the figures that
     verify weighs, and why it refuses the pair (`refusal`; None when that look verifies it)."""
 
-    look: str  # "first", "mirrored", "strong", "index", "crop", "framed" or "screen", as in search
+    look: str  # "first", "mirrored", "strong", "index", "crop", "framed", "screen", "framed_on_screen", "cell"
     working_size: tuple[int, int]
     refusal: str | None
     inliers: int = 0
@@ -531,7 +556,7 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
             original_size: tuple[int, int] | None = None) -> list[LookFigures]:
     """Verify a query against one indexed picture in every look search can take (first, mirrored,
     its strong corners, at the index's scale, at a crop's, the framed picture, the picture on a
-    photographed screen), whether or not search would take it (a scale that gives an earlier
+    photographed screen, the picture framed in that screen's page, each picture of a collage), whether or not search would take it (a scale that gives an earlier
     look's size again is left out, and the strong look when the first has no weak corners): the
     figures of each and why it is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
@@ -551,6 +576,10 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     on_screen = _screen_features(query_image, size)
     if on_screen is not None:
         looks.append(("screen", on_screen[0]))
+        framed_there = _framed_on_screen_features(on_screen[2], on_screen[1])
+        if framed_there is not None:
+            looks.append(("framed_on_screen", framed_there[0]))
+    looks += [("cell", features) for features, _ in _cells_to_search(query_image, size, [], [])]
     return [_figures(name, features, candidate) for name, features in looks]
 
 
@@ -562,12 +591,13 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
                    weak_corners=weak_corners, **_LOOK_SCALES[scale])
 
 
-def _screen_features(query_image: Image.Image, size: tuple[int, int],
-                     frame: list[float] | None = None) -> tuple[LocalFeatures, Screen] | None:
+def _screen_features(query_image: Image.Image, size: tuple[int, int], frame: list[float] | None = None
+                     ) -> tuple[LocalFeatures, Screen, Image.Image] | None:
     """The features of the picture on a screen photographed in the query (screen.screen_picture),
-    straightened and described at the index's scale, and that screen in the file's pixels (`size`);
-    None when no screen is found, or when it covers `frame` (a box in the file's pixels: the
-    picture framed in the query, which the framed look searched)."""
+    straightened and described at the index's scale, that screen in the file's pixels (`size`)
+    and the straightened picture (at `query_image`'s scale); None when no screen is found, or when
+    it covers `frame` (a box in the file's pixels: the picture framed in the query, which the
+    framed look searched)."""
     screen = screen_picture(query_image)
     if screen is None:
         return None
@@ -575,7 +605,22 @@ def _screen_features(query_image: Image.Image, size: tuple[int, int],
     in_file = Screen(tuple((x * factor, y * factor) for x, y in screen.corners), screen.share)
     if frame is not None and _covers_frame(in_file, frame):
         return None
-    return _query_features(screen.straightened(query_image), in_file.size(), "index"), in_file
+    straightened = screen.straightened(query_image)
+    return _query_features(straightened, in_file.size(), "index"), in_file, straightened
+
+
+def _framed_on_screen_features(straightened: Image.Image, screen: Screen
+                               ) -> tuple[LocalFeatures, list[float]] | None:
+    """The features of the picture framed in the page a photographed screen shows
+    (framing.framed_on_screen), from `straightened` (screen.straightened), and its box in the
+    pixels of `screen`'s straightened picture (Screen.size; `screen` in the file's pixels);
+    None when no picture is framed there."""
+    frame = framed_on_screen(straightened)
+    if frame is None:
+        return None
+    box = [v * screen.size()[0] / straightened.width for v in frame.box]
+    return extract(straightened.crop(frame.box), for_query=True, keep_working=True,
+                   original_size=(round(box[2] - box[0]), round(box[3] - box[1]))), box
 
 
 def _covers_frame(screen: Screen, box: list[float]) -> bool:
@@ -591,11 +636,34 @@ def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[L
     """The features of the picture framed in the query (framing.framed_picture) and its box in the
     file's pixels (`size`), or None when no picture is framed in it."""
     frame = framed_picture(query_image)
-    if frame is None:
-        return None
-    box = [v * size[0] / query_image.width for v in frame.box]
-    return extract(query_image.crop(frame.box), for_query=True, keep_working=True,
-                   original_size=(round(box[2] - box[0]), round(box[3] - box[1]))), box
+    return None if frame is None else _part_features(query_image, size, frame.box)
+
+
+def _cells_to_search(query_image: Image.Image, size: tuple[int, int], matches: list[LocalMatch],
+                     searched: list[list[float]]) -> list[tuple[LocalFeatures, list[float]]]:
+    """The features of each picture of a collage in the query (collage.collage_cells) and its box
+    in the file's pixels, but for cells whose centre lies in a match's quadrilateral or in a box
+    already `searched` (in the file's pixels): those pictures are found, or were looked for."""
+    found = [np.float32(m.quad_in_query) for m in matches]
+    factor = size[0] / query_image.width
+    parts = []
+    for cell in collage_cells(query_image):
+        x, y = (cell.left + cell.right) / 2 * factor, (cell.top + cell.bottom) / 2 * factor
+        if any(cv2.pointPolygonTest(quad, (x, y), False) >= 0 for quad in found):
+            continue
+        if any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in searched):
+            continue
+        parts.append(_part_features(query_image, size, cell.box))
+    return parts
+
+
+def _part_features(query_image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]
+                   ) -> tuple[LocalFeatures, list[float]]:
+    """The features of one part of the query (`box` in `query_image`'s pixels: a framed picture,
+    a collage's cell), described on its own, and that box in the file's pixels (`size`)."""
+    in_file = [v * size[0] / query_image.width for v in box]
+    return extract(query_image.crop(box), for_query=True, keep_working=True,
+                   original_size=(round(in_file[2] - in_file[0]), round(in_file[3] - in_file[1]))), in_file
 
 
 def _figures(look: str, query: LocalFeatures, candidate: LocalFeatures) -> LookFigures:
@@ -629,16 +697,21 @@ class _Look:
     features: LocalFeatures
     mirrored: bool
     scale: str = "first"  # which of _LOOK_SCALES, for the whole query
-    frame: list[float] | None = None  # the framed picture's box in the file's pixels, for a framed look
+    # the framed picture's box in the file's pixels for a framed look; in the straightened
+    # screen's (Screen.size) for the framed-on-screen look
+    frame: list[float] | None = None
     strong: bool = False  # described by its strong corners only (the strong look)
     screen: Screen | None = None  # the screen's picture, for the screen look (in the file's pixels)
+    cell: bool = False  # `frame` is a picture of a collage (the cell look)
 
     @property
     def name(self) -> str:
         """The look as evidence names it (LocalMatch.look)."""
+        if self.screen is not None:
+            return "screen" if self.frame is None else "framed_on_screen"
         if self.frame is not None:
-            return "framed"
-        return "screen" if self.screen is not None else "strong" if self.strong else self.scale
+            return "cell" if self.cell else "framed"
+        return "strong" if self.strong else self.scale
 
     @property
     def second(self) -> bool:
@@ -663,12 +736,16 @@ def _place_in_frame(match: LocalMatch, box: list[float]) -> None:
 
 
 def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[int, int],
-                     query_size: tuple[int, int]) -> None:
-    """Express a match found in a screen's straightened picture in the whole query's pixels: its
-    geometry goes through the straightening's homography, and what depends on the geometry (the
-    part of the original visible, and the edits cropped, framed, rotated, scaled, perspective) is
-    told again from the whole query (the outline straightened may have cut off an edge)."""
-    h_orig = _into_query(match, screen.to_image())
+                     query_size: tuple[int, int], box: list[float] | None = None) -> None:
+    """Express a match found in a screen's straightened picture, or in the `box` framed in it
+    (in the straightened picture's pixels), in the whole query's pixels: its geometry goes through
+    the straightening's homography, and what depends on the geometry (the part of the original
+    visible, and the edits cropped, framed, rotated, scaled, perspective) is told again from the
+    whole query (the outline straightened may have cut off an edge)."""
+    to_query = screen.to_image()
+    if box is not None:
+        to_query = to_query @ np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]])
+    h_orig = _into_query(match, to_query)
     rotation, scale = _rotation_and_scale(h_orig, candidate_size)
     match.rotation_deg, match.scale = round(rotation, 2), round(scale, 4)
     match.screen_in = [[round(x, 2), round(y, 2)] for x, y in screen.corners]

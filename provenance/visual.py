@@ -92,8 +92,12 @@ def _caption(m: MatchView) -> str:
         text = f"local features: {ev.get('inliers')} verified points"
         if ev.get("edits"):
             text += " · " + ", ".join(ev["edits"])
-        if ev.get("screen_in"):
+        if ev.get("look") == "framed_on_screen":
+            text += " · found in the page on the photographed screen (blue), straightened"
+        elif ev.get("screen_in"):
             text += " · found on the photographed screen (blue), straightened"
+        elif ev.get("look") == "cell":
+            text += " · found in one picture of the collage (blue)"
         elif ev.get("framed_in"):
             text += " · found in the frame (blue)"
         return text

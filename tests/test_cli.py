@@ -233,6 +233,8 @@ def test_explain_gives_each_look_its_figures_and_verdict(tmp_path):
 @pytest.mark.parametrize("look, says", [
     ("strong", "at its strong corners only"), ("framed", "at the picture framed in the query"),
     ("screen", "at the picture on a photographed screen, straightened"),
+    ("framed_on_screen", "at the picture framed in the page on a photographed screen, straightened"),
+    ("cell", "at one picture of the collage"),
 ])
 def test_check_names_the_look_that_found_a_match(look, says):
     from provenance.cli import _evidence_text

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
-from provenance.framing import framed_picture
+from provenance.framing import framed_on_screen, framed_picture
 
 from .conftest import jpeg_bytes, photo
 
@@ -33,6 +33,20 @@ def _phone_post(picture: Image.Image, background=(255, 255, 255), ink=(20, 20, 2
     for row in range(6):  # the next post's text
         draw.text((40, bottom + 160 + row * 60), "Another post about something else entirely", fill=ink, font=font)
     return canvas, (81, 440, 81 + width, bottom)
+
+
+def lit_unevenly(image: Image.Image, seed: int = 0) -> Image.Image:
+    """`image` as a photographed screen shows it once straightened: vignetting, light falling off
+    from one side, the screen's glow, faint moire stripes and sensor noise."""
+    rng = np.random.default_rng(seed)
+    rgb = np.asarray(image.convert("RGB"), np.float32)
+    h, w = rgb.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    radius = ((x - w / 2) / (w / 2)) ** 2 + ((y - h / 2) / (h / 2)) ** 2
+    light = (1 - 0.15 * radius) * (0.85 + 0.2 * x / w)
+    moire = 1 + 0.03 * np.cos(2 * np.pi * (x + 0.6 * y) / 9.0)
+    rgb = rgb * (light * moire)[..., None] + 10 + rng.normal(0, 4, rgb.shape)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
 
 
 def _assert_near(box, want, tolerance):
@@ -84,13 +98,49 @@ def test_pages_without_a_picture_have_no_frame():
         assert framed_picture(page) is None
 
 
+@pytest.mark.parametrize("theme", [((255, 255, 255), (20, 20, 20)), ((21, 32, 43), (230, 230, 230))])
+@pytest.mark.parametrize("name", ["coffee", "rocket"])
+def test_the_picture_in_a_page_on_a_photographed_screen_is_found(name, theme):
+    """Unevenly lit and noisy, the page's background is no one colour: framed_picture finds no
+    frame in the light theme, framed_on_screen finds the picture in both."""
+    page, want = _phone_post(photo(name), *theme)
+    page = page.resize((540, 1170), Image.Resampling.LANCZOS)  # as a phone photo resolves it
+    shot = Image.open(io.BytesIO(jpeg_bytes(lit_unevenly(page), 85)))
+    if theme[0] == (255, 255, 255):
+        assert framed_picture(shot) is None
+    frame = framed_on_screen(shot)
+    assert frame is not None
+    _assert_near(frame.box, [v / 2 for v in want], tolerance=8)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "camera"])
+def test_a_plain_photograph_on_a_screen_has_no_frame(name):
+    assert framed_on_screen(lit_unevenly(photo(name))) is None
+
+
+def test_pages_without_a_picture_on_a_screen_have_no_frame():
+    """A text-only page and an interface of buttons, photographed on a screen; flat grey."""
+    text = Image.new("RGB", (540, 1170), "white")
+    draw = ImageDraw.Draw(text)
+    for row in range(35):
+        draw.text((20, 20 + row * 32), "A line of text that fills the page from one side", fill="black",
+                  font=ImageFont.load_default(size=20))
+    buttons = Image.new("RGB", (540, 1170), "white")
+    draw = ImageDraw.Draw(buttons)
+    for i in range(8):
+        draw.rounded_rectangle((50, 100 + i * 125, 490, 190 + i * 125), radius=20, fill=(29, 161, 242))
+    flat = Image.new("RGB", (540, 1170), (128, 128, 128))
+    for page in (text, buttons, flat):
+        assert framed_on_screen(lit_unevenly(page)) is None
+
+
 @settings(max_examples=40, deadline=None)
 @given(width=st.integers(1, 300), height=st.integers(1, 300), seed=st.integers(0, 1000),
-       mode=st.sampled_from(["RGB", "L", "RGBA", "P"]))
-def test_any_image_gives_a_rectangle_inside_it_or_none(width, height, seed, mode):
+       mode=st.sampled_from(["RGB", "L", "RGBA", "P"]), on_screen=st.booleans())
+def test_any_image_gives_a_rectangle_inside_it_or_none(width, height, seed, mode, on_screen):
     rng = np.random.default_rng(seed)
     blocks = rng.integers(0, 256, (max(1, height // 16), max(1, width // 16), 3), dtype=np.uint8)
     image = Image.fromarray(blocks).resize((width, height), Image.Resampling.NEAREST).convert(mode)
-    frame = framed_picture(image)
+    frame = (framed_on_screen if on_screen else framed_picture)(image)
     if frame is not None:
         assert 0 <= frame.left < frame.right <= width and 0 <= frame.top < frame.bottom <= height

@@ -491,3 +491,88 @@ def test_screen_look_is_not_taken_around_a_framed_picture(library, monkeypatch):
     shot, _ = photographed_screen(photo("rocket"), KEYSTONE)
     assert local_match.framed_picture(shot) is not None
     assert search(shot, index, load) == [] and straightened == [shot.size]
+
+
+def test_framed_on_screen_look_finds_the_picture_in_a_photographed_post(library, monkeypatch):
+    """A phone photo of a screen showing a social-media post: the post's text shares the query's
+    keypoints (here the words are made to miss the original for every look but the picture framed
+    in the straightened page). The page is straightened, the picture framed in it found despite the
+    uneven light, searched, and placed where it was shot."""
+    from .test_framing import _phone_post
+    from .test_screen import KEYSTONE, photographed_screen
+
+    post, box = _phone_post(photo("coffee"))
+    post = post.resize((540, 1170), Image.Resampling.LANCZOS)
+    query, shot = photographed_screen(post, KEYSTONE, wall=120.0, seed=2)
+    index, load = library
+    index_candidates = index.candidates
+
+    def missed_but_in_the_page(features: LocalFeatures, k):
+        width, height = features.original_size
+        landscape = width > height  # the coffee photograph; the query and the page are tall
+        return [c for c in index_candidates(features, k) if landscape or c[0] != 1]
+
+    monkeypatch.setattr(index, "candidates", missed_but_in_the_page)
+    match = search(query, index, load)[0]
+    assert match.item_id == 1 and match.look == "framed_on_screen" and match.second_look
+    to_query = cv2.getPerspectiveTransform(np.float32(_corners(post)), np.float32(shot))
+    x0, y0, x1, y1 = (v / 2 for v in box)
+    picture = cv2.perspectiveTransform(np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]), to_query)[0]
+    _assert_quad(match, picture.astype(float), tolerance=6)
+    assert match.screen_in is not None and "framed" in match.edits and "perspective" in match.edits
+    figures = {f.look: f for f in local_match.explain(query, load(1))}["framed_on_screen"]
+    assert figures.refusal is None
+    monkeypatch.setattr(local_match, "framed_on_screen", lambda image: None)
+    assert search(query, index, load) == []
+
+
+def test_cell_look_finds_each_picture_of_a_collage(library, monkeypatch):
+    """A 3x3 "photo report" of never-indexed pictures and two indexed ones. The words are made to
+    miss the indexed ones for the whole query, so each is found by searching its cell alone,
+    placed in its cell, and the cell is given as the frame the look searched."""
+    from .test_collage import grid
+
+    collage, boxes = grid(["rocket", "coffee", "immunohistochemistry", "clock", "retina", "coins",
+                           "moon", "astronaut", "text"], 3, cell=(360, 270))
+    index, load = library
+    index_candidates = index.candidates
+
+    def missed_but_in_a_cell(features: LocalFeatures, k):
+        whole = tuple(features.original_size) == collage.size
+        return [c for c in index_candidates(features, k) if not whole or c[0] not in (0, 1)]
+
+    monkeypatch.setattr(index, "candidates", missed_but_in_a_cell)
+    matches = {m.item_id: m for m in search(collage, index, load)}
+    assert set(matches) == {0, 1}  # astronaut, coffee
+    for item, box in ((1, boxes[1]), (0, boxes[7])):
+        match = matches[item]
+        assert match.look == "cell" and match.second_look and "framed" in match.edits
+        assert all(abs(a - b) <= 3 for a, b in zip(match.framed_in, box))
+        x0, y0, x1, y1 = box
+        _assert_quad(match, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float), tolerance=6)
+    figures = [f for f in local_match.explain(collage, load(1)) if f.look == "cell"]
+    assert len(figures) == 9 and sum(f.refusal is None for f in figures) == 1
+    monkeypatch.setattr(local_match, "collage_cells", lambda image: [])
+    assert search(collage, index, load) == []
+
+
+def test_cell_look_searches_only_the_pictures_not_found(library, monkeypatch):
+    """Side by side, an indexed picture the first look finds and one it is made to miss: only the
+    missed one's cell is searched, and it is found there."""
+    from .test_collage import grid
+
+    collage, boxes = grid(["chelsea", "camera"], 2)
+    index, load = library
+    index_candidates = index.candidates
+    searched = []
+
+    def camera_missed_whole(features: LocalFeatures, k):
+        searched.append(tuple(features.original_size))
+        whole = tuple(features.original_size) == collage.size
+        return [c for c in index_candidates(features, k) if not whole or c[0] != 3]
+
+    monkeypatch.setattr(index, "candidates", camera_missed_whole)
+    matches = {m.item_id: m for m in search(collage, index, load, other_copies=False)}
+    assert matches[2].look == "first" and matches[3].look == "cell"
+    cells = [size for size in searched if size != collage.size]
+    assert cells == [(400, 300)]  # the camera's cell, not the chelsea's

@@ -52,3 +52,7 @@ def test_evidence_picture_outlines_the_screen_a_match_was_found_on(tmp_path):
             red += r > 200 and g < 100 and b < 100
     assert blue >= 5 and red >= 5
     assert "found on the photographed screen" in _caption(view)
+    view.evidence["look"] = "framed_on_screen"
+    assert "found in the page on the photographed screen" in _caption(view)
+    view.evidence.update(look="cell", screen_in=None, framed_in=[0, 0, 10, 10])
+    assert "found in one picture of the collage (blue)" in _caption(view)

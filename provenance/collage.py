@@ -1,0 +1,147 @@
+"""Find the cells of a collage: pictures set side by side, in a grid or any layout cut by gutters.
+
+An outlet's "photo report" is often a grid of four or nine pictures in one image. Searched whole,
+each picture gets only its share of the query's keypoints and is a ninth of the query's size, so
+the words rank its original too low. Searched one cell at a time (local_match.search, the cell
+look), each picture has the whole budget, at its own scale.
+
+Cells are found by their gutters: thin bands of one colour that run the whole width or height of
+the part being cut (a guillotine layout: every collage made by splitting a rectangle again and
+again, grids included). A band that touches the part's edge is a border or a letterbox bar, not a
+gutter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+# The image is examined reduced by a whole factor to at most this longest side (a 2 px gutter of a
+# 1,280 px collage stays at least a pixel wide).
+SIDE = 800
+# A row (or column) of the part being cut is gutter when its grey levels spread by at most
+# MAX_LINE_SPREAD (the difference of the 95th and 5th percentiles: JPEG rings along the edges of
+# the pictures beside it).
+MAX_LINE_SPREAD = 12
+# A gutter is at most MAX_GUTTER_SHARE of the image's side it cuts across, and a part is cut only
+# where at most MAX_FLAT_LINES of its lines between its first and last line of picture are flat:
+# in a collage only its gutters are, while a night sky makes flat lines all through a photograph.
+MAX_GUTTER_SHARE = 0.04
+MAX_FLAT_LINES = 0.1
+# A gutter runs along a picture's edge: of the EDGE_LINES lines on either side of it, one at least
+# has grey levels spread by MIN_EDGE_SPREAD (the dark sky of a photograph has flat lines between
+# lines of a few stars; the other side of a gutter may be a flat placeholder).
+EDGE_LINES = 3
+MIN_EDGE_SPREAD = 36
+# A cell is at least MIN_CELL_SHARE of the image's width and height (a strip of caption text or a
+# thumbnail is no picture worth a search), and holds a picture: its grey levels spread by at least
+# MIN_PICTURE_SPREAD and no one grey level (in bins of 8) covers MAX_FLAT_SHARE of it (a night
+# sky or the Hubble deep field cover half of theirs; a placeholder with a line of text, most).
+MIN_CELL_SHARE = 0.15
+MIN_PICTURE_SPREAD = 40
+MAX_FLAT_SHARE = 0.7
+# At most MAX_CELLS cells are returned (a 3x3 grid), the largest first; a collage has at least 2.
+MAX_CELLS = 9
+# Cuts go at most this deep (a grid of 3x3 is two: its rows, then each row's columns).
+MAX_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One picture of a collage: its box (left, top, right, bottom) in the image's pixels."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom), as PIL's crop takes it."""
+        return (self.left, self.top, self.right, self.bottom)
+
+
+def collage_cells(image: Image.Image) -> list[Cell]:
+    """The pictures of the collage `image`, largest first: two or more cells cut by gutters, each
+    holding a picture; an empty list for anything else (a single picture, a page, a screenshot
+    whose only picture is framed by interface)."""
+    width, height = image.size
+    if min(width, height) < 32:
+        return []
+    factor = -(-max(width, height) // SIDE)  # ceiling: an integer box reduction, the fastest
+    grey = image.convert("L")
+    if factor > 1:
+        grey = grey.reduce(factor)
+    small = np.asarray(grey, dtype=np.int16)
+    h, w = small.shape
+    limits = (max(1, round(MAX_GUTTER_SHARE * w)), max(1, round(MAX_GUTTER_SHARE * h)))
+    min_size = (MIN_CELL_SHARE * w, MIN_CELL_SHARE * h)
+    parts = _cut(small, (0, 0, w, h), limits, MAX_DEPTH)
+    cells = [part for part in parts if part[2] - part[0] >= min_size[0] and part[3] - part[1] >= min_size[1]
+             and _holds_a_picture(small[part[1]:part[3], part[0]:part[2]])]
+    if len(cells) < 2:
+        return []
+    cells.sort(key=lambda b: (-(b[2] - b[0]) * (b[3] - b[1]), b[1], b[0]))
+    sx, sy = width / w, height / h
+    return [Cell(round(x0 * sx), round(y0 * sy), min(width, round(x1 * sx)), min(height, round(y1 * sy)))
+            for x0, y0, x1, y1 in cells[:MAX_CELLS]]
+
+
+def _cut(small: np.ndarray, box: tuple[int, int, int, int], limits: tuple[int, int],
+         depth: int) -> list[tuple[int, int, int, int]]:
+    """The parts of `box` once cut along every gutter across it, rows first, then each part again;
+    `box` itself when no gutter crosses it."""
+    if depth == 0:
+        return [box]
+    x0, y0, x1, y1 = box
+    part = small[y0:y1, x0:x1]
+    for axis in (0, 1):  # 0: gutters are rows (cut top from bottom); 1: columns
+        lines = part if axis == 0 else part.T
+        bands = _gutters(lines, limits[1 - axis])
+        if not bands:
+            continue
+        edges = [0] + [edge for band in bands for edge in band] + [lines.shape[0]]
+        pieces = []
+        for start, end in zip(edges[::2], edges[1::2]):
+            if end > start:
+                pieces.append((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1))
+        return [p for piece in pieces for p in _cut(small, piece, limits, depth - 1)]
+    return [box]
+
+
+def _gutters(lines: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """The bands (start, end) of consecutive lines of one grey level, at most `limit` lines thick,
+    that touch neither end of `lines` (a border or a bar is no gutter) and lie between lines of
+    picture."""
+    if lines.shape[0] < 3 or lines.shape[1] < 8:
+        return []
+    low, middle, high = np.percentile(lines, (5, 50, 95), axis=1)
+    spread = high - low
+    flat = spread <= MAX_LINE_SPREAD
+    inner = np.flatnonzero(~flat)
+    if len(inner) == 0 or flat[inner[0]:inner[-1] + 1].mean() > MAX_FLAT_LINES:
+        return []  # flat lines all through the picture (a night sky), not a few gutters
+    bands, start = [], None
+    for i in range(len(flat) + 1):
+        # a band ends where the lines stop being flat or change level (a white gutter beside a
+        # flat grey placeholder is still a gutter)
+        if start is not None and (i == len(flat) or not flat[i] or abs(middle[i] - middle[start]) > MAX_LINE_SPREAD):
+            if (start > 0 and i < len(flat) and i - start <= limit
+                    and max(spread[max(0, start - EDGE_LINES):start].max(),
+                            spread[i:i + EDGE_LINES].max()) >= MIN_EDGE_SPREAD):
+                bands.append((start, i))
+            start = None
+        if start is None and i < len(flat) and flat[i]:
+            start = i
+    return bands
+
+
+def _holds_a_picture(part: np.ndarray) -> bool:
+    """Whether a cell's grey levels look like a picture's: spread, not mostly one level."""
+    low, high = np.percentile(part, (2, 98))
+    if high - low < MIN_PICTURE_SPREAD:
+        return False
+    counts = np.bincount((part >> 3).ravel(), minlength=32)
+    return counts.max() < MAX_FLAT_SHARE * part.size
