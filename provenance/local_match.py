@@ -556,9 +556,10 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
             original_size: tuple[int, int] | None = None) -> list[LookFigures]:
     """Verify a query against one indexed picture in every look search can take (first, mirrored,
     its strong corners, at the index's scale, at a crop's, the framed picture, the picture on a
-    photographed screen, the picture framed in that screen's page, each picture of a collage), whether or not search would take it (a scale that gives an earlier
-    look's size again is left out, and the strong look when the first has no weak corners): the
-    figures of each and why it is refused.
+    photographed screen, the picture framed in that screen's page, each picture of a collage),
+    whether or not search would take it (a scale that gives an earlier look's size again is left
+    out, and the strong look when the first has no weak corners): the figures of each and why it
+    is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
     look decides exactly as verify does."""
     size = tuple(original_size or query_image.size)
@@ -616,11 +617,7 @@ def _framed_on_screen_features(straightened: Image.Image, screen: Screen
     pixels of `screen`'s straightened picture (Screen.size; `screen` in the file's pixels);
     None when no picture is framed there."""
     frame = framed_on_screen(straightened)
-    if frame is None:
-        return None
-    box = [v * screen.size()[0] / straightened.width for v in frame.box]
-    return extract(straightened.crop(frame.box), for_query=True, keep_working=True,
-                   original_size=(round(box[2] - box[0]), round(box[3] - box[1]))), box
+    return None if frame is None else _part_features(straightened, screen.size(), frame.box)
 
 
 def _covers_frame(screen: Screen, box: list[float]) -> bool:
@@ -660,7 +657,8 @@ def _cells_to_search(query_image: Image.Image, size: tuple[int, int], matches: l
 def _part_features(query_image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]
                    ) -> tuple[LocalFeatures, list[float]]:
     """The features of one part of the query (`box` in `query_image`'s pixels: a framed picture,
-    a collage's cell), described on its own, and that box in the file's pixels (`size`)."""
+    a collage's cell, the picture framed in a straightened screen), described on its own, and
+    that box in the pixels of `size` (the file's, or the straightened screen's at the file's scale)."""
     in_file = [v * size[0] / query_image.width for v in box]
     return extract(query_image.crop(box), for_query=True, keep_working=True,
                    original_size=(round(in_file[2] - in_file[0]), round(in_file[3] - in_file[1]))), in_file
@@ -729,7 +727,7 @@ def _close_to_a_look(size: tuple[int, int], scale: str, looks: list[_Look]) -> b
 
 def _place_in_frame(match: LocalMatch, box: list[float]) -> None:
     """Express a match found in the picture framed in the query in the whole query's pixels."""
-    _into_query(match, np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]]))
+    _into_query(match, _translation(box[0], box[1]))
     match.framed_in = [round(v, 2) for v in box]
     if "framed" not in match.edits:  # it fills the frame, but the frame is in a query
         match.edits.insert(1 if "cropped" in match.edits else 0, "framed")
@@ -744,7 +742,7 @@ def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[in
     whole query (the outline straightened may have cut off an edge)."""
     to_query = screen.to_image()
     if box is not None:
-        to_query = to_query @ np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]])
+        to_query = to_query @ _translation(box[0], box[1])
     h_orig = _into_query(match, to_query)
     rotation, scale = _rotation_and_scale(h_orig, candidate_size)
     match.rotation_deg, match.scale = round(rotation, 2), round(scale, 4)
@@ -755,6 +753,11 @@ def _place_on_screen(match: LocalMatch, screen: Screen, candidate_size: tuple[in
         match.visible_share = round(float(visible[1]), 4)
     match.edits = (_geometric_edits(match, True, h_orig, candidate_size)
                    + [edit for edit in match.edits if edit not in _GEOMETRIC_EDITS])
+
+
+def _translation(x: float, y: float) -> np.ndarray:
+    """The homography that moves a part's pixels to where the part lies, at (x, y)."""
+    return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
 
 
 def _into_query(match: LocalMatch, to_query: np.ndarray) -> np.ndarray:
