@@ -704,6 +704,12 @@ def screen_photo_glare(img: Image.Image, rng: random.Random, *, area: tuple[floa
     return screen_photo(Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB"), rng)
 
 
+def screen_photo_glare_harsh(img: Image.Image, rng: random.Random) -> Image.Image:
+    """screen_photo_glare with a harsher glare: over 15-35% of the picture, 80-95% white at its
+    centre. Tuning material."""
+    return screen_photo_glare(img, rng, area=(0.15, 0.35), strength=(0.8, 0.95))
+
+
 def collage_grid(img: Image.Image, rng: random.Random) -> Image.Image:
     """The picture as one cell of a 2x2 or 3x3 grid of pictures (a "photo report" collage) about
     1,280 px wide, the other cells generated scenes. Tuning material, not a kind of the table."""
@@ -747,6 +753,7 @@ STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {
     "screen_photo_harsh": screen_photo_harsh,
     "screen_photo_of_post": screen_photo_of_post,
     "screen_photo_glare": screen_photo_glare,
+    "screen_photo_glare_harsh": screen_photo_glare_harsh,
     "collage_grid": collage_grid,
 }
 

@@ -576,3 +576,44 @@ def test_cell_look_searches_only_the_pictures_not_found(library, monkeypatch):
     assert matches[2].look == "first" and matches[3].look == "cell"
     cells = [size for size in searched if size != collage.size]
     assert cells == [(400, 300)]  # the camera's cell, not the chelsea's
+
+
+def _glare(image: Image.Image, centre: tuple[float, float], radius: float, peak: float) -> Image.Image:
+    """`image` under a soft, bright glare: washed towards white most at `centre` (shares of the
+    width and height), fading over `radius` (a share of the width)."""
+    arr = np.asarray(image, np.float32)
+    h, w = arr.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    distance = ((x - centre[0] * w) ** 2 + (y - centre[1] * h) ** 2) / (radius * w) ** 2
+    veil = (peak * np.exp(-1.5 * distance))[..., None]
+    return Image.fromarray(np.clip(arr * (1 - veil) + 245 * veil, 0, 255).astype(np.uint8))
+
+
+def _blocks_of(query: Image.Image, original: Image.Image) -> tuple[float, int]:
+    """(share of blocks agreeing, blocks compared) of a query against an original, as verify finds them."""
+    q, o = extract(query, for_query=True, keep_working=True), extract(original)
+    h_work = local_match._geometric_check(q, o)[0]
+    return local_match._block_agreement(q, o, local_match._to_original(h_work, q, o))[:2]
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_blocks_under_a_glare_still_agree(name):
+    """A glare's brightness slopes across a block; compared less that slope, the picture under it
+    still agrees (on the tune half's photos of a screen under a harsh glare, the blocks were
+    what refused them)."""
+    share, compared = _blocks_of(_glare(photo(name), (0.3, 0.6), 0.4, 0.95), photo(name))
+    assert compared >= local_match.MIN_BLOCKS and share >= 0.95
+
+
+def test_a_smooth_change_of_light_is_no_overlay_but_a_logo_is():
+    """Where the original is flat, a glare adds no block to compare, and a logo does."""
+    original = photo("astronaut")
+    original.paste((128, 128, 128), (256, 0, 512, 512))  # the right half flat grey
+    _, plain = _blocks_of(original, original)
+    share, glared = _blocks_of(_glare(original, (0.75, 0.5), 0.3, 0.9), original)
+    assert glared == plain and share >= 0.95
+    stamped = original.copy()
+    draw = ImageDraw.Draw(stamped)
+    for i in range(6):
+        draw.text((300, 60 + 70 * i), "LOGO TEXT", fill=(255, 255, 255), font=ImageFont.load_default(size=40))
+    assert _blocks_of(stamped, original)[1] > plain
