@@ -58,13 +58,14 @@ LIGHT_FIT_STEP = 2
 
 @dataclass(frozen=True)
 class Frame:
-    """Where the framed picture lies in the query, in the given image's pixels."""
+    """Where a picture lies in an image, in its pixels: the picture framed in it, or one cell of a
+    collage (collage.collage_cells)."""
 
     left: int
     top: int
     right: int
     bottom: int
-    #: The share of the query's area the rectangle covers.
+    #: The share of the image's area the rectangle covers.
     share: float
 
     @property
@@ -89,7 +90,7 @@ def framed_picture(image: Image.Image) -> Frame | None:
     if counts[mode] < BACKGROUND_SHARE * len(keys):
         return None
     background = rgb.reshape(-1, 3)[keys == mode].mean(axis=0)
-    picture = np.abs(rgb - background).max(axis=2) > BACKGROUND_TOLERANCE
+    picture = _largest_difference(rgb, background) > BACKGROUND_TOLERANCE
     return _framed_block(picture, keys, image.size)
 
 

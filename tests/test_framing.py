@@ -79,19 +79,27 @@ def test_a_plain_photograph_has_no_frame(name):
     assert framed_picture(photo(name)) is None
 
 
+def _text_and_buttons(scale: float) -> tuple[Image.Image, Image.Image]:
+    """Two phone pages with no picture, `scale` times 1080 x 2340: lines of text, a column of buttons."""
+    size = (round(1080 * scale), round(2340 * scale))
+    text = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(text)
+    for row in range(35):
+        draw.text((40 * scale, (40 + row * 64) * scale), "A line of text that fills the page from one side",
+                  fill="black", font=ImageFont.load_default(size=round(40 * scale)))
+    buttons = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(buttons)
+    for i in range(8):
+        draw.rounded_rectangle([v * scale for v in (100, 200 + i * 250, 980, 380 + i * 250)],
+                               radius=round(40 * scale), fill=(29, 161, 242))
+    return text, buttons
+
+
 def test_pages_without_a_picture_have_no_frame():
     """Flat grey, a gradient, a text-only page, an interface of buttons and a small logo."""
     flat = Image.new("RGB", (800, 1200), (128, 128, 128))
     gradient = Image.fromarray(np.tile(np.linspace(0, 255, 800, dtype=np.uint8), (1200, 1))).convert("RGB")
-    text = Image.new("RGB", (1080, 2340), "white")
-    draw = ImageDraw.Draw(text)
-    for row in range(35):
-        draw.text((40, 40 + row * 64), "A line of text that fills the page from one side", fill="black",
-                  font=ImageFont.load_default(size=40))
-    buttons = Image.new("RGB", (1080, 2340), "white")
-    draw = ImageDraw.Draw(buttons)
-    for i in range(8):
-        draw.rounded_rectangle((100, 200 + i * 250, 980, 380 + i * 250), radius=40, fill=(29, 161, 242))
+    text, buttons = _text_and_buttons(1.0)
     logo = Image.new("RGB", (1080, 1080), "white")
     ImageDraw.Draw(logo).rectangle((480, 480, 600, 600), fill=(200, 20, 30))
     for page in (flat, gradient, text, buttons, logo):
@@ -120,15 +128,7 @@ def test_a_plain_photograph_on_a_screen_has_no_frame(name):
 
 def test_pages_without_a_picture_on_a_screen_have_no_frame():
     """A text-only page and an interface of buttons, photographed on a screen; flat grey."""
-    text = Image.new("RGB", (540, 1170), "white")
-    draw = ImageDraw.Draw(text)
-    for row in range(35):
-        draw.text((20, 20 + row * 32), "A line of text that fills the page from one side", fill="black",
-                  font=ImageFont.load_default(size=20))
-    buttons = Image.new("RGB", (540, 1170), "white")
-    draw = ImageDraw.Draw(buttons)
-    for i in range(8):
-        draw.rounded_rectangle((50, 100 + i * 125, 490, 190 + i * 125), radius=20, fill=(29, 161, 242))
+    text, buttons = _text_and_buttons(0.5)
     flat = Image.new("RGB", (540, 1170), (128, 128, 128))
     for page in (text, buttons, flat):
         assert framed_on_screen(lit_unevenly(page)) is None
