@@ -248,7 +248,7 @@ def test_crop_of_a_smooth_photo_verifies_with_its_detail():
 
 
 def test_small_copy_of_a_crop_is_found(library):
-    """A quarter of a large picture, then shrunk to 30% (192 px): at its own size it has too few
+    """A quarter of a large picture, then shrunk to 22% (144 px): at its own size it has too few
     corners to meet the original's; the second look, upscaled to the index's scale, finds it."""
     large, query = small_copy_of_a_crop()
     index = LocalFeatureIndex()
@@ -259,7 +259,7 @@ def test_small_copy_of_a_crop_is_found(library):
     assert search(query, index, features.__getitem__, second_look=False) == []
     match = _found(query, (index, features.__getitem__), 0)
     assert match.second_look and "cropped" in match.edits
-    # where the crop lies in the original, within a tenth of its side (the query is 192 px)
+    # where the crop lies in the original, within a tenth of its side (the query is 144 px)
     assert np.abs(np.array(match.visible_in_original) - SMALL_COPY_BOX).max() < 64
 
 
