@@ -617,3 +617,17 @@ def test_a_smooth_change_of_light_is_no_overlay_but_a_logo_is():
     for i in range(6):
         draw.text((300, 60 + 70 * i), "LOGO TEXT", fill=(255, 255, 255), font=ImageFont.load_default(size=40))
     assert _blocks_of(stamped, original)[1] > plain
+
+
+def test_a_blocks_slope_is_fitted_to_its_pixels_inside_the_query():
+    """A block sloped by the light inside the query, and anything at all outside it (its weight
+    0): less its plane, nothing is left inside."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(local_match.BLOCK, dtype=np.float32)
+    ys, xs = np.meshgrid(steps, steps, indexing="ij")
+    block = (3.0 * xs - 2.0 * ys + 40.0).ravel()
+    weight = np.ones_like(block)
+    weight[: 3 * local_match.BLOCK] = 0.0  # its top three rows lie outside the query
+    block[weight == 0] = rng.uniform(-200, 200, int((weight == 0).sum()))
+    rest = local_match._without_slope(block[None, None], weight[None, None])[0, 0]
+    assert np.abs(rest[weight > 0]).max() < 1e-2
