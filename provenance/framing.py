@@ -122,9 +122,9 @@ def _examined(image: Image.Image) -> Image.Image | None:
     return small.reduce(factor) if factor > 1 else small
 
 
-def _colour_keys(rgb: np.ndarray) -> np.ndarray:
-    """Each pixel's colour bin (2**BIN_SHIFT levels per channel) as one integer, flattened."""
-    bins = (rgb >> BIN_SHIFT).reshape(-1, 3)
+def _colour_keys(rgb: np.ndarray, shift: int = BIN_SHIFT) -> np.ndarray:
+    """Each pixel's colour bin (2**shift levels per channel) as one integer, flattened."""
+    bins = (rgb >> shift).reshape(-1, 3)
     return (bins[:, 0] << 10) | (bins[:, 1] << 5) | bins[:, 2]
 
 
@@ -137,8 +137,7 @@ def _even_light(rgb: np.ndarray) -> np.ndarray:
     xs, ys = xs / w, ys / h
     terms = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=-1).reshape(-1, 6)
     pixels = rgb.reshape(-1, 3)
-    coarse = pixels.astype(np.int32) >> 4
-    keys = (coarse[:, 0] << 8) | (coarse[:, 1] << 4) | coarse[:, 2]
+    keys = _colour_keys(pixels.astype(np.int32), shift=4)
     near = keys == np.argmax(np.bincount(keys))
     near = _largest_difference(pixels, pixels[near].mean(axis=0)) < 3 * SCREEN_FIT_TOLERANCE
     sample = np.zeros((h, w), bool)
