@@ -19,6 +19,10 @@ two files that show no common picture (a collage shows two, and a link to either
 never-indexed photos' own re-publications of one another are true links too). Wall time and files per second of the
 scan come with it.
 
+With --stress KINDS (benchmarks/edits.py STRESS_EDITS, e.g. collage_grid), each indexed
+photograph is re-published once more under each of those kinds too, in the archive's
+re-publications, and counted as its own rows of the table.
+
 With --hashes-only, the archive is scanned first with `scan --hashes-only` (global hashes alone),
 and the same table printed; then a full scan completes it, and the table is printed again.
 """
@@ -38,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edits import STRESS_EDITS  # noqa: E402
 from machine import describe  # noqa: E402
 
 #: The archive's folders, in scan order (walk_archive sorts), and the cached folder each links to.
@@ -68,6 +73,7 @@ def main() -> None:
     ap.add_argument("--half", choices=("tune", "report"), default="report")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--hashes-only", action="store_true", help="a hashes-only scan first, then a full one")
+    ap.add_argument("--stress", default="", help="stress kinds of edit to add (edits.STRESS_EDITS), comma-separated")
     args = ap.parse_args()
     print(describe())
     import match_quality as mq
@@ -77,12 +83,18 @@ def main() -> None:
     work = mq.CACHE / args.half
     if not (work / "queries-pos").is_dir():
         sys.exit(f"{work}: run `python benchmarks/match_quality.py --half {args.half} --sizes 1000` first")
-    _, never_photos = mq.build_sets(args.half)
+    indexed_photos, never_photos = mq.build_sets(args.half)
     never = [p.name for p in never_photos]
+    stress = [kind for kind in args.stress.split(",") if kind]
+    for kind in stress:  # cached beside the table's kinds, under a folder of their own
+        for photo in indexed_photos:
+            img = STRESS_EDITS[kind](photo.image, random.Random(f"{photo.name}-{kind}-scan"))
+            mq._save(img, work / "scan-stress" / kind / f"{photo.name}.jpg", 92)
     with tempfile.TemporaryDirectory(dir=mq.CACHE) as tmp:  # same file system: hard links
         root = Path(tmp) / "archive"
         shows: dict[str, tuple[str, set[str]]] = {}  # archive path -> (cached folder / kind, pictures)
-        for folder, cached in FOLDERS:
+        folders = FOLDERS + [(f"c-republished/{kind}", f"scan-stress/{kind}") for kind in stress]
+        for folder, cached in folders:
             for src in sorted((work / cached).rglob("*")):
                 if not src.is_file():
                     continue
@@ -90,8 +102,12 @@ def main() -> None:
                 dst = root / folder / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.link(src, dst)
-                label = f"{cached}/{rel.parent.name}" if cached == "queries-pos" else cached
-                shows[str(dst)] = (label, pictures_of(cached, rel, never))
+                if cached.startswith("scan-stress/"):
+                    label, pictures = f"queries-pos/{cached.split('/')[1]}", {rel.stem}
+                else:
+                    label = f"{cached}/{rel.parent.name}" if cached == "queries-pos" else cached
+                    pictures = pictures_of(cached, rel, never)
+                shows[str(dst)] = (label, pictures)
         print(f"archive: {len(shows)} files ({args.half} half)")
         db = Path(tmp) / "ledger.db"
         for hashes_only in ((True, False) if args.hashes_only else (False,)):

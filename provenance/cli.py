@@ -169,6 +169,17 @@ def _warn_if_outdated(ledger: Ledger) -> None:
                   "are not matched by it until `provenance reindex` fingerprints them again")
 
 
+def _warn_if_hashed_only(ledger: Ledger) -> None:
+    """Images a `scan --hashes-only` left without local features are found by a check only as
+    copies, re-encodings, resizes, mirrors and recolourings: say so, with how many."""
+    with ledger.reading():
+        count = ledger.hashed_only_count()
+    if count:
+        err.print(f"[yellow]warning[/]: {count} indexed image{'s' if count > 1 else ''} hold global hashes "
+                  "only (`scan --hashes-only`): their copies and re-encodings are found, but not their crops, "
+                  "screenshots, collages or photos of a screen, until a scan without --hashes-only completes them")
+
+
 # --- reindex --------------------------------------------------------------------------------
 
 @app.command()
@@ -264,6 +275,7 @@ def check(
         claim = Claim(outlet, when, precision, url, "cli")
     with _ledger(db, create=record, readonly=not record) as ledger:
         _warn_if_outdated(ledger)
+        _warn_if_hashed_only(ledger)
         checker = Checker(ledger)
         any_match = False
         results = []

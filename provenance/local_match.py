@@ -415,9 +415,10 @@ def search(
     the index's scale, unless that screen covers the picture framed in it, already searched
     (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE), and then for
     the picture framed in the page that screen shows (framing.framed_on_screen: a photo of a
-    social-media post on a phone). With both, each picture of a collage (collage.collage_cells)
-    that no match covers and no framed look searched is searched on its own (the cell look),
-    matched or not.
+    social-media post on a phone). With `framed_look`, each picture of a collage
+    (collage.collage_cells) that no match covers and no framed look searched is searched on its
+    own (the cell look), matched or not: a scan takes it too, so that a "photo report" grid in an
+    archive is linked to each picture it re-publishes.
     With `other_copies`, the indexed copies of what the query matched are looked for too (see
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
@@ -502,7 +503,7 @@ def search(
             framed_there = None if best else _framed_on_screen_features(straightened, screen)
             if framed_there is not None:
                 verify_candidates(_Look(framed_there[0], False, frame=framed_there[1], screen=screen))
-    if second_look and framed_look:
+    if framed_look:
         searched = [framed[1]] if framed is not None else []
         for cell in _cells_to_search(query_image, size, list(best.values()), searched):
             verify_candidates(_Look(cell[0], False, frame=cell[1], cell=True))

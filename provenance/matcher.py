@@ -128,9 +128,9 @@ class Matcher:
         ``second_look`` lets the local-feature stage verify the first look's deeper candidates for a
         query that matched nothing and search it once more by its strong corners (a noisy one), at
         the index's scale and a crop's, and
-        ``framed_look`` then the picture framed in it, and with both, the picture on a photographed
-        screen, straightened (local_match.search):
-        a check takes every look, a scan only the framed one (see scan.py). ``other_copies`` lets it
+        ``framed_look`` then the picture framed in it and each picture of a collage, and with both,
+        the picture on a photographed screen, straightened (local_match.search):
+        a check takes every look, a scan only the framed and cell looks (see scan.py). ``other_copies`` lets it
         go on from a match to the picture's other indexed copies (a check does; a scan's links put
         the copies in one work already). ``local_later`` says
         the local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only

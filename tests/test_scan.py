@@ -283,6 +283,29 @@ def test_scan_links_a_picture_found_only_in_its_frame(tmp_path):
     assert abs(framed[0] - 1500) <= 12 and abs(framed[1] - 500) <= 12 and abs(framed[2] - 1951) <= 12
 
 
+def test_scan_links_each_picture_of_a_grid_collage(tmp_path, monkeypatch):
+    """A 3x3 "photo report" re-publishing three archived photographs: the first look finds two,
+    the cell look the rocket, searched in its own cell; the link's evidence gives that cell."""
+    from provenance import local_match
+
+    from .test_collage import NAMES, grid
+
+    for name in ("rocket", "coffee", "clock"):
+        save(photo(name), tmp_path / "arch" / "a" / f"{name}.png")
+    collage, boxes = grid(list(NAMES), 3, cell=(420, 315))
+    save(collage, tmp_path / "arch" / "b" / "grid.jpg", quality=85)
+    report = tmp_path / "report.jsonl"
+    with Ledger(tmp_path / "l.db") as led, open(report, "w") as fh:
+        assert scan(led, tmp_path / "arch", report=fh, workers=1).new_links == 3
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    looks = {Path(r["earlier"]["path"]).stem: r["evidence"] for r in rows if r["type"] == "republication"}
+    assert {name: ev["look"] for name, ev in looks.items()} == {"rocket": "cell", "coffee": "first", "clock": "first"}
+    assert all(abs(a - b) <= 6 for a, b in zip(looks["rocket"]["framed_in"], boxes[NAMES.index("rocket")]))
+    monkeypatch.setattr(local_match, "collage_cells", lambda image: [])
+    with Ledger(tmp_path / "l2.db") as led:
+        assert scan(led, tmp_path / "arch", workers=1).new_links == 2
+
+
 def test_scan_links_a_tall_screenshot_seen_at_a_checks_size(tmp_path, monkeypatch):
     """A phone screenshot (1080 x 2340) showing a known photograph 600 px wide among text: on the
     1,024-px working image the photograph is too small to verify; decoded again as a check would
@@ -368,9 +391,14 @@ def test_hashes_only_on_the_command_line(tmp_path):
     assert quick.exit_code == 0, quick.output
     first = json.loads(quick.stdout)
     assert (first["new_items"], first["completed"], first["failed"]) == (8, 0, 1)
+    query = str(next((tmp_path / "arch").rglob("*.jpg")))
+    warned = runner.invoke(app, ["check", query, "--db", db, "--json"])
+    assert warned.exit_code == 0 and json.loads(warned.stdout)["matches"]  # its own bytes, at least
+    assert "8 indexed images hold global hashes only" in " ".join(warned.stderr.split())
     full = runner.invoke(app, ["scan", str(tmp_path / "arch"), "--db", db])
     assert full.exit_code == 0, full.output
     assert "new items 0" in full.stdout and "completed 8" in full.stdout
+    assert "global hashes only" not in runner.invoke(app, ["check", query, "--db", db]).stderr
     assert "--hashes-only" in runner.invoke(app, ["scan", "--help"]).stdout
 
 
