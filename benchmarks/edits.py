@@ -758,6 +758,23 @@ STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {
 }
 
 
+def mirrored_then(edit: Callable[..., Image.Image]) -> Callable[..., Image.Image]:
+    """The picture mirrored left to right, then re-published by `edit`: a re-poster who flips a
+    picture to evade hash lists, then crops it, posts it or shows it on a screen."""
+    def edited(img: Image.Image, rng: random.Random, **kwargs) -> Image.Image:
+        return edit(ImageOps.mirror(img.convert("RGB")), rng, **kwargs)
+    edited.__doc__ = f"Mirrored, then: {edit.__doc__.splitlines()[0] if edit.__doc__ else edit.__name__}"
+    return edited
+
+
+#: Mirrored, then each of these (more_seeds.py --kinds crop_50_mirrored,...): the whole query's
+#: mirror image finds a mirrored picture, but not the later looks' unless they take it too.
+for _kind in ("crop_50", "crop_logo_recompress", "social_screenshot", "screen_photo"):
+    STRESS_EDITS[f"{_kind}_mirrored"] = mirrored_then(EDITS[_kind])
+for _kind in ("screen_photo_of_post", "collage_grid"):
+    STRESS_EDITS[f"{_kind}_mirrored"] = mirrored_then(STRESS_EDITS[_kind])
+
+
 # ==============================================================================================
 # Generated scenes (collage partners, distractors)
 # ==============================================================================================

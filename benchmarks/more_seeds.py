@@ -33,11 +33,12 @@ from machine import describe  # noqa: E402
 
 
 def main() -> None:
+    from edits import EDITS, STRESS_EDITS
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kinds", default="crop_50,crop_logo_recompress,screen_photo",
                     help="kinds of benchmarks/edits.py: the table's (EDITS) or stress kinds beyond it "
-                         "(STRESS_EDITS: screen_photo_harsh, screen_photo_of_post, screen_photo_glare, "
-                         "screen_photo_glare_harsh, collage_grid)")
+                         f"(STRESS_EDITS: {', '.join(STRESS_EDITS)})")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--size", type=int, default=1000, help="the cached tune ledger of this many items")
     ap.add_argument("--first-seed", type=int, default=1, help="start here, to add seeds to an earlier run's")
@@ -46,7 +47,6 @@ def main() -> None:
     args = ap.parse_args()
     print(describe())
     import match_quality as mq
-    from edits import EDITS, STRESS_EDITS
 
     from provenance import Ledger
     from provenance.check import Checker

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import cv2
 import faiss
@@ -108,6 +108,18 @@ SCREEN_COVERS_FRAME = 0.9
 # collage) has each picture that no match covers searched on its own (the cell look), whether or
 # not something matched: a collage holds several pictures, and an investigator wants each one's
 # source. Tune half, benchmarks/more_seeds.py --kinds collage_grid: see the README.
+
+# The later looks that search the mirror image of what they looked at when they found nothing
+# (unless search's `mirrored` is False): a mirrored picture cropped, in a post, on a photographed
+# screen or in a grid, which the whole query's mirror image does not find. Tune half, 1,000 items,
+# more_seeds.py --kinds crop_50_mirrored,... (2 seeds, 132 queries each): a mirrored crop to 50%
+# 0.848 -> 0.985 through the crop look's mirror image (the index scale's instead: 0.947; both: no
+# better than the crop look's alone), a photographed post 0.303 -> 0.955, a grid 0.826 -> 0.992
+# (README, *Mirrored later looks*). Never-indexed queries at 10,000 items pay +56 ms median, most
+# of it the crop look's (few queries have a screen or cells). Not the framed look's: the whole
+# query's mirror image already holds a post's picture mirrored; it found 2 more of 264 mirrored
+# screenshots and posts, and cost a never-indexed screenshot ~100 ms at a million items.
+MIRRORED_LOOKS = frozenset({"crop", "screen", "framed_on_screen", "cell"})
 
 # --- geometric check -------------------------------------------------------
 # Thresholds below come from benchmarks/local_tuning.py on the TUNE half
@@ -396,7 +408,10 @@ def search(
     `mirrored` is True, never when False, and by default (None) only when the
     query itself matched nothing: a query showing one picture upright and
     another mirrored then reports only the upright one, but the common case
-    costs one index search instead of two (~70 ms at 10,000 items).
+    costs one index search instead of two (~70 ms at 10,000 items). Unless `mirrored` is False,
+    each later look of MIRRORED_LOOKS that found nothing (the crop look, a screen, the picture
+    framed on it, a collage's cell) is taken mirrored too: a mirrored picture cropped, in a post, on a
+    photographed screen or in a grid.
     `query` and `query_mirrored`, when given, are those features precomputed
     (a scan's workers do it: prints.QueryFeatures). `prefetch`, when given, is told each
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).
@@ -455,6 +470,13 @@ def search(
                 _place_in_frame(match, look.frame)
         return match
 
+    def verify_later_look(look: _Look) -> None:
+        """A later look, then its mirror image when it found nothing (MIRRORED_LOOKS)."""
+        found = len(best)
+        verify_candidates(look)
+        if len(best) == found and mirrored is not False and look.name in MIRRORED_LOOKS:
+            verify_candidates(replace(look, features=extract_mirrored(look.features), mirrored=True))
+
     def verify_candidates(look: _Look, shortlist: list[int] | None = None) -> None:
         looks.append(look)
         if shortlist is None:
@@ -489,24 +511,24 @@ def search(
                 break
             if _close_to_a_look(query_image.size, scale, looks):
                 continue
-            verify_candidates(_Look(whole_query(scale), False, scale=scale))
+            verify_later_look(_Look(whole_query(scale), False, scale=scale))  # mirrored: the crop look
     framed = None
     if framed_look and not best:
         framed = _framed_features(query_image, size)
         if framed is not None:
-            verify_candidates(_Look(framed[0], False, frame=framed[1]))
+            verify_later_look(_Look(framed[0], False, frame=framed[1]))
     if second_look and framed_look and not best:
         on_screen = _screen_features(query_image, size, framed[1] if framed is not None else None)
         if on_screen is not None:
             features, screen, straightened = on_screen
-            verify_candidates(_Look(features, False, screen=screen))
+            verify_later_look(_Look(features, False, screen=screen))
             framed_there = None if best else _framed_on_screen_features(straightened, screen)
             if framed_there is not None:
-                verify_candidates(_Look(framed_there[0], False, frame=framed_there[1], screen=screen))
+                verify_later_look(_Look(framed_there[0], False, frame=framed_there[1], screen=screen))
     if framed_look:
         searched = [framed[1]] if framed is not None else []
         for cell in _cells_to_search(query_image, size, list(best.values()), searched):
-            verify_candidates(_Look(cell[0], False, frame=cell[1], cell=True))
+            verify_later_look(_Look(cell[0], False, frame=cell[1], cell=True))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
@@ -543,7 +565,9 @@ class LookFigures:
     """How one look at a query fares against one indexed picture (see explain): the figures that
     verify weighs, and why it refuses the pair (`refusal`; None when that look verifies it)."""
 
-    look: str  # "first", "mirrored", "strong", "index", "crop", "framed", "screen", "framed_on_screen", "cell"
+    # "first", "mirrored", "strong", "index", "crop", "framed", "screen", "framed_on_screen", "cell",
+    # or one of MIRRORED_LOOKS followed by " mirrored"
+    look: str
     working_size: tuple[int, int]
     refusal: str | None
     inliers: int = 0
@@ -564,10 +588,10 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
             original_size: tuple[int, int] | None = None) -> list[LookFigures]:
     """Verify a query against one indexed picture in every look search can take (first, mirrored,
     its strong corners, at the index's scale, at a crop's, the framed picture, the picture on a
-    photographed screen, the picture framed in that screen's page, each picture of a collage),
-    whether or not search would take it (a scale that gives an earlier look's size again is left
-    out, and the strong look when the first has no weak corners): the figures of each and why it
-    is refused.
+    photographed screen, the picture framed in that screen's page, each picture of a collage,
+    and the mirror image of each of MIRRORED_LOOKS), whether or not search would take it (a
+    scale that gives an earlier look's size again is left out, and the strong look when the
+    first has no weak corners): the figures of each and why it is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
     look decides exactly as verify does."""
     size = tuple(original_size or query_image.size)
@@ -589,6 +613,8 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
         if framed_there is not None:
             looks.append(("framed_on_screen", framed_there[0]))
     looks += [("cell", features) for features, _ in _cells_to_search(query_image, size, [], [])]
+    looks += [(f"{name} mirrored", extract_mirrored(features))
+              for name, features in looks if name in MIRRORED_LOOKS]
     return [_figures(name, features, candidate) for name, features in looks]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -101,6 +101,14 @@ def test_collage_takes_the_other_picture(coffee):
     out = np.asarray(edits.collage_half(coffee, random.Random(3), other=other))
     green = (out[..., 1] > 200) & (out[..., 0] < 50) & (out[..., 2] < 50)
     assert 0.4 < green.mean() < 0.55  # half the collage, less the gutter
+
+
+def test_a_mirrored_stress_kind_is_its_edit_of_the_mirror_image(coffee):
+    """crop_50_mirrored draws the same crop as crop_50 from the same seed, of the mirrored picture."""
+    mirrored = edits.STRESS_EDITS["crop_50_mirrored"](coffee, random.Random(5))
+    plain = edits.crop_50(ImageOps.mirror(coffee.convert("RGB")), random.Random(5))
+    assert np.array_equal(np.asarray(mirrored), np.asarray(plain))
+    assert not np.array_equal(np.asarray(mirrored), np.asarray(edits.crop_50(coffee, random.Random(5))))
 
 
 def test_degenerate_set_is_complete_and_deterministic():

@@ -578,6 +578,47 @@ def test_cell_look_searches_only_the_pictures_not_found(library, monkeypatch):
     assert cells == [(400, 300)]  # the camera's cell, not the chelsea's
 
 
+def test_a_mirrored_picture_in_a_grid_is_found_in_its_cell_mirrored(library, monkeypatch):
+    """A 3x3 grid showing the astronaut as published and the coffee mirrored: the first look finds
+    the astronaut, so the whole query's mirror image is not searched; the coffee's cell, searched
+    on its own and then mirrored, finds the coffee, its quadrilateral turned left to right."""
+    from .test_collage import grid
+
+    collage, boxes = grid(["rocket", "astronaut", "immunohistochemistry", "clock", "coffee", "coins",
+                           "moon", "retina", "text"], 3, cell=(360, 270))
+    collage.paste(ImageOps.mirror(collage.crop(boxes[4])), boxes[4][:2])
+    index, load = library
+    matches = {m.item_id: m for m in search(collage, index, load)}
+    assert set(matches) == {0, 1} and matches[0].look == "first" and not matches[0].mirrored
+    coffee = matches[1]
+    assert coffee.look == "cell" and coffee.mirrored and "mirrored" in coffee.edits
+    x0, y0, x1, y1 = boxes[4]
+    _assert_quad(coffee, np.array([[x1, y0], [x0, y0], [x0, y1], [x1, y1]], float), tolerance=6)
+    figures = {f.look: f for f in local_match.explain(collage, load(1)) if f.refusal is None}
+    assert "cell mirrored" in figures and "cell" not in figures
+    assert [m.item_id for m in search(collage, index, load, mirrored=False)] == [0]
+    monkeypatch.setattr(local_match, "MIRRORED_LOOKS", frozenset())
+    assert [m.item_id for m in search(collage, index, load)] == [0]
+
+
+def test_a_mirrored_crop_is_found_at_the_crop_look_mirrored(monkeypatch):
+    """The crop of a portrait sky that only the crop look finds, mirrored: neither the first look
+    nor its mirror image finds it, the crop look's mirror image does."""
+    sky = cloudy_sky()
+    features = {i: extract(photo(name)) for i, name in enumerate(INDEXED)}
+    features[9] = extract(sky)
+    index = LocalFeatureIndex()
+    for item, f in features.items():
+        index.add(item, f)
+    query = ImageOps.mirror(sky.crop((0, 0, 721, 1082)))
+    match = _found(query, (index, features.__getitem__), 9)
+    assert match.look == "crop" and match.mirrored and {"cropped", "mirrored"} <= set(match.edits)
+    assert np.abs(np.array(match.visible_in_original) - [0, 0, 721, 1082]).max() < 20
+    assert abs(match.quad_in_query[0][0] - 721) < 20  # the original's top-left corner, at the query's right
+    monkeypatch.setattr(local_match, "MIRRORED_LOOKS", frozenset(local_match.MIRRORED_LOOKS - {"crop"}))
+    assert search(query, index, features.__getitem__) == []
+
+
 def _glare(image: Image.Image, centre: tuple[float, float], radius: float, peak: float) -> Image.Image:
     """`image` under a soft, bright glare: washed towards white most at `centre` (shares of the
     width and height), fading over `radius` (a share of the width)."""
