@@ -175,9 +175,10 @@ def _warn_if_hashed_only(ledger: Ledger) -> None:
     with ledger.reading():
         count = ledger.hashed_only_count()
     if count:
-        err.print(f"[yellow]warning[/]: {count} indexed image{'s' if count > 1 else ''} hold global hashes "
-                  "only (`scan --hashes-only`): their copies and re-encodings are found, but not their crops, "
-                  "screenshots, collages or photos of a screen, until a scan without --hashes-only completes them")
+        err.print(f"[yellow]warning[/]: {count} indexed image{'s' if count > 1 else ''} hold global "
+                  "hashes only (`scan --hashes-only`): their copies and re-encodings are found, but not "
+                  "their crops, screenshots, collages or photos of a screen, until a scan without "
+                  "--hashes-only completes them")
 
 
 # --- reindex --------------------------------------------------------------------------------

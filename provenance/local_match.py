@@ -114,7 +114,7 @@ SCREEN_COVERS_FRAME = 0.9
 # screen or in a grid, which the whole query's mirror image does not find. Tune half, 1,000 items,
 # more_seeds.py --kinds crop_50_mirrored,... (2 seeds, 132 queries each): a mirrored crop to 50%
 # 0.848 -> 0.985 through the crop look's mirror image (the index scale's instead: 0.947; both: no
-# better than the crop look's alone), a photographed post 0.303 -> 0.955, a grid 0.826 -> 0.992
+# better than the crop look's alone), a photographed post 0.303 -> 0.947, a grid 0.826 -> 0.992
 # (README, *Mirrored later looks*). Never-indexed queries at 10,000 items pay +56 ms median, most
 # of it the crop look's (few queries have a screen or cells). Not the framed look's: the whole
 # query's mirror image already holds a post's picture mirrored; it found 2 more of 264 mirrored
@@ -410,8 +410,8 @@ def search(
     another mirrored then reports only the upright one, but the common case
     costs one index search instead of two (~70 ms at 10,000 items). Unless `mirrored` is False,
     each later look of MIRRORED_LOOKS that found nothing (the crop look, a screen, the picture
-    framed on it, a collage's cell) is taken mirrored too: a mirrored picture cropped, in a post, on a
-    photographed screen or in a grid.
+    framed on it, a collage's cell) is taken mirrored too: a mirrored picture cropped, in a post
+    on a photographed screen, or in a grid.
     `query` and `query_mirrored`, when given, are those features precomputed
     (a scan's workers do it: prints.QueryFeatures). `prefetch`, when given, is told each
     shortlist before `load` is asked for its items one by one (a ledger fetches them at once).

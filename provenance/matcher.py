@@ -130,10 +130,10 @@ class Matcher:
         the index's scale and a crop's, and
         ``framed_look`` then the picture framed in it and each picture of a collage, and with both,
         the picture on a photographed screen, straightened (local_match.search):
-        a check takes every look, a scan only the framed and cell looks (see scan.py). ``other_copies`` lets it
-        go on from a match to the picture's other indexed copies (a check does; a scan's links put
-        the copies in one work already). ``local_later`` says
-        the local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only
+        a check takes every look, a scan only the framed and cell looks (see scan.py).
+        ``other_copies`` lets it go on from a match to the picture's other indexed copies (a check
+        does; a scan's links put the copies in one work already). ``local_later`` says the
+        local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only
         where it would beside that stage (PDQ_ALONE_MAX, PDQ_ALONE_VARIANTS); the rest waits for
         the scan that completes the query's item.
         """

@@ -263,16 +263,22 @@ def test_small_copy_of_a_crop_is_found(library):
     assert np.abs(np.array(match.visible_in_original) - SMALL_COPY_BOX).max() < 64
 
 
-def test_crop_of_a_cloudy_sky_is_found_at_the_scale_of_a_crop(monkeypatch):
-    """Half of a portrait sky: at its own size its corners are the grain, and the second look at
-    the index's scale is within 10% of that size, so skipped; the crop look, at the scale at which
-    the index saw that half, finds it."""
+def _sky_library() -> tuple[Image.Image, LocalFeatureIndex, dict[int, LocalFeatures]]:
+    """A portrait cloudy sky (item 9) indexed beside the library's photos; its features by item."""
     sky = cloudy_sky()
     features = {i: extract(photo(name)) for i, name in enumerate(INDEXED)}
     features[9] = extract(sky)
     index = LocalFeatureIndex()
     for item, f in features.items():
         index.add(item, f)
+    return sky, index, features
+
+
+def test_crop_of_a_cloudy_sky_is_found_at_the_scale_of_a_crop(monkeypatch):
+    """Half of a portrait sky: at its own size its corners are the grain, and the second look at
+    the index's scale is within 10% of that size, so skipped; the crop look, at the scale at which
+    the index saw that half, finds it."""
+    sky, index, features = _sky_library()
     query = sky.crop((0, 0, 721, 1082))
     monkeypatch.setattr(local_features, "QUERY_CROP_SIDE", 1082)  # as if no crop look
     assert search(query, index, features.__getitem__) == []
@@ -604,12 +610,7 @@ def test_a_mirrored_picture_in_a_grid_is_found_in_its_cell_mirrored(library, mon
 def test_a_mirrored_crop_is_found_at_the_crop_look_mirrored(monkeypatch):
     """The crop of a portrait sky that only the crop look finds, mirrored: neither the first look
     nor its mirror image finds it, the crop look's mirror image does."""
-    sky = cloudy_sky()
-    features = {i: extract(photo(name)) for i, name in enumerate(INDEXED)}
-    features[9] = extract(sky)
-    index = LocalFeatureIndex()
-    for item, f in features.items():
-        index.add(item, f)
+    sky, index, features = _sky_library()
     query = ImageOps.mirror(sky.crop((0, 0, 721, 1082)))
     match = _found(query, (index, features.__getitem__), 9)
     assert match.look == "crop" and match.mirrored and {"cropped", "mirrored"} <= set(match.edits)
