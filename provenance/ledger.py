@@ -476,9 +476,7 @@ class Ledger(WorkStore):
         ``scan --hashes-only``, until a scan that fingerprints their files whole completes them."""
         found: set[int] = set()
         for chunk in _chunks(sorted(set(item_ids)), 500):
-            found.update(self.session.exec(select(Item.id).where(
-                Item.id.in_(chunk), Item.kind == "image",
-                ~exists().where(LocalFeatureRecord.item_id == Item.id))))
+            found.update(self.session.exec(select(Item.id).where(Item.id.in_(chunk), *_HASHED_ONLY)))
         return found
 
     def hashed_only_count(self) -> int:
@@ -487,8 +485,7 @@ class Ledger(WorkStore):
         over the items (~0.7 s at a million in SQLite), so it is asked once per command."""
         from sqlalchemy import func
 
-        return int(self.session.exec(select(func.count()).select_from(Item).where(
-            Item.kind == "image", ~exists().where(LocalFeatureRecord.item_id == Item.id))).one())
+        return int(self.session.exec(select(func.count()).select_from(Item).where(*_HASHED_ONLY)).one())
 
     def copies_of(self, item_ids: Iterable[int]) -> dict[int, list[str]]:
         """Per item, its sightings' paths (oldest sighting first): where a copy of its file may
@@ -829,6 +826,10 @@ def _display_url(url: str) -> str:
         scheme, _, creds = head.partition("//")
         return f"{scheme}//{creds.split(':', 1)[0]}:***@{tail}"
     return url
+
+
+#: An image item that holds no local features (Ledger.hashed_only_items, hashed_only_count).
+_HASHED_ONLY = (Item.kind == "image", ~exists().where(LocalFeatureRecord.item_id == Item.id))
 
 
 def _chunks(values: list, size: int) -> Iterator[list]:

@@ -1056,11 +1056,11 @@ def _block_agreement(query: LocalFeatures, candidate: LocalFeatures, h_orig: np.
     a = a - (a * weight).sum(axis=-1, keepdims=True) / count
     b = b - (b * weight).sum(axis=-1, keepdims=True) / count
     std_a, std_b, ncc = _weighted_ncc(a, b, weight, count[..., 0])
-    detail_a, detail_b, sloped_ncc = _weighted_ncc(_without_slope(a, weight), _without_slope(b, weight), weight,
-                                                   count[..., 0])
-    compared = covered & ((std_a >= FLAT_STD) | (detail_b >= OVERLAY_STD))
+    level_a, level_b = _without_slope(np.stack([a, b]), weight)
+    level_std_a, level_std_b, level_ncc = _weighted_ncc(level_a, level_b, weight, count[..., 0])
+    compared = covered & ((std_a >= FLAT_STD) | (level_std_b >= OVERLAY_STD))
     agree = compared & (std_a >= FLAT_STD) & (std_b >= FLAT_STD) & (
-        (ncc >= BLOCK_NCC) | ((detail_a >= FLAT_STD) & (detail_b >= FLAT_STD) & (sloped_ncc >= BLOCK_NCC)))
+        (ncc >= BLOCK_NCC) | ((level_std_a >= FLAT_STD) & (level_std_b >= FLAT_STD) & (level_ncc >= BLOCK_NCC)))
     n_compared = int(compared.sum())
     gain, offset = _linear_fit(template[valid], warped[valid])
     share = float(agree.sum()) / n_compared if n_compared else 0.0
@@ -1076,16 +1076,17 @@ def _weighted_ncc(a: np.ndarray, b: np.ndarray, weight: np.ndarray, count: np.nd
 
 
 def _without_slope(blocks: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Blocks (from _blocks) less the plane that best fits each over its weighted pixels: what is
-    left of a smooth change of light (glare, vignetting) is nothing, of a logo, text or texture
-    nearly all. (The fit is weighted: a block's pixels outside the query must not tilt it.)"""
+    """Blocks (from _blocks, any number of such grids stacked on a first axis) less the plane that
+    best fits each over its weighted pixels: what is left of a smooth change of light (glare,
+    vignetting) is nothing, of a logo, text or texture nearly all. (The fit is weighted: a block's
+    pixels outside the query must not tilt it; the grids share the weights, so one normal matrix.)"""
     steps = np.arange(BLOCK, dtype=np.float32) - (BLOCK - 1) / 2
     xs, ys = np.tile(steps, BLOCK), np.repeat(steps, BLOCK)  # _blocks' pixel order: row by row
     terms = np.stack([np.ones_like(xs), xs, ys])  # (3, BLOCK*BLOCK)
     normal = np.einsum("ip,rcp,jp->rcij", terms, weight, terms) + 1e-3 * np.eye(3, dtype=np.float32)
-    right = np.einsum("ip,rcp->rci", terms, blocks * weight)
+    right = np.einsum("ip,...rcp->...rci", terms, blocks * weight)
     plane = np.linalg.solve(normal, right[..., None])[..., 0]
-    return blocks - np.einsum("rci,ip->rcp", plane, terms)
+    return blocks - np.einsum("...rci,ip->...rcp", plane, terms)
 
 
 def _detail_ncc(template: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> float:
