@@ -710,23 +710,32 @@ def screen_photo_glare_harsh(img: Image.Image, rng: random.Random) -> Image.Imag
     return screen_photo_glare(img, rng, area=(0.15, 0.35), strength=(0.8, 0.95))
 
 
-def collage_grid(img: Image.Image, rng: random.Random) -> Image.Image:
+def collage_grid(img: Image.Image, rng: random.Random, *, tight: bool = False) -> Image.Image:
     """The picture as one cell of a 2x2 or 3x3 grid of pictures (a "photo report" collage) about
-    1,280 px wide, the other cells generated scenes. Tuning material, not a kind of the table."""
+    1,280 px wide, the other cells generated scenes. Tuning material, not a kind of the table.
+
+    `tight`: no gutters, and square cells, each picture centre-cropped to fill its cell (so the
+    picture is cropped too, to its short side's square)."""
     n = rng.choice((2, 3))
-    gutter = rng.randint(2, 8)
+    gutter = 0 if tight else rng.randint(2, 8)
     cell_w = (1280 - (n - 1) * gutter) // n
-    cell_h = round(cell_w * img.height / img.width)
+    cell_h = cell_w if tight else round(cell_w * img.height / img.width)
     colour = rng.choice(((255, 255, 255), (0, 0, 0), (240, 240, 235)))
     out = Image.new("RGB", (n * cell_w + (n - 1) * gutter, n * cell_h + (n - 1) * gutter), colour)
     mine = rng.randrange(n * n)
     for cell in range(n * n):
         if cell == mine:
-            picture = img.convert("RGB").resize((cell_w, cell_h), Image.LANCZOS)
+            picture = _cover(img, (cell_w, cell_h)) if tight else \
+                img.convert("RGB").resize((cell_w, cell_h), Image.LANCZOS)
         else:
             picture = scene(rng, (cell_w, cell_h), kinds=("landscape", "shapes", "texture"))
         out.paste(picture, ((cell % n) * (cell_w + gutter), (cell // n) * (cell_h + gutter)))
     return jpeg(out, rng.randint(70, 90))
+
+
+def collage_grid_tight(img: Image.Image, rng: random.Random) -> Image.Image:
+    """collage_grid without gutters, each picture cropped to a square cell. Tuning material."""
+    return collage_grid(img, rng, tight=True)
 
 
 #: name -> edit(img, rng) -> RGB image. ``collage_half`` accepts an optional ``other`` picture.
@@ -755,6 +764,7 @@ STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {
     "screen_photo_glare": screen_photo_glare,
     "screen_photo_glare_harsh": screen_photo_glare_harsh,
     "collage_grid": collage_grid,
+    "collage_grid_tight": collage_grid_tight,
 }
 
 

@@ -50,7 +50,8 @@ SHORTLIST = 48
 # and 4 of 66 crop+logo copies (other kinds: never); at 96 in the second looks, one more crop was
 # found (crop 50% 62 -> 63 of 66, all kinds 0.995 -> 0.996), still no false match in 2,000, for
 # +22 ms median CPU on a never-indexed check at 1,000 items (207 -> 229 ms, 120 queries
-# alternated; benchmarks/match_quality.py --half tune). Report half, run once: see the README.
+# alternated; benchmarks/match_quality.py --half tune). Report half, run once: see
+# benchmarks/RESULTS.md.
 SECOND_LOOK_SHORTLIST = 96
 # A query that matched nothing at the first look (nor mirrored) has the next DEEPER_SHORTLIST of the
 # first look's candidates re-ranked and verified before any later look (search): on a photo of a
@@ -91,7 +92,7 @@ STRONG_LOOK_WEAK_SHARE = 0.25
 # then fall on the picture alone, not on the wall's noise, and its geometry is nearly a scaling.
 # Tune half, benchmarks/more_seeds.py --kinds screen_photo_harsh (a harsher photo of a screen than
 # the benchmark's: corners moved by up to 12%, blur of 1-2 px, sensor noise of 4-8 levels, moire of
-# 4-8%): see the README for the figures with and without it.
+# 4-8%): see benchmarks/RESULTS.md for the figures with and without it.
 # An outline that covers SCREEN_COVERS_FRAME of the box of the picture framed in the query
 # (framing.framed_picture) is not searched: it is that picture again, or a post's card around it,
 # and the framed look searched it already. In 16 of 40 never-indexed social screenshots
@@ -102,12 +103,13 @@ SCREEN_COVERS_FRAME = 0.9
 # A straightened screen that matched nothing is searched once more for the picture framed in the
 # page it shows (framing.framed_on_screen; the framed-on-screen look): a phone photo of a screen
 # showing a social-media post, where the post's text shares the keypoints and the words rank the
-# original too low. Tune half, benchmarks/more_seeds.py --kinds screen_photo_of_post: see the
-# README for the figures with and without it.
-# A query cut by gutters into pictures (collage.collage_cells: a grid of four or nine, any
-# collage) has each picture that no match covers searched on its own (the cell look), whether or
-# not something matched: a collage holds several pictures, and an investigator wants each one's
-# source. Tune half, benchmarks/more_seeds.py --kinds collage_grid: see the README.
+# original too low. Tune half, benchmarks/more_seeds.py --kinds screen_photo_of_post: see
+# benchmarks/RESULTS.md for the figures with and without it.
+# A query cut by gutters or seams into pictures (collage.collage_cells: a grid of four or nine,
+# any collage) has each picture that no match covers searched on its own (the cell look), whether
+# or not something matched: a collage holds several pictures, and an investigator wants each
+# one's source. Tune half, benchmarks/more_seeds.py --kinds collage_grid,collage_grid_tight: see
+# benchmarks/RESULTS.md.
 
 # The later looks that search the mirror image of what they looked at when they found nothing
 # (unless search's `mirrored` is False): a mirrored picture cropped, in a post, on a photographed
@@ -115,10 +117,11 @@ SCREEN_COVERS_FRAME = 0.9
 # more_seeds.py --kinds crop_50_mirrored,... (2 seeds, 132 queries each): a mirrored crop to 50%
 # 0.848 -> 0.985 through the crop look's mirror image (the index scale's instead: 0.947; both: no
 # better than the crop look's alone), a photographed post 0.303 -> 0.947, a grid 0.826 -> 0.992
-# (README, *Mirrored later looks*). Never-indexed queries at 10,000 items pay +56 ms median, most
-# of it the crop look's (few queries have a screen or cells). Not the framed look's: the whole
-# query's mirror image already holds a post's picture mirrored; it found 2 more of 264 mirrored
-# screenshots and posts, and cost a never-indexed screenshot ~100 ms at a million items.
+# (benchmarks/RESULTS.md, *Mirrored later looks*). Never-indexed queries at 10,000 items pay
+# +56 ms median, most of it the crop look's (few queries have a screen or cells). Not the framed
+# look's: the whole query's mirror image already holds a post's picture mirrored; it found 2 more
+# of 264 mirrored screenshots and posts, and cost a never-indexed screenshot ~100 ms at a million
+# items.
 MIRRORED_LOOKS = frozenset({"crop", "screen", "framed_on_screen", "cell"})
 
 # --- geometric check -------------------------------------------------------

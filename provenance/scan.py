@@ -154,7 +154,8 @@ class Recorder:
         # file without a frame (most photographs) only the search for one: 1.6 ms on a 1-2 MP
         # photo's working image (none of 60 had a frame), 4.9 ms on a phone screenshot's. The cell
         # look searches each picture of a collage that nothing matched (a "photo report" grid):
-        # finding none costs a file ~5 ms (see local_match.search and the README for its figures).
+        # finding none costs a file ~5 ms (see local_match.search, and benchmarks/RESULTS.md for
+        # its figures).
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id}, second_look=False, other_copies=False,
                                      local_later=self.hashes_only)

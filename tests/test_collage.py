@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from provenance.collage import MAX_CELLS, collage_cells
 
@@ -45,6 +45,36 @@ def test_the_pictures_of_a_grid_are_found(columns, count, colour):
     collage, boxes = grid(NAMES[:count], columns, colour=colour)
     collage = Image.open(io.BytesIO(jpeg_bytes(collage, 80)))
     _assert_cells(collage_cells(collage), boxes, tolerance=3)
+
+
+@pytest.mark.parametrize("columns, count", [(2, 4), (3, 9)])
+def test_the_pictures_of_a_grid_without_gutters_are_found(columns, count):
+    """Pictures set edge to edge: the grid is cut along its seams, rows and columns, after a JPEG
+    round trip (each seam's blended line is left out of both cells)."""
+    collage, boxes = grid(NAMES[:count], columns, gutter=0)
+    collage = Image.open(io.BytesIO(jpeg_bytes(collage, 80)))
+    _assert_cells(collage_cells(collage), boxes, tolerance=4)
+
+
+def test_seams_one_way_make_no_grid():
+    """Two pictures stacked edge to edge (a seam across, none down) and a photograph over a blurred
+    copy of itself (a letterbox of its own blur): no grid is made up of a single seam."""
+    stacked, _ = grid(["coffee", "chelsea"], 1, gutter=0)
+    picture = photo("rocket")
+    blurred = picture.resize((picture.width, picture.height + 240)).filter(ImageFilter.GaussianBlur(12))
+    blurred.paste(picture, (0, 120))
+    for image in (stacked, blurred):
+        assert collage_cells(image) == []
+
+
+@pytest.mark.parametrize("square", [40, 100])
+def test_a_checkerboard_is_no_grid(square):
+    """A checkerboard breaks off along every row and column of its squares: a pattern, not a grid
+    of pictures set edge to edge."""
+    y, x = np.mgrid[0:600, 0:800]
+    dark = ((x // square + y // square) % 2).astype(bool)[..., None]
+    board = Image.fromarray(np.where(dark, np.uint8([20, 20, 20]), np.uint8([230, 230, 230])))
+    assert collage_cells(board) == []
 
 
 def test_a_layout_cut_again_and_again_is_found():

@@ -532,15 +532,15 @@ def test_framed_on_screen_look_finds_the_picture_in_a_photographed_post(library,
     assert search(query, index, load) == []
 
 
-def test_cell_look_finds_each_picture_of_a_collage(library, monkeypatch):
-    """A 3x3 "photo report" of never-indexed pictures and two indexed ones. The words are made to
-    miss the indexed ones for the whole query, so each is found by searching its cell alone,
-    placed in its cell, and the cell is given as the frame the look searched."""
+def _photo_report(library, monkeypatch, gutter: int):
+    """A 3x3 "photo report" of never-indexed pictures and two indexed ones (the coffee in cell 1,
+    the astronaut in cell 7), with the words made to miss the indexed ones for the whole query;
+    the collage and its boxes."""
     from .test_collage import grid
 
     collage, boxes = grid(["rocket", "coffee", "immunohistochemistry", "clock", "retina", "coins",
-                           "moon", "astronaut", "text"], 3, cell=(360, 270))
-    index, load = library
+                           "moon", "astronaut", "text"], 3, cell=(360, 270), gutter=gutter)
+    index, _ = library
     index_candidates = index.candidates
 
     def missed_but_in_a_cell(features: LocalFeatures, k):
@@ -548,6 +548,15 @@ def test_cell_look_finds_each_picture_of_a_collage(library, monkeypatch):
         return [c for c in index_candidates(features, k) if not whole or c[0] not in (0, 1)]
 
     monkeypatch.setattr(index, "candidates", missed_but_in_a_cell)
+    return collage, boxes
+
+
+def test_cell_look_finds_each_picture_of_a_collage(library, monkeypatch):
+    """The indexed pictures of a photo report that the whole query misses are each found by
+    searching its cell alone, placed in its cell, and the cell is given as the frame the look
+    searched."""
+    collage, boxes = _photo_report(library, monkeypatch, gutter=4)
+    index, load = library
     matches = {m.item_id: m for m in search(collage, index, load)}
     assert set(matches) == {0, 1}  # astronaut, coffee
     for item, box in ((1, boxes[1]), (0, boxes[7])):
@@ -559,6 +568,22 @@ def test_cell_look_finds_each_picture_of_a_collage(library, monkeypatch):
     figures = [f for f in local_match.explain(collage, load(1)) if f.look == "cell"]
     assert len(figures) == 9 and sum(f.refusal is None for f in figures) == 1
     monkeypatch.setattr(local_match, "collage_cells", lambda image: [])
+    assert search(collage, index, load) == []
+
+
+def test_cell_look_finds_a_picture_of_a_grid_without_gutters(library, monkeypatch):
+    """The same photo report with its pictures edge to edge: its cells are cut along the seams,
+    and the indexed pictures the whole query misses are found in theirs."""
+    from provenance import collage as collage_module
+
+    collage, boxes = _photo_report(library, monkeypatch, gutter=0)
+    index, load = library
+    matches = {m.item_id: m for m in search(collage, index, load)}
+    assert set(matches) == {0, 1}  # astronaut, coffee
+    for item, box in ((1, boxes[1]), (0, boxes[7])):
+        assert matches[item].look == "cell"
+        assert all(abs(a - b) <= 4 for a, b in zip(matches[item].framed_in, box))
+    monkeypatch.setattr(collage_module, "SEAM_SHARE", 2.0)  # no seam: no cell
     assert search(collage, index, load) == []
 
 
