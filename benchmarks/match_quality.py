@@ -30,6 +30,7 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -52,6 +53,12 @@ def _save(img: Image.Image, path: Path, quality: int = 90) -> Path:
     if not path.exists():
         img.convert("RGB").save(path, "JPEG", quality=quality)
     return path
+
+
+def _save_made(make: Callable[[], Image.Image], path: Path, quality: int = 90) -> Path:
+    """_save of the image `make` builds, built only when `path` is not cached yet (an edit such as
+    a photographed screen costs more than reading it back)."""
+    return path if path.exists() else _save(make(), path, quality)
 
 
 def _fingerprint(path: str):

@@ -67,8 +67,9 @@ def main() -> None:
             want = item_of[f"indexed/{photo.name}.jpg"]
             for kind in kinds:
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
-                    img = edits[kind](photo.image, random.Random(f"{photo.name}-{kind}-extra{seed}"))
-                    path = mq._save(img, work / "more-seeds" / kind / f"{photo.name}-{seed}.jpg", 92)
+                    path = mq._save_made(
+                        lambda: edits[kind](photo.image, random.Random(f"{photo.name}-{kind}-extra{seed}")),
+                        work / "more-seeds" / kind / f"{photo.name}-{seed}.jpg", 92)
                     t = time.perf_counter()
                     found = want in [m.item_id for m in checker.check_path(str(path)).matches]
                     latencies.append(time.perf_counter() - t)

@@ -88,9 +88,8 @@ def main() -> None:
     stress = [kind for kind in args.stress.split(",") if kind]
     for kind in stress:  # cached beside the table's kinds, under a folder of their own
         for photo in indexed_photos:
-            path = work / "scan-stress" / kind / f"{photo.name}.jpg"
-            if not path.exists():  # an edit (a photographed screen) costs more than reading it back
-                mq._save(STRESS_EDITS[kind](photo.image, random.Random(f"{photo.name}-{kind}-scan")), path, 92)
+            mq._save_made(lambda: STRESS_EDITS[kind](photo.image, random.Random(f"{photo.name}-{kind}-scan")),
+                          work / "scan-stress" / kind / f"{photo.name}.jpg", 92)
     with tempfile.TemporaryDirectory(dir=mq.CACHE) as tmp:  # same file system: hard links
         root = Path(tmp) / "archive"
         shows: dict[str, tuple[str, set[str]]] = {}  # archive path -> (cached folder / kind, pictures)

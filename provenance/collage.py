@@ -109,14 +109,18 @@ def _seam_grid(small: np.ndarray) -> list[tuple[int, int, int, int]]:
     if min(h, w) < 16:
         return []
     rows, columns = _broken(small), _broken(small.T)
-    row_seams, column_seams = _seams(rows), _seams(columns)
+    row_seams = _seams(_textured_sides(small, rows))
+    column_seams = _seams(_textured_sides(small.T, columns))
     # Seams one way cut the grid into strips; a seam the other way may not break off in every
     # strip (two pictures alike across it), so a seam found in two strips counts too.
     for _ in range(2):
+        before = (row_seams, column_seams)
         if row_seams:
             column_seams = _seams(_in_two_strips(small.T, columns, row_seams))
         if column_seams:
             row_seams = _seams(_in_two_strips(small, rows, column_seams))
+        if (row_seams, column_seams) == before:
+            break
     if not row_seams or not column_seams:
         return []
     spans = [list(zip([0] + [s + 1 for s in seams], seams + [end]))
@@ -125,30 +129,28 @@ def _seam_grid(small: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 def _in_two_strips(lines: np.ndarray, whole: np.ndarray, cuts: list[int]) -> np.ndarray:
-    """Each line's seam score over the whole of it (`whole`) or, where higher, the second best
-    of its scores in the strips that `cuts` (positions along the lines) make; 0 where a side of
-    the line is flat."""
-    edges = list(zip([0] + [c + 1 for c in cuts], cuts + [lines.shape[1]]))
-    if len(edges) < 2:
-        return whole
-    strips = np.sort([_broken(lines[:, a:b], sides=False) for a, b in edges], axis=0)
+    """Each line's seam score over the whole of it (`whole`, from _broken) or, where higher, the
+    second best of its scores in the strips that `cuts` (positions along the lines) make; 0 where
+    a side of the line is flat."""
+    edges = zip([0] + [c + 1 for c in cuts], cuts + [lines.shape[1]])
+    strips = np.sort([_broken(lines[:, a:b]) for a, b in edges], axis=0)
     return _textured_sides(lines, np.maximum(whole, strips[-2]))
 
 
-def _broken(lines: np.ndarray, sides: bool = True) -> np.ndarray:
+def _broken(lines: np.ndarray) -> np.ndarray:
     """For each line (row of `lines`), the share of its samples where the picture breaks off
-    there (see SEAM_SHARE); 0 at the first and last 3 lines and, with `sides`, where a side is
-    flat."""
+    there (see SEAM_SHARE); 0 at the first and last 3 lines. Whether its sides are pictures is
+    _textured_sides'."""
     n = lines.shape[0]
     score = np.zeros(n)
     if n < 16 or lines.shape[1] < 8:
         return score
-    s = lines[:, ::max(1, lines.shape[1] // LINE_SAMPLES)]
+    s = _sampled(lines)
     near = np.abs(s[1:] - s[:-1])  # near[k]: from line k to k + 1
     jump = np.abs(s[2:] - s[:-2])  # jump[k]: across line k + 1, which may blend both sides
     j = np.arange(3, n - 3)  # a seam at line j, between lines j - 1 and j + 1
     score[j] = (jump[j - 1] > 2 * np.maximum(near[j - 3], near[j + 2]) + SEAM_STEP).mean(axis=1)
-    return _textured_sides(lines, score) if sides else score
+    return score
 
 
 def _textured_sides(lines: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -157,12 +159,17 @@ def _textured_sides(lines: np.ndarray, score: np.ndarray) -> np.ndarray:
     candidates = np.flatnonzero(score >= SEAM_SHARE)
     if len(candidates) == 0:
         return score
-    s = lines[:, ::max(1, lines.shape[1] // LINE_SAMPLES)]
-    low, high = np.percentile(s[np.concatenate([candidates - 2, candidates + 2])], (5, 95), axis=1)
+    sides = _sampled(lines)[np.concatenate([candidates - 2, candidates + 2])]
+    low, high = np.percentile(sides, (5, 95), axis=1)
     spread = (high - low).reshape(2, -1)
     score = score.copy()
     score[candidates[spread.min(axis=0) < SEAM_SIDE_SPREAD]] = 0
     return score
+
+
+def _sampled(lines: np.ndarray) -> np.ndarray:
+    """About LINE_SAMPLES evenly spaced pixels of each line: enough for its percentiles and steps."""
+    return lines[:, ::max(1, lines.shape[1] // LINE_SAMPLES)]
 
 
 def _seams(score: np.ndarray) -> list[int]:
@@ -211,8 +218,7 @@ def _gutters(lines: np.ndarray, limit: int) -> list[tuple[int, int]]:
     picture."""
     if lines.shape[0] < 3 or lines.shape[1] < 8:
         return []
-    step = max(1, lines.shape[1] // LINE_SAMPLES)  # a sample of each line's pixels is enough
-    low, middle, high = np.percentile(lines[:, ::step], (5, 50, 95), axis=1)
+    low, middle, high = np.percentile(_sampled(lines), (5, 50, 95), axis=1)
     spread = high - low
     flat = spread <= MAX_LINE_SPREAD
     inner = np.flatnonzero(~flat)
