@@ -10,6 +10,7 @@ loads them, are then padded in memory to each size:
                  (benchmarks/local_scale.py); when a query's shortlist asks for one, its stored
                  features are those of the scene it copies, so re-ranking and verification cost
                  what they would.
+Padding items take the ids that follow the ledger's rows, as a ledger of that size would give them.
 Each query file goes through `Checker.check_path`, as the CLI's `check` does: decode, global
 hashes, PDQ search, ORB extraction, candidates, re-ranking, verification, evidence and the ledger
 reads of the results. Queries: a social-media screenshot (benchmarks/edits.py) of each of QUERIES
@@ -38,7 +39,10 @@ from machine import describe  # noqa: E402
 
 WORK = ROOT / "bench-cache" / "check-at-scale"
 SCENES = 300
-SYNTHETIC_FIRST_ID = 10_000_000  # ids of padding items: far above any ledger row id
+# Padding items take the ids that a ledger of that many items would give them: the next ones
+# after the ledger's rows, rounded up to this (per-id tables and vote arrays grow with the largest
+# id, so ids far above the item count would make every search pay for ids no ledger has).
+PADDING_ID_STEP = 1000
 
 
 def build(queries: int):
@@ -74,9 +78,20 @@ def build(queries: int):
     return db, scene_ids, positives, negatives
 
 
-def pad(matcher, scene_ids: list[int], copy_of: list[np.ndarray], size: int, rng) -> None:
+def first_padding_id(ledger) -> int:
+    """The id of the first padding item: above every ledger row's (see PADDING_ID_STEP)."""
+    from sqlmodel import func, select
+
+    from provenance.models import Item
+
+    largest = ledger.session.exec(select(func.max(Item.id))).one() or 0
+    return (largest // PADDING_ID_STEP + 1) * PADDING_ID_STEP
+
+
+def pad(matcher, scene_ids: list[int], copy_of: list[np.ndarray], size: int, rng, first_id: int) -> None:
     """Grow the matcher's in-memory indexes to `size` items (see the module docstring); appends
-    to `copy_of` the scene (index into scene_ids) each new synthetic item copies."""
+    to `copy_of` the scene (index into scene_ids) each new synthetic item copies, which takes ids
+    from `first_id` on."""
     from local_scale import synthetic_words
 
     from provenance import local_index
@@ -85,7 +100,7 @@ def pad(matcher, scene_ids: list[int], copy_of: list[np.ndarray], size: int, rng
     extra = size - len(index)
     if extra <= 0:
         return
-    first = SYNTHETIC_FIRST_ID + sum(len(c) for c in copy_of)
+    first = first_id + sum(len(c) for c in copy_of)
     ids = np.arange(first, first + extra, dtype=np.int64)
     matcher.pdq.add_many(ids, rng.integers(0, 256, (extra, 32), dtype=np.uint8))
     matcher.phash.add_many(ids, rng.integers(0, 256, (extra, 8), dtype=np.uint8))
@@ -121,12 +136,13 @@ def main() -> None:
         print(f"ledger of {ledger.counts()['items']} items; indexes loaded in {time.perf_counter() - t:.2f} s", flush=True)
         real_loader = matcher.local.loader
         copy_of: list[np.ndarray] = []
+        first_id = first_padding_id(ledger)
 
         def loader(item_id: int):
-            if item_id >= SYNTHETIC_FIRST_ID:
+            if item_id >= first_id:
                 if len(copy_of) > 1:  # join the chunks once per size
                     copy_of[:] = [np.concatenate(copy_of)]
-                return real_loader(scene_ids[int(copy_of[0][item_id - SYNTHETIC_FIRST_ID])])
+                return real_loader(scene_ids[int(copy_of[0][item_id - first_id])])
             return real_loader(item_id)
 
         matcher.local.loader = loader
@@ -136,7 +152,7 @@ def main() -> None:
               f"{'found':>7s} {'false':>6s}", flush=True)
         for size in sorted(int(s) for s in args.sizes.split(",")):
             t = time.perf_counter()
-            pad(matcher, scene_ids, copy_of, size, rng)
+            pad(matcher, scene_ids, copy_of, size, rng, first_id)
             built = time.perf_counter() - t
             latencies, cpu, found, false = [], [], 0, 0
             for path, want in positives + [(p, None) for p in negatives]:

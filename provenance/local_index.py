@@ -12,8 +12,9 @@ bytes per descriptor, ~2.3 KB per item of ~300 descriptors (16 KB per item for t
 index it replaced). The descriptors themselves stay in the ledger, from which the verification
 step loads the full `LocalFeatures` of the few candidates. A query descriptor votes, with the
 word's idf, for the items whose descriptors share its word AND lie within a few bits of it on
-the signature (`candidates`): np.bincount over the postings of the query's words, so the cost
-grows with the postings touched, not with the number of items.
+the signature (`candidates`): one pass over the postings of the query's words (word_votes.py,
+compiled for large indexes), so the cost grows with the postings touched, not with the number of
+items.
 
 Postings live in sorted CSR arrays (word offsets; ids and signatures), plus an unsorted tail of
 recent additions that queries match through a dense per-word lookup; the tail is merged in when it
@@ -33,6 +34,7 @@ import faiss
 import numpy as np
 
 from .local_features import LocalFeatures
+from .word_votes import add_near_votes
 
 # One query is a few thousand descriptors: faiss's OpenMP threads cost far more in start-up and
 # spinning than they save at that size, and on a busy 2-core machine they made each search
@@ -101,10 +103,6 @@ RERANK_MARGIN = 6
 # true original among the 12 verified 0.987 exhaustive, 0.987 with 16 cells, 0.988 with 8; CPU
 # per query side for candidates + re-ranking, median 77 / 47 / 39 ms.
 RERANK_PROBES: int | None = 8
-# Query (word, descriptor) pairs whose postings are compared at a time in `candidates`: their
-# signatures then stay in the CPU's cache. A million items, never-indexed screenshot queries of
-# ~22 million postings: 50 ms in chunks of 64, 93 ms all at once (benchmarks/check_at_scale.py).
-VOTE_CHUNK = 64
 # `candidates` finds its best items among blocks of this many item ids whose best score could
 # rank: at a million items (ids up to 11 million) 5 ms instead of 100 ms for a full partition.
 TOP_BLOCK = 1024
@@ -381,8 +379,9 @@ class LocalFeatureIndex:
         weight = burst_weights(codes)[rows] * np.log((self._count + IDF_PRIOR) / df)
         query_sigs = signature(codes)[rows]
         starts, ends = self._offsets[words], self._offsets[words + 1]
-        positions, pair = self._near_postings(starts, ends, query_sigs)
-        votes_ids, votes_weights = [self._postings[positions]], [weight[pair]]
+        scores = np.zeros(len(self._held))
+        add_near_votes(scores, starts, ends, query_sigs, weight, self._signatures, self._postings,
+                       MAX_SIGNATURE_DISTANCE)
         if self._tail_size:  # recent postings: match each query (word, descriptor) pair directly
             tail_words, tail_items, tail_sigs = (np.concatenate(parts) for parts in zip(*self._tail))
             order = np.argsort(words, kind="stable")
@@ -399,37 +398,11 @@ class LocalFeatureIndex:
                 within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
                 pair = order[np.repeat(lo, counts) + within]
                 near = np.bitwise_count(tail_sigs[which] ^ query_sigs[pair]) <= MAX_SIGNATURE_DISTANCE
-                votes_ids.append(tail_items[which[near]])
-                votes_weights.append(weight[pair[near]])
-        scores = np.bincount(np.concatenate(votes_ids), weights=np.concatenate(votes_weights),
-                             minlength=len(self._held))
+                scores += np.bincount(tail_items[which[near]], weights=weight[pair[near]], minlength=len(scores))
         if self._dead_count:
             scores[self._dead[:len(scores)]] = 0.0
         top = _top_positive(scores, k)
         return [(int(i), round(float(scores[i]) / SCORE_UNIT, 3)) for i in top]
-
-    def _near_postings(self, starts: np.ndarray, ends: np.ndarray, query_sigs: np.ndarray):
-        """(positions, pairs): the sorted postings within MAX_SIGNATURE_DISTANCE of a query
-        descriptor's signature, and which (word, descriptor) pair each belongs to.
-
-        Pair p's postings are those of positions starts[p]:ends[p]. Done VOTE_CHUNK pairs at a
-        time, so the signatures compared stay in the CPU's cache.
-        """
-        positions, pairs = [], []
-        first, last = starts.tolist(), ends.tolist()
-        for lo in range(0, len(first), VOTE_CHUNK):
-            hi = min(lo + VOTE_CHUNK, len(first))
-            lengths = ends[lo:hi] - starts[lo:hi]
-            sigs = np.concatenate([self._signatures[a:b] for a, b in zip(first[lo:hi], last[lo:hi])])
-            near = np.flatnonzero(np.bitwise_count(sigs ^ np.repeat(query_sigs[lo:hi], lengths))
-                                  <= MAX_SIGNATURE_DISTANCE)
-            ends_at = np.cumsum(lengths)
-            per_pair = np.diff(np.searchsorted(near, ends_at), prepend=0)  # near is sorted
-            positions.append(near + np.repeat(starts[lo:hi] - (ends_at - lengths), per_pair))
-            pairs.append(np.repeat(np.arange(lo, hi), per_pair))
-        if not positions:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(positions), np.concatenate(pairs)
 
     # --- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -557,7 +530,8 @@ def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest positive scores, highest first; ties go to the lower index.
 
     Only blocks of TOP_BLOCK scores whose maximum reaches the k-th highest block maximum can
-    hold one of the k best (at least k scores are that high), so only those are partitioned.
+    hold one of the k best (at least k scores are that high), so only those are partitioned; when
+    fewer than k blocks hold a positive score, only those blocks.
     """
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
@@ -566,7 +540,7 @@ def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:
         whole = len(scores) - len(scores) % TOP_BLOCK
         maxima = scores[:whole].reshape(-1, TOP_BLOCK).max(axis=1)
         kth = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
-        blocks = np.flatnonzero(maxima >= kth) if kth > 0 else np.arange(len(maxima))
+        blocks = np.flatnonzero(maxima >= kth) if kth > 0 else np.flatnonzero(maxima > 0)
         candidates = np.r_[(blocks[:, None] * TOP_BLOCK + np.arange(TOP_BLOCK)).ravel(),
                            np.arange(whole, len(scores))]
     candidates = candidates[scores[candidates] > 0]

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
-from provenance import local_index
+from provenance import local_index, word_votes
 from provenance.local_features import extract
 from provenance.local_index import LocalFeatureIndex
 
@@ -83,6 +83,16 @@ def test_scores_are_in_candidate_units(index):
     found = index.candidates(extract(_screenshot(photo("chelsea")), for_query=True), k=5)
     assert found[0][0] == 2 and found[0][1] >= 3 * MIN_CANDIDATE_SCORE
     assert found[1][1] < found[0][1] / 2
+
+
+def test_compiled_votes_rank_alike(index, monkeypatch):
+    """Candidates are the same, scores included, whether the vote runs compiled (as for a large
+    index, word_votes.COMPILED_FROM) or in NumPy."""
+    queries = [extract(_screenshot(photo(name)), for_query=True) for name in ("chelsea", "rocket")]
+    by_numpy = [index.candidates(q, k=7) for q in queries]
+    monkeypatch.setattr(word_votes, "COMPILED_FROM", 0)
+    assert [index.candidates(q, k=7) for q in queries] == by_numpy
+    assert by_numpy[0][0][0] == 2 and by_numpy[1][0][0] == 4
 
 
 def test_remove_and_add_again(index, features):
