@@ -399,6 +399,7 @@ def search(
     prefetch: Callable[[list[int]], None] | None = None,
     second_look: bool = True,
     framed_look: bool = True,
+    screen_look: bool | None = None,
     other_copies: bool = True,
     original_size: tuple[int, int] | None = None,
 ) -> list[LocalMatch]:
@@ -428,7 +429,8 @@ def search(
     `framed_look`, a query that still matched nothing is searched once more for the picture
     framed in it (framing.framed_picture: the photo of a screenshot, a picture on a flat page),
     on its own, with the whole keypoint budget for it rather than a share left by the text around it;
-    with both `second_look` and `framed_look`, a query that still matched nothing is searched for
+    with both `second_look` and `framed_look` (or with `screen_look` True, whatever they are; never
+    with it False), a query that still matched nothing is searched for
     the picture on a screen photographed at an angle (screen.screen_picture), straightened and at
     the index's scale, unless that screen covers the picture framed in it, already searched
     (the screen look; its figures are in the comment after STRONG_LOOK_WEAK_SHARE), and then for
@@ -520,7 +522,7 @@ def search(
         framed = _framed_features(query_image, size)
         if framed is not None:
             verify_later_look(_Look(framed[0], False, frame=framed[1]))
-    if second_look and framed_look and not best:
+    if (second_look and framed_look if screen_look is None else screen_look) and not best:
         on_screen = _screen_features(query_image, size, framed[1] if framed is not None else None)
         if on_screen is not None:
             features, screen, straightened = on_screen

@@ -118,6 +118,7 @@ class Matcher:
 
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
               *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True,
+              screen_look: bool | None = None,
               other_copies: bool = True, local_later: bool = False) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
@@ -128,9 +129,10 @@ class Matcher:
         ``second_look`` lets the local-feature stage verify the first look's deeper candidates for a
         query that matched nothing and search it once more by its strong corners (a noisy one), at
         the index's scale and a crop's, and
-        ``framed_look`` then the picture framed in it and each picture of a collage, and with both,
-        the picture on a photographed screen, straightened (local_match.search):
-        a check takes every look, a scan only the framed and cell looks (see scan.py).
+        ``framed_look`` then the picture framed in it and each picture of a collage, and with both
+        (or ``screen_look`` True; False never), the picture on a photographed screen, straightened
+        (local_match.search): a check takes every look, a scan the framed, screen and cell looks
+        (see scan.py).
         ``other_copies`` lets it go on from a match to the picture's other indexed copies (a check
         does; a scan's links put the copies in one work already). ``local_later`` says the
         local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only
@@ -184,6 +186,7 @@ class Matcher:
             for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
                                          query_mirrored=mirrored, prefetch=self.local.prefetch,
                                          second_look=second_look, framed_look=framed_look,
+                                         screen_look=screen_look,
                                          other_copies=other_copies,
                                          original_size=(prints.width, prints.height)):
                 ev = lm.to_evidence()

@@ -45,6 +45,11 @@ from .works import refresh as refresh_works
 BATCH_SIZE = 64
 #: How often a worker process looks whether the scan that started it is still there.
 WORKER_WATCH_SECONDS = 1.0
+#: Whether a scan takes the screen look (local_match.search) for a file that nothing matched: the
+#: picture on a photographed screen, straightened. It costs the writer ~12 ms at the median on such
+#: a file (finding no screen in most) and the whole scan no measurable time; it joins photos of a
+#: screen showing a social-media post to their picture's work 0.55 -> 0.94 (benchmarks/RESULTS.md).
+SCREEN_LOOK = True
 
 Progress = Callable[[str], None]
 
@@ -150,7 +155,8 @@ class Recorder:
             self.summary.completed += 1
         # No second look at the index's scale (local_match.search): it would cost the one writer
         # ~55 ms of CPU on most new files, which match nothing (never-indexed queries, 1,000 items,
-        # median 130 -> 184 ms); `provenance check` takes it. The framed look costs an unmatched
+        # median 130 -> 184 ms); `provenance check` takes it. The screen look is taken (see
+        # SCREEN_LOOK). The framed look costs an unmatched
         # file without a frame (most photographs) only the search for one: 1.6 ms on a 1-2 MP
         # photo's working image (none of 60 had a frame), 4.9 ms on a phone screenshot's. The cell
         # look searches each picture of a collage that nothing matched (a "photo report" grid):
@@ -158,6 +164,7 @@ class Recorder:
         # its figures).
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id}, second_look=False, other_copies=False,
+                                     screen_look=SCREEN_LOOK,
                                      local_later=self.hashes_only)
         linked = self._link(item.id, outcome.path, claims, matches)
         self.matcher.add(item.id, prints, hashes=status == "new")  # a completed item's hashes are in already

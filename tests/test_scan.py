@@ -306,6 +306,35 @@ def test_scan_links_each_picture_of_a_grid_collage(tmp_path, monkeypatch):
         assert scan(led, tmp_path / "arch", workers=1).new_links == 2
 
 
+def test_scan_links_a_photographed_screen_by_the_screen_look(tmp_path, monkeypatch):
+    """A phone photo of a monitor showing an archived photograph, which no look at the whole file
+    finds (the words are made to miss the original there): the scan's screen look searches the
+    screen's picture, straightened, and links it; without that look, nothing is linked."""
+    from provenance import local_index, local_match
+
+    from .test_screen import KEYSTONE, photographed_screen
+
+    query, _ = photographed_screen(photo("coffee"), KEYSTONE, seed=4)
+    save(photo("coffee"), tmp_path / "arch" / "a" / "coffee.png")
+    save(query, tmp_path / "arch" / "b" / "monitor.jpg", quality=90)
+    candidates = local_index.LocalFeatureIndex.candidates
+
+    def missed_but_on_the_screen(index, features, k=20):
+        whole = tuple(features.original_size) == query.size  # any look at the whole file, or a part
+        return [c for c in candidates(index, features, k) if not (whole and c[1] > 0)]
+
+    monkeypatch.setattr(local_index.LocalFeatureIndex, "candidates", missed_but_on_the_screen)
+    monkeypatch.setattr(local_match, "_framed_features", lambda image, size: None)
+    report = tmp_path / "report.jsonl"
+    with Ledger(tmp_path / "l.db") as led, open(report, "w") as fh:
+        assert scan(led, tmp_path / "arch", report=fh, workers=1).new_links == 1
+    link = next(json.loads(line) for line in report.read_text().splitlines() if '"republication"' in line)
+    assert Path(link["item"]["path"]).name == "monitor.jpg" and link["evidence"]["look"] == "screen"
+    monkeypatch.setattr(sys.modules["provenance.scan"], "SCREEN_LOOK", False)
+    with Ledger(tmp_path / "l2.db") as led:
+        assert scan(led, tmp_path / "arch", workers=1).new_links == 0
+
+
 def test_scan_links_a_tall_screenshot_seen_at_a_checks_size(tmp_path, monkeypatch):
     """A phone screenshot (1080 x 2340) showing a known photograph 600 px wide among text: on the
     1,024-px working image the photograph is too small to verify; decoded again as a check would
