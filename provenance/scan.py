@@ -156,12 +156,11 @@ class Recorder:
         # No second look at the index's scale (local_match.search): it would cost the one writer
         # ~55 ms of CPU on most new files, which match nothing (never-indexed queries, 1,000 items,
         # median 130 -> 184 ms); `provenance check` takes it. The screen look is taken (see
-        # SCREEN_LOOK). The framed look costs an unmatched
-        # file without a frame (most photographs) only the search for one: 1.6 ms on a 1-2 MP
-        # photo's working image (none of 60 had a frame), 4.9 ms on a phone screenshot's. The cell
-        # look searches each picture of a collage that nothing matched (a "photo report" grid):
-        # finding none costs a file ~5 ms (see local_match.search, and benchmarks/RESULTS.md for
-        # its figures).
+        # SCREEN_LOOK). The framed look costs an unmatched file without a frame (most photographs)
+        # only the search for one: 1.6 ms on a 1-2 MP photo's working image (none of 60 had a
+        # frame), 4.9 ms on a phone screenshot's. The cell look searches each picture of a collage
+        # that nothing matched (a "photo report" grid): finding none costs a file ~5 ms (see
+        # local_match.search, and benchmarks/RESULTS.md for its figures).
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id}, second_look=False, other_copies=False,
                                      screen_look=SCREEN_LOOK,

@@ -70,7 +70,8 @@ def _kernel():
         def near_votes(scores, starts, ends, query_signatures, weights, signatures, postings, max_distance):
             # Per pair and CHUNK postings at a time: first which postings are near (a loop without
             # branches, which LLVM vectorises, its bit count included), then their positions,
-            # then their votes: 3x faster than testing and voting posting by posting.
+            # then their votes: 35 ms where testing and voting posting by posting took 56-60
+            # (the branch, not memory, was the cost).
             near = np.empty(CHUNK, np.bool_)
             hits = np.empty(CHUNK, np.int64)
             limit = np.uint64(max_distance)
