@@ -241,6 +241,24 @@ CONSISTENCY_INLIERS = 40
 MIN_INLIER_RATIO = 0.33
 MIN_DETAIL_NCC = 0.86
 
+# The page around the picture of a social-media post (status bar, icons, button rows, text lines)
+# is the same in every post of one app, and photographed on a phone it agrees with another post's
+# page in its blocks and its fine detail at the template's size. So a match under
+# CONSISTENCY_INLIERS inliers whose outline spreads over the page around the picture framed on a
+# photographed screen's page in the query (screen.screen_picture, framing.framed_on_screen) must
+# have at least PAGE_PICTURE_SHARE of its inliers on that picture (search; verify cannot see the
+# page). Tune half (benchmarks/scan_links.py --stress screen_photo_of_post linked photos of
+# different posts): the 7 such looks accepted had 0-3 of their 10-25 inliers on the picture (a
+# share of 0-0.19); 18 photos of a post against their photograph or a screenshot of it, 0.87-1.00.
+PAGE_PICTURE_SHARE = 1 / 3
+# The picture counts without its edges, which are the page's too (in every post of a template the
+# picture's corners lie at the same place): its outline shrunk to this share about its middle.
+# Tests: 9 of 27 inliers of two different posts lay on the picture, all within its outer tenth.
+PAGE_PICTURE_INNER = 0.9
+# The rule holds for a match whose outline spreads over at least this many times the picture's area
+# (the page around it too); a match of the picture itself (its outline the picture's) is left alone.
+PAGE_BEYOND_PICTURE = 2.0
+
 # A query that matched nothing is looked at again at the index's scale, then at a crop's (search,
 # second_look) only when that changes its working size by more than this from every look made
 # before: the index's scale does not change that of a 2:1 phone screenshot.
@@ -465,6 +483,8 @@ def search(
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
 
+    page_picture: list[np.ndarray | None] = []  # looked for once, at the first weak match
+
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
         match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
         if match is not None:
@@ -473,6 +493,11 @@ def search(
                 _place_on_screen(match, look.screen, loaded[item_id].original_size, size, look.frame)
             elif look.frame is not None:
                 _place_in_frame(match, look.frame)
+            if match.inliers < CONSISTENCY_INLIERS:
+                if not page_picture:
+                    page_picture.append(_page_picture(query_image, size))
+                if _only_around(match, page_picture[0]):
+                    return None
         return match
 
     def verify_later_look(look: _Look) -> None:
@@ -598,7 +623,8 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     scale that gives an earlier look's size again is left out, and the strong look when the
     first has no weak corners): the figures of each and why it is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
-    look decides exactly as verify does."""
+    look decides exactly as verify does (search also refuses a weak match that covers the picture
+    of a photographed post but not with its inliers: PAGE_PICTURE_SHARE)."""
     size = tuple(original_size or query_image.size)
     first = _query_features(query_image, size)
     looks = [("first", first), ("mirrored", extract_mirrored(first))]
@@ -657,6 +683,34 @@ def _framed_on_screen_features(straightened: Image.Image, screen: Screen
     None when no picture is framed there."""
     frame = framed_on_screen(straightened)
     return None if frame is None else _part_features(straightened, screen.size(), frame.box)
+
+
+def _page_picture(query_image: Image.Image, size: tuple[int, int]) -> np.ndarray | None:
+    """The quadrilateral, in the file's pixels (`size`), of the picture framed in the page on a
+    screen photographed in the query (a post's photograph on a phone), or None."""
+    screen = screen_picture(query_image)
+    frame = None if screen is None else framed_on_screen(screen.straightened(query_image))
+    if frame is None:
+        return None
+    left, top, right, bottom = frame.box
+    corners = np.float64([[[left, top], [right, top], [right, bottom], [left, bottom]]])
+    return (cv2.perspectiveTransform(corners, screen.to_image())[0] * size[0] / query_image.width).astype(np.float32)
+
+
+def _only_around(match: LocalMatch, picture: np.ndarray | None) -> bool:
+    """Whether a match spreads over the page around the page's `picture` (see _page_picture),
+    covering its middle, with fewer than PAGE_PICTURE_SHARE of its inliers inside the picture
+    (less its edges, PAGE_PICTURE_INNER): it matched the page, not the picture."""
+    if picture is None or not match.correspondences:
+        return False
+    quad = np.float32(match.quad_in_query)
+    middle = picture.mean(axis=0)
+    if (cv2.contourArea(quad) < PAGE_BEYOND_PICTURE * cv2.contourArea(picture)
+            or cv2.pointPolygonTest(quad, tuple(float(v) for v in middle), False) < 0):
+        return False
+    inner = (middle + (picture - middle) * PAGE_PICTURE_INNER).astype(np.float32)
+    on = sum(cv2.pointPolygonTest(inner, (float(x), float(y)), False) >= 0 for _, (x, y) in match.correspondences)
+    return on < PAGE_PICTURE_SHARE * len(match.correspondences)
 
 
 def _covers_frame(screen: Screen, box: list[float]) -> bool:

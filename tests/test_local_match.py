@@ -532,6 +532,30 @@ def test_framed_on_screen_look_finds_the_picture_in_a_photographed_post(library,
     assert search(query, index, load) == []
 
 
+def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):
+    """Phone photos of posts of one app showing different photographs share the page around the
+    photograph (header, account line, buttons, the next post's text) and agree on it; each matches
+    only the photo of its own post. Without the rule on the page's picture (PAGE_PICTURE_SHARE)
+    some match each other."""
+    from .test_framing import _phone_post
+    from .test_screen import KEYSTONE, photographed_screen
+
+    def photographed_post(name: str, seed: int, shift) -> Image.Image:
+        post, _ = _phone_post(photo(name))
+        return photographed_screen(post.resize((540, 1170), Image.Resampling.LANCZOS), shift, wall=120.0, seed=seed)[0]
+
+    names = ["coffee", "rocket", "astronaut", "chelsea", "camera"]
+    stored = {i: LocalFeatures.from_bytes(extract(photographed_post(n, i, KEYSTONE)).to_bytes())
+              for i, n in enumerate(names)}
+    index = LocalFeatureIndex()
+    index.add_many(stored.items())
+    queries = [photographed_post(n, 10 + i, [[40, 30], [-30, 20], [-10, -15], [20, -5]]) for i, n in enumerate(names)]
+    for i, query in enumerate(queries):
+        assert [m.item_id for m in search(query, index, stored.get, other_copies=False)] == [i]
+    monkeypatch.setattr(local_match, "PAGE_PICTURE_SHARE", 0.0)
+    assert any(len(search(q, index, stored.get, other_copies=False)) > 1 for q in queries)
+
+
 def _photo_report(library, monkeypatch, gutter: int):
     """A 3x3 "photo report" of never-indexed pictures and two indexed ones (the coffee in cell 1,
     the astronaut in cell 7), with the words made to miss the indexed ones for the whole query;
