@@ -248,8 +248,10 @@ MIN_DETAIL_NCC = 0.86
 # photographed screen's page in the query (screen.screen_picture, framing.framed_on_screen) must
 # have at least PAGE_PICTURE_SHARE of its inliers on that picture (search; verify cannot see the
 # page). Tune half (benchmarks/scan_links.py --stress screen_photo_of_post linked photos of
-# different posts): the 7 such looks accepted had 0-3 of their 10-25 inliers on the picture (a
-# share of 0-0.19); 18 photos of a post against their photograph or a screenshot of it, 0.87-1.00.
+# different posts): the 7 such looks accepted spread over 4.2-7.5 times the picture's area with
+# none of their 10-25 inliers inside it (less its edges); photos of a post against their own
+# photograph (16) spread over 0.8-1.7 times it (the rule leaves them), against a screenshot of the
+# same post (2) over 2.6-2.8 times it with 80-88% of their inliers inside.
 PAGE_PICTURE_SHARE = 1 / 3
 # The picture counts without its edges, which are the page's too (in every post of a template the
 # picture's corners lie at the same place): its outline shrunk to this share about its middle.
@@ -457,6 +459,8 @@ def search(
     (collage.collage_cells) that no match covers and no framed look searched is searched on its
     own (the cell look), matched or not: a scan takes it too, so that a "photo report" grid in an
     archive is linked to each picture it re-publishes.
+    A weak match that spreads over the page around the picture of a photographed post but has
+    too few inliers on that picture is refused (PAGE_PICTURE_SHARE), in every look.
     With `other_copies`, the indexed copies of what the query matched are looked for too (see
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
