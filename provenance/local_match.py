@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 
 import cv2
 import faiss
@@ -28,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .collage import collage_cells
-from .framing import framed_on_screen, framed_picture
+from .framing import Frame, framed_on_screen, framed_picture
 from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored, working_size
 from .local_index import LocalFeatureIndex, rerank
 from .screen import Screen, screen_picture
@@ -487,7 +488,7 @@ def search(
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
 
-    page_picture: list[np.ndarray | None] = []  # looked for once, at the first weak match
+    seen = _PhotographedScreen(query_image)  # the screen look and the page rule both ask
 
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
         match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
@@ -497,11 +498,8 @@ def search(
                 _place_on_screen(match, look.screen, loaded[item_id].original_size, size, look.frame)
             elif look.frame is not None:
                 _place_in_frame(match, look.frame)
-            if match.inliers < CONSISTENCY_INLIERS:
-                if not page_picture:
-                    page_picture.append(_page_picture(query_image, size))
-                if _only_around(match, page_picture[0]):
-                    return None
+            if match.inliers < CONSISTENCY_INLIERS and _only_around(match, _page_picture(seen, size)):
+                return None
         return match
 
     def verify_later_look(look: _Look) -> None:
@@ -552,11 +550,11 @@ def search(
         if framed is not None:
             verify_later_look(_Look(framed[0], False, frame=framed[1]))
     if (second_look and framed_look if screen_look is None else screen_look) and not best:
-        on_screen = _screen_features(query_image, size, framed[1] if framed is not None else None)
+        on_screen = _screen_features(seen, size, framed[1] if framed is not None else None)
         if on_screen is not None:
-            features, screen, straightened = on_screen
+            features, screen = on_screen
             verify_later_look(_Look(features, False, screen=screen))
-            framed_there = None if best else _framed_on_screen_features(straightened, screen)
+            framed_there = None if best else _framed_on_screen_features(seen, screen)
             if framed_there is not None:
                 verify_later_look(_Look(framed_there[0], False, frame=framed_there[1], screen=screen))
     if framed_look:
@@ -641,10 +639,11 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     framed = _framed_features(query_image, size)
     if framed is not None:
         looks.append(("framed", framed[0]))
-    on_screen = _screen_features(query_image, size)
+    seen = _PhotographedScreen(query_image)
+    on_screen = _screen_features(seen, size)
     if on_screen is not None:
         looks.append(("screen", on_screen[0]))
-        framed_there = _framed_on_screen_features(on_screen[2], on_screen[1])
+        framed_there = _framed_on_screen_features(seen, on_screen[1])
         if framed_there is not None:
             looks.append(("framed_on_screen", framed_there[0]))
     looks += [("cell", features) for features, _ in _cells_to_search(query_image, size, [], [])]
@@ -661,44 +660,61 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
                    weak_corners=weak_corners, **_LOOK_SCALES[scale])
 
 
-def _screen_features(query_image: Image.Image, size: tuple[int, int], frame: list[float] | None = None
-                     ) -> tuple[LocalFeatures, Screen, Image.Image] | None:
-    """The features of the picture on a screen photographed in the query (screen.screen_picture),
-    straightened and described at the index's scale, that screen in the file's pixels (`size`)
-    and the straightened picture (at `query_image`'s scale); None when no screen is found, or when
-    it covers `frame` (a box in the file's pixels: the picture framed in the query, which the
-    framed look searched)."""
-    screen = screen_picture(query_image)
+class _PhotographedScreen:
+    """The screen photographed in a query (screen.screen_picture, in `image`'s pixels), its picture
+    straightened, and the picture framed in the page it shows (framing.framed_on_screen): each
+    found once, when first asked for (the screen looks and the page rule, PAGE_PICTURE_SHARE)."""
+
+    def __init__(self, image: Image.Image):
+        self.image = image
+
+    @cached_property
+    def screen(self) -> Screen | None:
+        return screen_picture(self.image)
+
+    @cached_property
+    def straightened(self) -> Image.Image:
+        return self.screen.straightened(self.image)
+
+    @cached_property
+    def page_frame(self) -> Frame | None:
+        return framed_on_screen(self.straightened)
+
+
+def _screen_features(seen: _PhotographedScreen, size: tuple[int, int], frame: list[float] | None = None
+                     ) -> tuple[LocalFeatures, Screen] | None:
+    """The features of the picture on the screen photographed in the query (`seen`), straightened
+    and described at the index's scale, and that screen in the file's pixels (`size`); None when
+    no screen is found, or when it covers `frame` (a box in the file's pixels: the picture framed
+    in the query, which the framed look searched)."""
+    screen = seen.screen
     if screen is None:
         return None
-    factor = size[0] / query_image.width
+    factor = size[0] / seen.image.width
     in_file = Screen(tuple((x * factor, y * factor) for x, y in screen.corners), screen.share)
     if frame is not None and _covers_frame(in_file, frame):
         return None
-    straightened = screen.straightened(query_image)
-    return _query_features(straightened, in_file.size(), "index"), in_file, straightened
+    return _query_features(seen.straightened, in_file.size(), "index"), in_file
 
 
-def _framed_on_screen_features(straightened: Image.Image, screen: Screen
+def _framed_on_screen_features(seen: _PhotographedScreen, screen: Screen
                                ) -> tuple[LocalFeatures, list[float]] | None:
-    """The features of the picture framed in the page a photographed screen shows
-    (framing.framed_on_screen), from `straightened` (screen.straightened), and its box in the
-    pixels of `screen`'s straightened picture (Screen.size; `screen` in the file's pixels);
-    None when no picture is framed there."""
-    frame = framed_on_screen(straightened)
-    return None if frame is None else _part_features(straightened, screen.size(), frame.box)
+    """The features of the picture framed in the page the photographed screen shows (`seen`), and
+    its box in the pixels of `screen`'s straightened picture (Screen.size; `screen` in the file's
+    pixels); None when no picture is framed there."""
+    frame = seen.page_frame
+    return None if frame is None else _part_features(seen.straightened, screen.size(), frame.box)
 
 
-def _page_picture(query_image: Image.Image, size: tuple[int, int]) -> np.ndarray | None:
-    """The quadrilateral, in the file's pixels (`size`), of the picture framed in the page on a
-    screen photographed in the query (a post's photograph on a phone), or None."""
-    screen = screen_picture(query_image)
-    frame = None if screen is None else framed_on_screen(screen.straightened(query_image))
-    if frame is None:
+def _page_picture(seen: _PhotographedScreen, size: tuple[int, int]) -> np.ndarray | None:
+    """The quadrilateral, in the file's pixels (`size`), of the picture framed in the page on the
+    screen photographed in the query (`seen`: a post's photograph on a phone), or None."""
+    if seen.screen is None or seen.page_frame is None:
         return None
-    left, top, right, bottom = frame.box
+    left, top, right, bottom = seen.page_frame.box
     corners = np.float64([[[left, top], [right, top], [right, bottom], [left, bottom]]])
-    return (cv2.perspectiveTransform(corners, screen.to_image())[0] * size[0] / query_image.width).astype(np.float32)
+    return (cv2.perspectiveTransform(corners, seen.screen.to_image())[0] * size[0] / seen.image.width
+            ).astype(np.float32)
 
 
 def _only_around(match: LocalMatch, picture: np.ndarray | None) -> bool:
