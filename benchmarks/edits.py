@@ -575,11 +575,12 @@ def crop_logo_recompress(img: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def collage_half(img: Image.Image, rng: random.Random,
-                 other: Image.Image | None = None) -> Image.Image:
+                 other: Image.Image | None = None, *, tight: bool = False) -> Image.Image:
     """The picture as one half of a two-picture collage, side by side or one above the other.
 
     ``other`` is the unrelated second picture (centre-cropped to the picture's size); without
-    it a generated scene is used. The picture itself is kept whole, with a thin gutter.
+    it a generated scene is used. The picture itself is kept whole, with a thin gutter (none if
+    ``tight``: the two pictures meet edge to edge).
     """
     img = img.convert("RGB")
     if max(img.size) > 1280:  # collages are made for the web, not at camera resolution
@@ -590,6 +591,8 @@ def collage_half(img: Image.Image, rng: random.Random,
     side_by_side = rng.random() < 0.5
     gutter = max(2, int(max(img.size) * rng.uniform(0.005, 0.015)))
     colour = rng.choice(((255, 255, 255), (0, 0, 0), (240, 240, 235)))
+    if tight:
+        gutter = 0
     first, second = (img, other) if rng.random() < 0.5 else (other, img)
     if side_by_side:
         out = Image.new("RGB", (img.width * 2 + gutter, img.height), colour)
@@ -738,6 +741,12 @@ def collage_grid_tight(img: Image.Image, rng: random.Random) -> Image.Image:
     return collage_grid(img, rng, tight=True)
 
 
+def collage_half_tight(img: Image.Image, rng: random.Random,
+                       other: Image.Image | None = None) -> Image.Image:
+    """collage_half without a gutter: two pictures edge to edge ("before and after")."""
+    return collage_half(img, rng, other, tight=True)
+
+
 #: name -> edit(img, rng) -> RGB image. ``collage_half`` accepts an optional ``other`` picture.
 EDITS: dict[str, Callable[..., Image.Image]] = {
     "recompress_q30": recompress_q30,
@@ -765,6 +774,7 @@ STRESS_EDITS: dict[str, Callable[..., Image.Image]] = {
     "screen_photo_glare_harsh": screen_photo_glare_harsh,
     "collage_grid": collage_grid,
     "collage_grid_tight": collage_grid_tight,
+    "collage_half_tight": collage_half_tight,
 }
 
 

@@ -55,7 +55,7 @@ def main() -> None:
     db = work / f"ledger-{args.size}.db"
     if not db.exists():
         sys.exit(f"{db}: run `python benchmarks/match_quality.py --half {args.half} --sizes {args.size}` first")
-    indexed, _ = mq.build_sets(args.half)
+    indexed, never = mq.build_sets(args.half)
     kinds = args.kinds.split(",")
     edits = {**EDITS, **STRESS_EDITS}
     with Ledger(db, readonly=True) as ledger:  # other runs may read it at the same time
@@ -68,7 +68,7 @@ def main() -> None:
             for kind in kinds:
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
                     path = mq._save_made(
-                        lambda: edits[kind](photo.image, random.Random(f"{photo.name}-{kind}-extra{seed}")),
+                        lambda: _made(edits[kind], kind, photo, never, random.Random(f"{photo.name}-{kind}-extra{seed}")),
                         work / "more-seeds" / kind / f"{photo.name}-{seed}.jpg", 92)
                     t = time.perf_counter()
                     found = want in [m.item_id for m in checker.check_path(str(path)).matches]
@@ -90,6 +90,14 @@ def main() -> None:
     for (kind, name), n in sorted(misses.items()):
         seeds = " ".join(map(str, missed_seeds[(kind, name)]))
         print(f"  {kind:22s} {name:32s} {n} of {args.seeds}: seeds {seeds}")
+
+
+def _made(edit, kind: str, photo, never: list, rng: random.Random):
+    """`photo` re-published by `edit`; a two-picture collage's other half is a never-indexed
+    photograph of the same half, as in match_quality.py."""
+    if kind.startswith("collage_half"):
+        return edit(photo.image, rng, other=never[rng.randrange(len(never))].image)
+    return edit(photo.image, rng)
 
 
 def wilson_interval(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:

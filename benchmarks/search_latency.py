@@ -7,7 +7,10 @@ plus planted near copies. Each query is a full `check`-style PDQ lookup: all 8 d
 of a hash within the match threshold. Printed per size: build time, save/load time of the
 persisted index, median and 99th-percentile latency for multi-index hashing (index.HashIndex)
 and for the brute-force scan it replaces, recall of the planted copies (must be 1.0: the two
-indexes are exact), and memory per indexed item.
+indexes are exact), and memory per indexed item. Then the lookup of a part of a query (a framed
+picture, a screen's: matcher.near_by_hash), 2 variants (upright and mirrored) within
+PART_HASH_RADIUS bits, which scans every code (index.SCAN_BEYOND_SHARE): its median and the recall
+of copies planted at that radius.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import describe  # noqa: E402
 from provenance.fingerprints import PDQ  # noqa: E402
 from provenance.index import BruteForceHashIndex, HashIndex  # noqa: E402
+from provenance.matcher import PART_HASH_RADIUS  # noqa: E402
 
 
 def _flip(code: np.ndarray, n: int, rng) -> np.ndarray:
@@ -43,7 +47,7 @@ def main() -> None:
     print(describe())
     rng = np.random.default_rng(42)
     print(f"{'items':>9s} {'build s':>8s} {'load s':>7s} {'MIH p50':>8s} {'MIH p99':>8s} {'scan p50':>9s} "
-          f"{'recall':>7s} {'bytes/item':>10s}")
+          f"{'recall':>7s} {'bytes/item':>10s} {'part p50':>9s} {'recall':>7s}")
     for size in (int(s) for s in args.sizes.split(",")):
         codes = rng.integers(0, 256, (size, 32), dtype=np.uint8)
         ids = np.arange(size, dtype=np.int64)
@@ -78,8 +82,18 @@ def main() -> None:
             brute.search(variants, PDQ.match_threshold)
             blat.append(time.perf_counter() - t)
         blat.sort()
+        plat, pfound = [], 0
+        for t_id in targets[:50]:
+            near = _flip(codes[t_id], int(rng.integers(PDQ.match_threshold, PART_HASH_RADIUS + 1)), rng)
+            variants = [near.tobytes().hex(), rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()]
+            t = time.perf_counter()
+            hits = index.search(variants, PART_HASH_RADIUS)
+            plat.append(time.perf_counter() - t)
+            pfound += any(h.item_id == t_id for h in hits)
+        plat.sort()
         print(f"{size:9d} {build:8.2f} {load:7.2f} {lat[len(lat) // 2] * 1000:7.2f}ms {lat[int(len(lat) * 0.99)] * 1000:7.2f}ms "
-              f"{blat[len(blat) // 2] * 1000:8.1f}ms {found / len(queries):7.3f} {index.nbytes / size:10.0f}")
+              f"{blat[len(blat) // 2] * 1000:8.1f}ms {found / len(queries):7.3f} {index.nbytes / size:10.0f} "
+              f"{plat[len(plat) // 2] * 1000:7.1f}ms {pfound / len(plat):7.3f}")
 
 
 if __name__ == "__main__":

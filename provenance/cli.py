@@ -391,6 +391,8 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
         text += "; " + ", ".join(ev["edits"])
     if ev.get("second_look"):
         text += f" ({_LOOK_TEXT.get(ev.get('look'), 'second look')})"
+    if ev.get("proposed_by_hash") is not None:
+        text += f" (proposed by that picture's PDQ hash, {ev['proposed_by_hash']} bits away)"
     if ev.get("found_via") is not None:
         text += f" (found through item {ev['found_via']}, another copy of the picture)"
     return text

@@ -313,6 +313,10 @@ class LocalMatch:
     screen_in: list[list[float]] | None = None
     #: The indexed item whose match led to this one (search, other_copies): another copy of the picture.
     found_via: int | None = None
+    #: When the global hash of the look's picture (a framed picture, a screen's, a cell), not the
+    #: visual words, proposed this item for verification: the hashes' distance in bits (see
+    #: search, `propose`).
+    proposed_by_hash: int | None = None
     edits: list[str] = field(default_factory=list)
     correspondences: list[list[list[float]]] = field(default_factory=list)
 
@@ -423,6 +427,7 @@ def search(
     screen_look: bool | None = None,
     other_copies: bool = True,
     original_size: tuple[int, int] | None = None,
+    propose: Callable[[Image.Image], list[Proposal]] | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -462,6 +467,11 @@ def search(
     archive is linked to each picture it re-publishes.
     A weak match that spreads over the page around the picture of a photographed post but has
     too few inliers on that picture is refused (PAGE_PICTURE_SHARE), in every look.
+    With `propose`, each later look at a part of the query (the framed picture, the screen's
+    picture, the picture framed on it, a collage's cell) also verifies the items that `propose`
+    finds near that part's picture by a global hash (the matcher: PDQ), however low the words rank
+    them: a photographed screen's moire, blur and noise move most of its descriptors out of
+    their words, but barely move the picture's global hash.
     With `other_copies`, the indexed copies of what the query matched are looked for too (see
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
@@ -515,12 +525,31 @@ def search(
             proposed = SECOND_LOOK_SHORTLIST if look.second else SHORTLIST
             shortlist = [item_id for item_id, _ in index.candidates(look.features, max(k, proposed))]
         fetch(shortlist)
+        tried = set()
         for item_id, score in rerank(look.features, {i: loaded[i] for i in shortlist}, k):
             if score < MIN_CANDIDATE_SCORE or item_id in best:
                 continue  # too few votes to verify, or already found unmirrored
+            tried.add(item_id)
             match = verify_in(look, item_id)
             if match is not None:
                 best[item_id], found_in[item_id] = match, look
+        for hit in look.proposed:  # near by the part's global hash, in this look's orientation
+            if hit.mirrored != look.mirrored or hit.item_id in best or hit.item_id in tried:
+                continue
+            fetch([hit.item_id])
+            match = verify_in(look, hit.item_id)
+            if match is not None:
+                match.proposed_by_hash = hit.distance
+                best[hit.item_id], found_in[hit.item_id] = match, look
+
+    def by_hash(picture: Image.Image) -> tuple[Proposal, ...]:
+        """What `propose` finds near a part's picture (nothing without it)."""
+        return () if propose is None else tuple(propose(picture))
+
+    def in_query(box: list[float]) -> Image.Image:
+        """The part of the query at `box` (in the file's pixels)."""
+        factor = query_image.width / size[0]
+        return query_image.crop(tuple(round(v * factor) for v in box))
 
     first = _Look(whole["first"], False)
     deeper = DEEPER_SHORTLIST if second_look else 0
@@ -548,19 +577,20 @@ def search(
     if framed_look and not best:
         framed = _framed_features(query_image, size)
         if framed is not None:
-            verify_later_look(_Look(framed[0], False, frame=framed[1]))
+            verify_later_look(_Look(framed[0], False, frame=framed[1], proposed=by_hash(in_query(framed[1]))))
     if (second_look and framed_look if screen_look is None else screen_look) and not best:
         on_screen = _screen_features(seen, size, framed[1] if framed is not None else None)
         if on_screen is not None:
             features, screen = on_screen
-            verify_later_look(_Look(features, False, screen=screen))
+            verify_later_look(_Look(features, False, screen=screen, proposed=by_hash(seen.straightened)))
             framed_there = None if best else _framed_on_screen_features(seen, screen)
             if framed_there is not None:
-                verify_later_look(_Look(framed_there[0], False, frame=framed_there[1], screen=screen))
+                verify_later_look(_Look(framed_there[0], False, frame=framed_there[1], screen=screen,
+                                        proposed=by_hash(seen.straightened.crop(seen.page_frame.box))))
     if framed_look:
         searched = [framed[1]] if framed is not None else []
         for cell in _cells_to_search(query_image, size, list(best.values()), searched):
-            verify_later_look(_Look(cell[0], False, frame=cell[1], cell=True))
+            verify_later_look(_Look(cell[0], False, frame=cell[1], cell=True, proposed=by_hash(in_query(cell[1]))))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
@@ -801,6 +831,16 @@ def _figures(look: str, query: LocalFeatures, candidate: LocalFeatures) -> LookF
 _LOOK_SCALES = {"first": {}, "index": {"at_index_scale": True}, "crop": {"at_crop_scale": True}}
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """An indexed item whose global hash lies near a part of a query: a candidate for that part's
+    look (search, `propose`), upright or through the part's mirror image."""
+
+    item_id: int
+    mirrored: bool
+    distance: int
+
+
 @dataclass
 class _Look:
     """One description of the query that search verified candidates with."""
@@ -814,6 +854,7 @@ class _Look:
     strong: bool = False  # described by its strong corners only (the strong look)
     screen: Screen | None = None  # the screen's picture, for the screen look (in the file's pixels)
     cell: bool = False  # `frame` is a picture of a collage (the cell look)
+    proposed: tuple[Proposal, ...] = ()  # items near the part's picture by a global hash (search)
 
     @property
     def name(self) -> str:

@@ -241,3 +241,12 @@ def test_check_names_the_look_that_found_a_match(look, says):
 
     text = _evidence_text("orb", 40.0, {"inliers": 40, "second_look": True, "look": look, "edits": ["framed"]})
     assert text.startswith("40 verified points; framed") and f"(second look, {says})" in text
+
+
+def test_check_says_when_a_parts_global_hash_proposed_the_match():
+    from provenance.cli import _evidence_text
+
+    text = _evidence_text("orb", 27.0, {"inliers": 27, "second_look": True, "look": "framed_on_screen",
+                                        "proposed_by_hash": 58})
+    assert text.endswith("(proposed by that picture's PDQ hash, 58 bits away)")
+    assert "PDQ hash" not in _evidence_text("orb", 27.0, {"inliers": 27, "proposed_by_hash": None})

@@ -14,6 +14,7 @@ from provenance import local_features, local_match
 from provenance.local_features import LocalFeatures, extract
 from provenance.local_index import LocalFeatureIndex
 from provenance.local_match import LocalMatch, search, verify
+from provenance.matcher import near_by_hash
 from provenance.media import QUERY_WORKING_SIDE, WORKING_SIDE, decode_image
 from provenance.prints import fingerprint_image
 
@@ -530,6 +531,35 @@ def test_framed_on_screen_look_finds_the_picture_in_a_photographed_post(library,
     assert figures.refusal is None
     monkeypatch.setattr(local_match, "framed_on_screen", lambda image: None)
     assert search(query, index, load) == []
+
+
+def test_a_part_the_words_miss_is_verified_when_its_global_hash_proposes_it(library, monkeypatch):
+    """A photographed post whose original the words rank too low in every look (made so here): the
+    picture framed in the straightened page, or the screen's picture, is looked up by its PDQ hash
+    (matcher.near_by_hash), and the original so proposed is verified there; a proposal is only a
+    candidate, so proposing other pictures matches nothing."""
+    from .test_framing import _phone_post
+    from .test_matcher import _pdq_index
+    from .test_screen import KEYSTONE, photographed_screen
+
+    post, _ = _phone_post(photo("coffee"))
+    query, _ = photographed_screen(post.resize((540, 1170), Image.Resampling.LANCZOS), KEYSTONE, wall=120.0, seed=2)
+    index, load = library
+    index_candidates = index.candidates
+    monkeypatch.setattr(index, "candidates", lambda features, k: [c for c in index_candidates(features, k) if c[0] != 1])
+    assert search(query, index, load) == []
+    pdq = _pdq_index(dict(enumerate(INDEXED)))
+    proposals = []
+
+    def propose(picture: Image.Image) -> list[local_match.Proposal]:
+        proposals.append(near_by_hash(pdq, picture, index))
+        return proposals[-1]
+
+    (match,) = search(query, index, load, propose=propose)
+    assert match.item_id == 1 and match.look in ("screen", "framed_on_screen") and match.screen_in is not None
+    assert match.proposed_by_hash == min(p.distance for found in proposals for p in found if p.item_id == 1)
+    wrong = [local_match.Proposal(item, mirrored, 40) for item in (0, 2, 3, LOGO_ITEM) for mirrored in (False, True)]
+    assert search(query, index, load, propose=lambda picture: wrong) == []
 
 
 def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):

@@ -2,14 +2,20 @@
 evidence is in the query file's pixels whatever size the matcher worked at."""
 
 import copy
+import io
 
-from PIL import ImageOps
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
 
 from provenance import Ledger, index_files, local_features
-from provenance.matcher import Matcher
+from provenance.fingerprints import PDQ
+from provenance.fingerprints.pdq import pdq_dihedral
+from provenance.index import HashIndex
+from provenance.matcher import PART_HASH_RADIUS, Matcher, near_by_hash
+from provenance.media import hash_picture
 from provenance.prints import fingerprint_file
 
-from .conftest import photo, save
+from .conftest import jpeg_bytes, photo, save
 
 
 def test_precomputed_query_features_give_the_same_matches(tmp_path):
@@ -131,3 +137,30 @@ def test_pdq_alone_matches_only_the_picture_as_published_or_mirrored(tmp_path):
         led.commit()
         found = {m.item_id: m.evidence["transform"] for m in Matcher(led).match(prints, image=prints.decoded.image)}
         assert found == {mirrored: "mirrored"} and turned not in found
+
+
+def _pdq_index(names: dict[int, str]) -> HashIndex:
+    """A PDQ index of the named photographs, hashed as the part looks hash a query's part."""
+    pdq = HashIndex(256)
+    for item, name in names.items():
+        pdq.add(item, pdq_dihedral(np.asarray(hash_picture(photo(name))))[0][0])
+    return pdq
+
+
+def test_a_part_of_a_query_is_proposed_by_its_global_hash_upright_or_mirrored():
+    """A part of a query (a framed picture, a screen's) cropped a little, blurred, noisy and
+    re-encoded lies beyond PDQ's match threshold of its original but within PART_HASH_RADIUS, and
+    is proposed; its mirror image is proposed as mirrored; an item the local index does not hold,
+    or a picture too flat to hash, is not."""
+    pdq = _pdq_index({0: "astronaut", 1: "coffee", 2: "chelsea"})
+    rng = np.random.default_rng(3)
+    shown = photo("coffee").crop((10, 8, 592, 392)).filter(ImageFilter.GaussianBlur(2.5))
+    shown = np.asarray(shown, dtype=np.float32) * 0.8 + 30 + rng.normal(0, 6, (384, 582, 3))
+    shown = Image.open(io.BytesIO(jpeg_bytes(Image.fromarray(np.clip(shown, 0, 255).astype(np.uint8)), 40)))
+    (upright,) = near_by_hash(pdq, shown, {0, 1, 2})
+    assert (upright.item_id, upright.mirrored) == (1, False)
+    assert PDQ.match_threshold < upright.distance <= PART_HASH_RADIUS
+    (mirrored,) = near_by_hash(pdq, ImageOps.mirror(shown), {0, 1, 2})
+    assert (mirrored.item_id, mirrored.mirrored) == (1, True) and abs(mirrored.distance - upright.distance) <= 2
+    assert near_by_hash(pdq, shown, {0, 2}) == []
+    assert near_by_hash(pdq, Image.new("RGB", (400, 300), (128, 128, 128)), {0, 1, 2}) == []
