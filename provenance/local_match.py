@@ -261,6 +261,16 @@ PAGE_PICTURE_INNER = 0.9
 # The rule holds for a match whose outline spreads over at least this many times the picture's area
 # (the page around it too); a match of the picture itself (its outline the picture's) is left alone.
 PAGE_BEYOND_PICTURE = 2.0
+# ... and beyond the screen: at most this share of its outline lies on the screen. Another photo of
+# a phone with the same app open matches this one's phone and the wall around it, not only what
+# the screen shows; a photographed monitor's picture, or a screenshot of the very post, lies on the
+# screen, and framed_on_screen may frame a part of a monitor's photograph (a rock on a slope) as if
+# it were a post's picture. Tune half: the 7 false looks above had 42-61% of their outline on the
+# screen; 2 true matches of photographed monitors that the rule refused in a look (of 1,188
+# photos of monitors and grids, more_seeds.py seeds 9-16) had 98-100%, a screenshot of the same
+# post 98%. The report half had lost 5 of 670 photos of a screen to the rule (more_seeds.py
+# --half report --size 10000 --seeds 10: 649 -> 644).
+PAGE_ON_SCREEN = 0.8
 
 # A query that matched nothing is looked at again at the index's scale, then at a crop's (search,
 # second_look) only when that changes its working size by more than this from every look made
@@ -465,8 +475,9 @@ def search(
     (collage.collage_cells) that no match covers and no framed look searched is searched on its
     own (the cell look), matched or not: a scan takes it too, so that a "photo report" grid in an
     archive is linked to each picture it re-publishes.
-    A weak match that spreads over the page around the picture of a photographed post but has
-    too few inliers on that picture is refused (PAGE_PICTURE_SHARE), in every look.
+    A weak match that spreads over the page around the picture of a photographed post, and beyond
+    the phone's screen, but has too few inliers on that picture is refused (PAGE_PICTURE_SHARE),
+    in every look.
     With `propose`, each later look at a part of the query (the framed picture, the screen's
     picture, the picture framed on it, a collage's cell) also verifies the items that `propose`
     finds near that part's picture by a global hash (the matcher: PDQ), however low the words rank
@@ -736,27 +747,33 @@ def _framed_on_screen_features(seen: _PhotographedScreen, screen: Screen
     return None if frame is None else _part_features(seen.straightened, screen.size(), frame.box)
 
 
-def _page_picture(seen: _PhotographedScreen, size: tuple[int, int]) -> np.ndarray | None:
+def _page_picture(seen: _PhotographedScreen, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
     """The quadrilateral, in the file's pixels (`size`), of the picture framed in the page on the
-    screen photographed in the query (`seen`: a post's photograph on a phone), or None."""
+    screen photographed in the query (`seen`: a post's photograph on a phone), and that screen's;
+    None when there is no such picture."""
     if seen.screen is None or seen.page_frame is None:
         return None
     left, top, right, bottom = seen.page_frame.box
     corners = np.float64([[[left, top], [right, top], [right, bottom], [left, bottom]]])
-    return (cv2.perspectiveTransform(corners, seen.screen.to_image())[0] * size[0] / seen.image.width
-            ).astype(np.float32)
+    factor = size[0] / seen.image.width
+    return ((cv2.perspectiveTransform(corners, seen.screen.to_image())[0] * factor).astype(np.float32),
+            (np.float64(seen.screen.corners) * factor).astype(np.float32))
 
 
-def _only_around(match: LocalMatch, picture: np.ndarray | None) -> bool:
-    """Whether a match spreads over the page around the page's `picture` (see _page_picture),
-    covering its middle, with fewer than PAGE_PICTURE_SHARE of its inliers inside the picture
-    (less its edges, PAGE_PICTURE_INNER): it matched the page, not the picture."""
-    if picture is None or not match.correspondences:
+def _only_around(match: LocalMatch, page: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Whether a match spreads over the page around the page's picture and beyond its screen (see
+    _page_picture), covering the picture's middle, with fewer than PAGE_PICTURE_SHARE of its inliers
+    inside the picture (less its edges, PAGE_PICTURE_INNER): it matched the page, not the picture."""
+    if page is None or not match.correspondences:
         return False
+    picture, screen = page
     quad = np.float32(match.quad_in_query)
     middle = picture.mean(axis=0)
     if (cv2.contourArea(quad) < PAGE_BEYOND_PICTURE * cv2.contourArea(picture)
             or cv2.pointPolygonTest(quad, tuple(float(v) for v in middle), False) < 0):
+        return False
+    on_screen, _ = cv2.intersectConvexConvex(quad, screen) if cv2.isContourConvex(quad) else (0.0, None)
+    if on_screen > PAGE_ON_SCREEN * cv2.contourArea(quad):
         return False
     inner = (middle + (picture - middle) * PAGE_PICTURE_INNER).astype(np.float32)
     on = sum(cv2.pointPolygonTest(inner, (float(x), float(y)), False) >= 0 for _, (x, y) in match.correspondences)

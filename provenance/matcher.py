@@ -55,13 +55,14 @@ PDQ_ALONE_VARIANTS = frozenset({0, 5})
 
 #: A part of a query that a later look of the local-feature stage searches (the picture framed in
 #: it, the picture on a photographed screen, the picture framed in the post that screen shows, a
-#: collage's cell) is also looked up by its PDQ hash, upright and mirrored: the indexed items within
-#: PART_HASH_RADIUS bits, the PART_HASH_PROPOSALS nearest, are verified in that look however low the
-#: visual words rank them (local_match.search, `propose`). Only candidates: a proposal is reported
-#: only if local features verify it. Tune half, 1,000 items (scratch measurements, 2026-12-07): the
-#: picture framed on 440 photographed posts lay within 72 bits of its original for 79% (median
-#: 50), a straightened monitor's for 97% of 289; no other item came within 86 bits of either.
-#: For the posts the words had missed, the original ranked 114th-288th of 1,000 by its words.
+#: collage's cell) is also looked up by its PDQ hash, upright and mirrored: the PART_HASH_PROPOSALS
+#: nearest indexed items within PART_HASH_RADIUS bits are verified in that look however low the
+#: visual words rank them (local_match.search, `propose`). They are only candidates: nothing is
+#: reported that local features do not verify. Tune half, 1,000 items (more_seeds.py seeds 9-16):
+#: the picture framed on 440 photographed posts lay within 80 bits of its original's hash for 83%
+#: (median 50; within 72: 79%), a straightened monitor's for 97% of 289; no other item came within
+#: 86 bits of either. Of the photographed posts check missed, the original's words had ranked it
+#: 114th-288th of 1,000 items in the framed-on-screen look; 7 of those 17 are found this way.
 PART_HASH_RADIUS = 80
 PART_HASH_PROPOSALS = 4
 

@@ -586,6 +586,31 @@ def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):
     assert any(len(search(q, index, stored.get, other_copies=False)) > 1 for q in queries)
 
 
+def _weak_match(outline: list[list[float]], points: list[tuple[float, float]]) -> LocalMatch:
+    """A verified match of few inliers (under CONSISTENCY_INLIERS) with this outline in the query."""
+    return LocalMatch(item_id=1, inliers=len(points), inlier_ratio=0.5, homography=np.eye(3).tolist(),
+                      quad_in_query=outline, visible_in_original=[0, 0, 100, 100], visible_share=1.0,
+                      mirrored=False, rotation_deg=0.0, scale=1.0, ncc_blocks=0.9, blocks_compared=20,
+                      hull_share=0.3, correspondences=[[[0.0, 0.0], [x, y]] for x, y in points])
+
+
+def test_page_rule_holds_for_a_match_beyond_the_screen_not_for_one_on_it():
+    """The page rule: a weak match covering the picture framed on a photographed screen with few
+    of its inliers on that picture is refused when it spreads beyond the screen (another photo of
+    a phone: its page and the wall around), not when it lies on the screen, as a photographed
+    monitor's picture does when a part of it was framed as if it were a post's picture."""
+    screen = np.float32([[100, 100], [500, 100], [500, 900], [100, 900]])
+    picture = np.float32([[150, 300], [450, 300], [450, 600], [150, 600]])
+    around = [(120 + 40 * i, 120 + 7 * i) for i in range(9)] + [(130 + 40 * i, 850) for i in range(9)]
+    on_screen = [[100, 100], [500, 100], [500, 900], [100, 900]]
+    beyond = [[0, 0], [600, 0], [600, 1000], [0, 1000]]
+    assert not local_match._only_around(_weak_match(on_screen, around), (picture, screen))
+    assert local_match._only_around(_weak_match(beyond, around), (picture, screen))
+    on_picture = around[:10] + [(200 + 20 * i, 350 + 20 * i) for i in range(8)]
+    assert not local_match._only_around(_weak_match(beyond, on_picture), (picture, screen))
+    assert not local_match._only_around(_weak_match(beyond, around), None)
+
+
 def _photo_report(library, monkeypatch, gutter: int):
     """A 3x3 "photo report" of never-indexed pictures and two indexed ones (the coffee in cell 1,
     the astronaut in cell 7), with the words made to miss the indexed ones for the whole query;
