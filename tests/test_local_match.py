@@ -598,7 +598,8 @@ def test_page_rule_holds_for_a_match_beyond_the_screen_not_for_one_on_it():
     """The page rule: a weak match covering the picture framed on a photographed screen with few
     of its inliers on that picture is refused when it spreads beyond the screen (another photo of
     a phone: its page and the wall around), not when it lies on the screen, as a photographed
-    monitor's picture does when a part of it was framed as if it were a post's picture."""
+    monitor's picture does when a part of it was framed as if it were a post's picture, nor when
+    its inliers are not on the screen's page."""
     screen = np.float32([[100, 100], [500, 100], [500, 900], [100, 900]])
     picture = np.float32([[150, 300], [450, 300], [450, 600], [150, 600]])
     around = [(120 + 40 * i, 120 + 7 * i) for i in range(9)] + [(130 + 40 * i, 850) for i in range(9)]
@@ -608,6 +609,9 @@ def test_page_rule_holds_for_a_match_beyond_the_screen_not_for_one_on_it():
     assert local_match._only_around(_weak_match(beyond, around), (picture, screen))
     on_picture = around[:10] + [(200 + 20 * i, 350 + 20 * i) for i in range(8)]
     assert not local_match._only_around(_weak_match(beyond, on_picture), (picture, screen))
+    # a crop of a photograph in which a screen was found that is none: its inliers all over the crop
+    all_over = [(20 + 60 * i, 30 + 100 * j) for i in range(10) for j in range(2)] + around[:4]
+    assert not local_match._only_around(_weak_match(beyond, all_over), (picture, screen))
     assert not local_match._only_around(_weak_match(beyond, around), None)
 
 
