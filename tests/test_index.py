@@ -35,7 +35,8 @@ def test_finds_items_within_distance_best_first(cls):
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32), st.integers(1, 300), st.sampled_from([(256, 24), (256, 31), (256, 47), (256, 80), (64, 8), (64, 12), (64, 20)]))
 def test_multi_index_hashing_agrees_with_brute_force(seed, n, shape):
-    """Within the radius or beyond SCAN_BEYOND_SHARE of the bits (a scan), as the reference."""
+    """Multi-index hashing, and the scan it turns to beyond SCAN_BEYOND_SHARE of the bits, find
+    exactly what the brute-force reference finds."""
     bits, radius = shape
     rng = random.Random(seed)
     fast, slow = HashIndex(bits), BruteForceHashIndex(bits)
