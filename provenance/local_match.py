@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
+from typing import NamedTuple
 
 import cv2
 import faiss
@@ -514,7 +515,7 @@ def search(
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
 
-    seen = _PhotographedScreen(query_image)  # the screen look and the page rule both ask
+    seen = _PhotographedScreen(query_image, size)  # the screen look and the page rule both ask
 
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
         match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
@@ -524,7 +525,7 @@ def search(
                 _place_on_screen(match, look.screen, loaded[item_id].original_size, size, look.frame)
             elif look.frame is not None:
                 _place_in_frame(match, look.frame)
-            if match.inliers < CONSISTENCY_INLIERS and _only_around(match, _page_picture(seen, size)):
+            if match.inliers < CONSISTENCY_INLIERS and _only_around(match, seen.page):
                 return None
         return match
 
@@ -541,31 +542,23 @@ def search(
             proposed = SECOND_LOOK_SHORTLIST if look.second else SHORTLIST
             shortlist = [item_id for item_id, _ in index.candidates(look.features, max(k, proposed))]
         fetch(shortlist)
-        tried = set()
-        for item_id, score in rerank(look.features, {i: loaded[i] for i in shortlist}, k):
-            if score < MIN_CANDIDATE_SCORE or item_id in best:
-                continue  # too few votes to verify, or already found unmirrored
-            tried.add(item_id)
+        ranked = [item_id for item_id, score in rerank(look.features, {i: loaded[i] for i in shortlist}, k)
+                  if score >= MIN_CANDIDATE_SCORE]  # fewer votes are not worth verifying
+        # then the items near the part's picture by its global hash, in this look's orientation
+        hashed = {hit.item_id: hit.distance for hit in look.proposed
+                  if hit.mirrored == look.mirrored and hit.item_id not in ranked}
+        fetch(list(hashed))
+        for item_id in ranked + list(hashed):
+            if item_id in best:
+                continue  # already found (unmirrored)
             match = verify_in(look, item_id)
             if match is not None:
+                match.proposed_by_hash = hashed.get(item_id)
                 best[item_id], found_in[item_id] = match, look
-        for hit in look.proposed:  # near by the part's global hash, in this look's orientation
-            if hit.mirrored != look.mirrored or hit.item_id in best or hit.item_id in tried:
-                continue
-            fetch([hit.item_id])
-            match = verify_in(look, hit.item_id)
-            if match is not None:
-                match.proposed_by_hash = hit.distance
-                best[hit.item_id], found_in[hit.item_id] = match, look
 
     def by_hash(picture: Image.Image) -> tuple[Proposal, ...]:
         """What `propose` finds near a part's picture (nothing without it)."""
         return () if propose is None else tuple(propose(picture))
-
-    def in_query(box: list[float]) -> Image.Image:
-        """The part of the query at `box` (in the file's pixels)."""
-        factor = query_image.width / size[0]
-        return query_image.crop(tuple(round(v * factor) for v in box))
 
     first = _Look(whole["first"], False)
     deeper = DEEPER_SHORTLIST if second_look else 0
@@ -593,20 +586,20 @@ def search(
     if framed_look and not best:
         framed = _framed_features(query_image, size)
         if framed is not None:
-            verify_later_look(_Look(framed[0], False, frame=framed[1], proposed=by_hash(in_query(framed[1]))))
+            verify_later_look(_Look(framed.features, False, frame=framed.box, proposed=by_hash(framed.picture)))
     if (second_look and framed_look if screen_look is None else screen_look) and not best:
-        on_screen = _screen_features(seen, size, framed[1] if framed is not None else None)
+        on_screen = _screen_features(seen, framed.box if framed is not None else None)
         if on_screen is not None:
             features, screen = on_screen
             verify_later_look(_Look(features, False, screen=screen, proposed=by_hash(seen.straightened)))
             framed_there = None if best else _framed_on_screen_features(seen, screen)
             if framed_there is not None:
-                verify_later_look(_Look(framed_there[0], False, frame=framed_there[1], screen=screen,
-                                        proposed=by_hash(seen.straightened.crop(seen.page_frame.box))))
+                verify_later_look(_Look(framed_there.features, False, frame=framed_there.box, screen=screen,
+                                        proposed=by_hash(framed_there.picture)))
     if framed_look:
-        searched = [framed[1]] if framed is not None else []
+        searched = [framed.box] if framed is not None else []
         for cell in _cells_to_search(query_image, size, list(best.values()), searched):
-            verify_later_look(_Look(cell[0], False, frame=cell[1], cell=True, proposed=by_hash(in_query(cell[1]))))
+            verify_later_look(_Look(cell.features, False, frame=cell.box, cell=True, proposed=by_hash(cell.picture)))
 
     def copy_looks(look: _Look):
         """The look that found a match, then the whole query at the scales not yet looked at."""
@@ -684,15 +677,15 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
             looks.append((scale, _query_features(query_image, size, scale)))
     framed = _framed_features(query_image, size)
     if framed is not None:
-        looks.append(("framed", framed[0]))
-    seen = _PhotographedScreen(query_image)
-    on_screen = _screen_features(seen, size)
+        looks.append(("framed", framed.features))
+    seen = _PhotographedScreen(query_image, size)
+    on_screen = _screen_features(seen)
     if on_screen is not None:
         looks.append(("screen", on_screen[0]))
         framed_there = _framed_on_screen_features(seen, on_screen[1])
         if framed_there is not None:
-            looks.append(("framed_on_screen", framed_there[0]))
-    looks += [("cell", features) for features, _ in _cells_to_search(query_image, size, [], [])]
+            looks.append(("framed_on_screen", framed_there.features))
+    looks += [("cell", cell.features) for cell in _cells_to_search(query_image, size, [], [])]
     looks += [(f"{name} mirrored", extract_mirrored(features))
               for name, features in looks if name in MIRRORED_LOOKS]
     return [_figures(name, features, candidate) for name, features in looks]
@@ -709,14 +702,24 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
 class _PhotographedScreen:
     """The screen photographed in a query (screen.screen_picture, in `image`'s pixels), its picture
     straightened, and the picture framed in the page it shows (framing.framed_on_screen): each
-    found once, when first asked for (the screen looks and the page rule, PAGE_PICTURE_SHARE)."""
+    found once, when first asked for (the screen looks and the page rule, PAGE_PICTURE_SHARE).
+    `size` is the query file's, when `image` is a reduced copy of it."""
 
-    def __init__(self, image: Image.Image):
+    def __init__(self, image: Image.Image, size: tuple[int, int]):
         self.image = image
+        self.factor = size[0] / image.width  # from `image`'s pixels to the file's
 
     @cached_property
     def screen(self) -> Screen | None:
         return screen_picture(self.image)
+
+    @cached_property
+    def in_file(self) -> Screen | None:
+        """The screen in the file's pixels."""
+        screen = self.screen
+        if screen is None:
+            return None
+        return Screen(tuple((x * self.factor, y * self.factor) for x, y in screen.corners), screen.share)
 
     @cached_property
     def straightened(self) -> Image.Image:
@@ -726,48 +729,41 @@ class _PhotographedScreen:
     def page_frame(self) -> Frame | None:
         return framed_on_screen(self.straightened)
 
+    @cached_property
+    def page(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The quadrilateral, in the file's pixels, of the picture framed in the page on the screen
+        (a post's photograph on a phone), and that screen's; None when there is no such picture."""
+        if self.screen is None or self.page_frame is None:
+            return None
+        left, top, right, bottom = self.page_frame.box
+        corners = np.float64([[[left, top], [right, top], [right, bottom], [left, bottom]]])
+        return ((cv2.perspectiveTransform(corners, self.screen.to_image())[0] * self.factor).astype(np.float32),
+                np.float32(self.in_file.corners))
 
-def _screen_features(seen: _PhotographedScreen, size: tuple[int, int], frame: list[float] | None = None
+
+def _screen_features(seen: _PhotographedScreen, frame: list[float] | None = None
                      ) -> tuple[LocalFeatures, Screen] | None:
     """The features of the picture on the screen photographed in the query (`seen`), straightened
-    and described at the index's scale, and that screen in the file's pixels (`size`); None when
-    no screen is found, or when it covers `frame` (a box in the file's pixels: the picture framed
-    in the query, which the framed look searched)."""
-    screen = seen.screen
-    if screen is None:
-        return None
-    factor = size[0] / seen.image.width
-    in_file = Screen(tuple((x * factor, y * factor) for x, y in screen.corners), screen.share)
-    if frame is not None and _covers_frame(in_file, frame):
+    and described at the index's scale, and that screen in the file's pixels; None when no screen
+    is found, or when it covers `frame` (a box in the file's pixels: the picture framed in the
+    query, which the framed look searched)."""
+    in_file = seen.in_file
+    if in_file is None or (frame is not None and _covers_frame(in_file, frame)):
         return None
     return _query_features(seen.straightened, in_file.size(), "index"), in_file
 
 
-def _framed_on_screen_features(seen: _PhotographedScreen, screen: Screen
-                               ) -> tuple[LocalFeatures, list[float]] | None:
-    """The features of the picture framed in the page the photographed screen shows (`seen`), and
-    its box in the pixels of `screen`'s straightened picture (Screen.size; `screen` in the file's
-    pixels); None when no picture is framed there."""
+def _framed_on_screen_features(seen: _PhotographedScreen, screen: Screen) -> _Part | None:
+    """The picture framed in the page the photographed screen shows (`seen`), described on its
+    own, its box in the pixels of `screen`'s straightened picture (Screen.size; `screen` in the
+    file's pixels); None when no picture is framed there."""
     frame = seen.page_frame
     return None if frame is None else _part_features(seen.straightened, screen.size(), frame.box)
 
 
-def _page_picture(seen: _PhotographedScreen, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The quadrilateral, in the file's pixels (`size`), of the picture framed in the page on the
-    screen photographed in the query (`seen`: a post's photograph on a phone), and that screen's;
-    None when there is no such picture."""
-    if seen.screen is None or seen.page_frame is None:
-        return None
-    left, top, right, bottom = seen.page_frame.box
-    corners = np.float64([[[left, top], [right, top], [right, bottom], [left, bottom]]])
-    factor = size[0] / seen.image.width
-    return ((cv2.perspectiveTransform(corners, seen.screen.to_image())[0] * factor).astype(np.float32),
-            (np.float64(seen.screen.corners) * factor).astype(np.float32))
-
-
 def _only_around(match: LocalMatch, page: tuple[np.ndarray, np.ndarray] | None) -> bool:
     """Whether a match spreads over the page around the page's picture and beyond its screen (see
-    _page_picture), covering the picture's middle, with its inliers on the screen but fewer than
+    _PhotographedScreen.page), covering the picture's middle, with its inliers on the screen but fewer than
     PAGE_PICTURE_SHARE of them inside the picture (less its edges, PAGE_PICTURE_INNER): it matched
     the page, not the picture."""
     if page is None or not match.correspondences:
@@ -802,17 +798,17 @@ def _covers_frame(screen: Screen, box: list[float]) -> bool:
     return common >= SCREEN_COVERS_FRAME * max(1.0, (x1 - x0) * (y1 - y0))
 
 
-def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> tuple[LocalFeatures, list[float]] | None:
-    """The features of the picture framed in the query (framing.framed_picture) and its box in the
-    file's pixels (`size`), or None when no picture is framed in it."""
+def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> _Part | None:
+    """The picture framed in the query (framing.framed_picture), described on its own, its box in
+    the file's pixels (`size`); None when no picture is framed in it."""
     frame = framed_picture(query_image)
     return None if frame is None else _part_features(query_image, size, frame.box)
 
 
 def _cells_to_search(query_image: Image.Image, size: tuple[int, int], matches: list[LocalMatch],
-                     searched: list[list[float]]) -> list[tuple[LocalFeatures, list[float]]]:
-    """The features of each picture of a collage in the query (collage.collage_cells) and its box
-    in the file's pixels, but for cells whose centre lies in a match's quadrilateral or in a box
+                     searched: list[list[float]]) -> list[_Part]:
+    """Each picture of a collage in the query (collage.collage_cells), described on its own, its
+    box in the file's pixels, but for cells whose centre lies in a match's quadrilateral or in a box
     already `searched` (in the file's pixels): those pictures are found, or were looked for."""
     found = [np.float32(m.quad_in_query) for m in matches]
     factor = size[0] / query_image.width
@@ -827,14 +823,23 @@ def _cells_to_search(query_image: Image.Image, size: tuple[int, int], matches: l
     return parts
 
 
-def _part_features(query_image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]
-                   ) -> tuple[LocalFeatures, list[float]]:
-    """The features of one part of the query (`box` in `query_image`'s pixels: a framed picture,
-    a collage's cell, the picture framed in a straightened screen), described on its own, and
-    that box in the pixels of `size` (the file's, or the straightened screen's at the file's scale)."""
+class _Part(NamedTuple):
+    """One part of a query that a later look searches on its own: a framed picture, a collage's
+    cell, the picture framed in a straightened screen."""
+
+    features: LocalFeatures
+    box: list[float]  # in the pixels of the file, or of the straightened screen at the file's scale
+    picture: Image.Image  # the part's pixels, for its global hash (search, `propose`)
+
+
+def _part_features(query_image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]) -> _Part:
+    """One part of the query (`box` in `query_image`'s pixels), described on its own, and that box
+    in the pixels of `size` (the file's, or the straightened screen's at the file's scale)."""
     in_file = [v * size[0] / query_image.width for v in box]
-    return extract(query_image.crop(box), for_query=True, keep_working=True,
-                   original_size=(round(in_file[2] - in_file[0]), round(in_file[3] - in_file[1]))), in_file
+    picture = query_image.crop(box)
+    return _Part(extract(picture, for_query=True, keep_working=True,
+                         original_size=(round(in_file[2] - in_file[0]), round(in_file[3] - in_file[1]))),
+                 in_file, picture)
 
 
 def _figures(look: str, query: LocalFeatures, candidate: LocalFeatures) -> LookFigures:
