@@ -277,6 +277,24 @@ PAGE_ON_SCREEN = 0.8
 # tests/test_local_match.py's photographed posts 83-91%; a crop of a photograph in which
 # screen_picture found a screen that is none has its inliers all over the crop.
 PAGE_INLIERS_ON_SCREEN = 0.7
+# Two phone photos of posts of one app share the phone's interface (status bar, headers, avatars,
+# button rows, navigation bar) and body, and at the template's size they agree in blocks and fine
+# detail whatever pictures the posts show (whole-query detail 0.56-0.95 in such false pairs). So a
+# match that spreads beyond the screen photographed in the query (at most PAGE_ON_SCREEN of its
+# outline on it: the original is a photo of a screen too) must also agree in fine detail on what
+# that screen shows: on the picture framed in its page (less its edges, PAGE_PICTURE_INNER), or
+# when none is found on the screen's middle (SCREEN_DETAIL_INNER of it about its centre, without
+# the bars along its edges): MIN_SCREEN_DETAIL_NCC. Tune half (benchmarks/one_app.py's archive of
+# posts; 556 whole-query looks verified beyond the screen): of the same picture, on the page's
+# picture 0.74-1.00 (96), on the screen's middle 0.61-1.00; of another picture, on the page's
+# picture -0.37-0.91 (90% under 0.32; 424), on the screen's middle -0.34-0.93. Two posts of
+# adjacent tiles of one sunset agree at 0.83-0.92. A picture too small in the original's template
+# to compare (_detail_ncc's 50 pixels) cannot vouch for the match either: it is refused.
+MIN_SCREEN_DETAIL_NCC = 0.7
+SCREEN_DETAIL_INNER = 0.8
+# How explain names a look that verify takes and search refuses.
+PAGE_REFUSAL = "matches the page around a photographed post's picture, not the picture"
+SCREEN_REFUSAL = "matches another photographed screen, whose content disagrees"
 
 # A query that matched nothing is looked at again at the index's scale, then at a crop's (search,
 # second_look) only when that changes its working size by more than this from every look made
@@ -515,19 +533,11 @@ def search(
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
 
-    seen = _PhotographedScreen(query_image, size)  # the screen look and the page rule both ask
+    seen = _PhotographedScreen(query_image, size)  # the screen look and the screen rules ask
 
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
-        match = verify(look.features, loaded[item_id], item_id, mirrored=look.mirrored)
-        if match is not None:
-            match.second_look, match.look = look.second, look.name
-            if look.screen is not None:
-                _place_on_screen(match, look.screen, loaded[item_id].original_size, size, look.frame)
-            elif look.frame is not None:
-                _place_in_frame(match, look.frame)
-            if match.inliers < CONSISTENCY_INLIERS and _only_around(match, seen.page):
-                return None
-        return match
+        match = _verify_placed(look, loaded[item_id], item_id, size)
+        return None if match is None or _screen_refusal(match, look, loaded[item_id], seen) else match
 
     def verify_later_look(look: _Look) -> None:
         """A later look, then its mirror image when it found nothing (MIRRORED_LOOKS)."""
@@ -664,31 +674,42 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     scale that gives an earlier look's size again is left out, and the strong look when the
     first has no weak corners): the figures of each and why it is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
-    look decides exactly as verify does (search also refuses a weak match that covers the picture
-    of a photographed post but not with its inliers: PAGE_PICTURE_SHARE)."""
+    look decides exactly as search does, the rules on photographed screens included
+    (PAGE_REFUSAL, SCREEN_REFUSAL)."""
     size = tuple(original_size or query_image.size)
     first = _query_features(query_image, size)
-    looks = [("first", first), ("mirrored", extract_mirrored(first))]
+    looks = [("first", _Look(first, False)), ("mirrored", _Look(extract_mirrored(first), True))]
     if first.weak_corners:
-        looks.append(("strong", _query_features(query_image, size, weak_corners=False)))
+        looks.append(("strong", _Look(_query_features(query_image, size, weak_corners=False), False, strong=True)))
     for scale in ("index", "crop"):
-        sizes = [features.working_size for _, features in looks]
+        sizes = [look.features.working_size for _, look in looks]
         if working_size(query_image.size, for_query=True, **_LOOK_SCALES[scale]) not in sizes:
-            looks.append((scale, _query_features(query_image, size, scale)))
+            looks.append((scale, _Look(_query_features(query_image, size, scale), False, scale=scale)))
     framed = _framed_features(query_image, size)
     if framed is not None:
-        looks.append(("framed", framed.features))
+        looks.append(("framed", _Look(framed.features, False, frame=framed.box)))
     seen = _PhotographedScreen(query_image, size)
     on_screen = _screen_features(seen)
     if on_screen is not None:
-        looks.append(("screen", on_screen[0]))
-        framed_there = _framed_on_screen_features(seen, on_screen[1])
+        features, screen = on_screen
+        looks.append(("screen", _Look(features, False, screen=screen)))
+        framed_there = _framed_on_screen_features(seen, screen)
         if framed_there is not None:
-            looks.append(("framed_on_screen", framed_there.features))
-    looks += [("cell", cell.features) for cell in _cells_to_search(query_image, size, [], [])]
-    looks += [(f"{name} mirrored", extract_mirrored(features))
-              for name, features in looks if name in MIRRORED_LOOKS]
-    return [_figures(name, features, candidate) for name, features in looks]
+            looks.append(("framed_on_screen", _Look(framed_there.features, False, frame=framed_there.box,
+                                                    screen=screen)))
+    looks += [("cell", _Look(cell.features, False, frame=cell.box, cell=True))
+              for cell in _cells_to_search(query_image, size, [], [])]
+    looks += [(f"{name} mirrored", replace(look, features=extract_mirrored(look.features), mirrored=True))
+              for name, look in looks if name in MIRRORED_LOOKS]
+    figures = []
+    for name, look in looks:
+        figure = _figures(name, look.features, candidate)
+        if figure.refusal is None:  # verify takes it: would search, knowing the screen?
+            match = _verify_placed(look, candidate, 0, size)
+            if match is not None:
+                figure.refusal = _screen_refusal(match, look, candidate, seen)
+        figures.append(figure)
+    return figures
 
 
 def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str = "first", *,
@@ -702,7 +723,7 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
 class _PhotographedScreen:
     """The screen photographed in a query (screen.screen_picture, in `image`'s pixels), its picture
     straightened, and the picture framed in the page it shows (framing.framed_on_screen): each
-    found once, when first asked for (the screen looks and the page rule, PAGE_PICTURE_SHARE).
+    found once, when first asked for (the screen looks and _screen_refusal).
     `size` is the query file's, when `image` is a reduced copy of it."""
 
     def __init__(self, image: Image.Image, size: tuple[int, int]):
@@ -759,6 +780,61 @@ def _framed_on_screen_features(seen: _PhotographedScreen, screen: Screen) -> _Pa
     file's pixels); None when no picture is framed there."""
     frame = seen.page_frame
     return None if frame is None else _part_features(seen.straightened, screen.size(), frame.box)
+
+
+def _verify_placed(look: _Look, candidate: LocalFeatures, item_id: int, size: tuple[int, int]
+                   ) -> LocalMatch | None:
+    """verify in one look, the match expressed in the whole query's pixels (`size`, the file's):
+    a framed part's or a screen's geometry carried back into the query."""
+    match = verify(look.features, candidate, item_id, mirrored=look.mirrored)
+    if match is not None:
+        match.second_look, match.look = look.second, look.name
+        if look.screen is not None:
+            _place_on_screen(match, look.screen, candidate.original_size, size, look.frame)
+        elif look.frame is not None:
+            _place_in_frame(match, look.frame)
+    return match
+
+
+def _screen_refusal(match: LocalMatch, look: _Look, candidate: LocalFeatures,
+                    seen: _PhotographedScreen) -> str | None:
+    """Why search refuses a match that verify took, from the screen photographed in the query
+    (`seen`), or None: a weak one (under CONSISTENCY_INLIERS) matches the page around the picture of
+    a photographed post, not the picture (_only_around); a match of the whole query matches
+    another photographed screen whose content disagrees (_screen_content_disagrees)."""
+    if match.inliers < CONSISTENCY_INLIERS and _only_around(match, seen.page):
+        return PAGE_REFUSAL
+    if look.frame is None and look.screen is None and _screen_content_disagrees(match, look, candidate, seen):
+        return SCREEN_REFUSAL
+    return None
+
+
+def _screen_content_disagrees(match: LocalMatch, look: _Look, candidate: LocalFeatures,
+                              seen: _PhotographedScreen) -> bool:
+    """Whether a match of the whole query spreads beyond the screen photographed in it (the original
+    is a photo of a screen too: PAGE_ON_SCREEN) yet disagrees in fine detail on what that screen
+    shows (MIN_SCREEN_DETAIL_NCC): it matched the phone and its interface, not the picture."""
+    screen = seen.in_file
+    if screen is None:
+        return False
+    corners = np.float32(screen.corners)
+    quad = np.float32(match.quad_in_query)
+    on_screen, _ = cv2.intersectConvexConvex(quad, corners) if cv2.isContourConvex(quad) else (0.0, None)
+    if on_screen > PAGE_ON_SCREEN * cv2.contourArea(quad):
+        return False
+    shown, inner = (corners, SCREEN_DETAIL_INNER) if seen.page is None else (seen.page[0], PAGE_PICTURE_INNER)
+    shown = shown.mean(axis=0) + (shown - shown.mean(axis=0)) * inner
+    h_look = np.array(match.homography)  # original -> the (unmirrored) query's pixels
+    if look.mirrored:  # into the mirror image's pixels, which the look's features describe
+        flip = np.array([[-1.0, 0.0, look.features.original_size[0]], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        h_look, shown = flip @ h_look, _project(flip, shown)
+    warped, valid = _warp_query_to_template(look.features, candidate, h_look)
+    template = candidate.template.astype(np.float32)
+    (th, tw), (ow, oh) = template.shape, candidate.original_size
+    in_template = _project(np.linalg.inv(h_look @ _pixel_scale(ow / tw, oh / th)), shown)
+    on_shown = np.zeros((th, tw), np.uint8)
+    cv2.fillPoly(on_shown, [np.int32(np.round(in_template))], 1)
+    return _detail_ncc(template, warped.astype(np.float32), valid & (on_shown > 0)) < MIN_SCREEN_DETAIL_NCC
 
 
 def _only_around(match: LocalMatch, page: tuple[np.ndarray, np.ndarray] | None) -> bool:

@@ -565,8 +565,9 @@ def test_a_part_the_words_miss_is_verified_when_its_global_hash_proposes_it(libr
 def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):
     """Phone photos of posts of one app showing different photographs share the page around the
     photograph (header, account line, buttons, the next post's text) and agree on it; each matches
-    only the photo of its own post. Without the rule on the page's picture (PAGE_PICTURE_SHARE)
-    some match each other."""
+    only the photo of its own post, and none when its own is not indexed. Without the rule on the
+    page's picture (PAGE_PICTURE_SHARE), or on what the screen shows (MIN_SCREEN_DETAIL_NCC), some
+    match each other."""
     from .test_framing import _phone_post
     from .test_screen import KEYSTONE, photographed_screen
 
@@ -582,6 +583,19 @@ def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):
     queries = [photographed_post(n, 10 + i, [[40, 30], [-30, 20], [-10, -15], [20, -5]]) for i, n in enumerate(names)]
     for i, query in enumerate(queries):
         assert [m.item_id for m in search(query, index, stored.get, other_copies=False)] == [i]
+    # explain names the rule that refuses a look verify takes
+    assert local_match.PAGE_REFUSAL in [f.refusal for f in local_match.explain(queries[0], stored[1])]
+    assert local_match.SCREEN_REFUSAL in [f.refusal for f in local_match.explain(queries[0], stored[3])]
+    # without its own post, a post matches no other: later looks match the phone and its interface
+    # strongly (40-49 inliers), and only its content disagrees
+    without_own = []
+    for i, query in enumerate(queries):
+        others = LocalFeatureIndex()
+        others.add_many((j, features) for j, features in stored.items() if j != i)
+        without_own.append((query, others))
+    assert all(search(query, others, stored.get) == [] for query, others in without_own)
+    monkeypatch.setattr(local_match, "MIN_SCREEN_DETAIL_NCC", -1.0)
+    assert any(search(query, others, stored.get) for query, others in without_own)
     monkeypatch.setattr(local_match, "PAGE_PICTURE_SHARE", 0.0)
     assert any(len(search(q, index, stored.get, other_copies=False)) > 1 for q in queries)
 
