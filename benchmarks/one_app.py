@@ -4,8 +4,8 @@
 
 match_quality.py checks re-publications against an archive of photographs, so the interface
 around a picture (status bar, header, avatars, buttons, the navigation bar) is only ever on the
-query's side. Archives in this field hold screenshots and phone photos of posts too, all of one
-few apps, and two posts of one app share their whole interface: a match resting on it is false.
+query's side. Archives in this field hold screenshots and phone photos of posts too, of a few
+apps, and two posts of one app share their whole interface: a match resting on it is false.
 
 This builds, from the photographs of a half (benchmarks/photos.py), an archive of posts only:
 for each photograph of the first set (the half's indexed ones), one screenshot of a post showing
@@ -55,7 +55,7 @@ def main() -> None:
     edits = {**EDITS, **STRESS_EDITS}
     indexed, never = mq.build_sets(args.half)
     work = mq.CACHE / args.half / "one-app"
-    archive = {}  # path -> photograph
+    archive = {}  # a post's folder/name (match_quality._key) -> its photograph
     for photo in indexed:
         for kind in KINDS:
             path = mq._save_made(lambda: edits[kind](photo.image, random.Random(f"{photo.name}-{kind}-archive")),

@@ -594,6 +594,19 @@ def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):
         others.add_many((j, features) for j, features in stored.items() if j != i)
         without_own.append((query, others))
     assert all(search(query, others, stored.get) == [] for query, others in without_own)
+    # the rule reads a mirrored look's features in the mirror image's pixels: a mirrored query's
+    # mirrored look decides as the query's own look does
+    for mirrored in (False, True):
+        query = ImageOps.mirror(queries[0]) if mirrored else queries[0]
+        seen = local_match._PhotographedScreen(query, query.size)
+        strong = local_match._query_features(query, query.size, weak_corners=False)
+        look = local_match._Look(local_match.extract_mirrored(strong) if mirrored else strong, mirrored, strong=True)
+        decided = {}
+        for item in (0, 3):
+            match = local_match._verify_placed(look, stored[item], item, query.size)
+            assert match is not None and match.mirrored == mirrored
+            decided[item] = local_match._screen_content_disagrees(match, look, stored[item], seen)
+        assert decided == {0: False, 3: True}
     monkeypatch.setattr(local_match, "MIN_SCREEN_DETAIL_NCC", -1.0)
     assert any(search(query, others, stored.get) for query, others in without_own)
     monkeypatch.setattr(local_match, "PAGE_PICTURE_SHARE", 0.0)
