@@ -68,16 +68,15 @@ def main() -> None:
             scan(ledger, work / "archive")
         took = time.perf_counter() - start
         con = sqlite3.connect(db)
-        photo_at = {item: archive[mq._key(path)] for item, path in con.execute("SELECT item_id, path FROM sighting")}
+        photo_of = {item: archive[mq._key(path)] for item, path in con.execute("SELECT item_id, path FROM sighting")}
         links = con.execute("SELECT earlier_item_id, later_item_id FROM match_link").fetchall()
         con.close()
-        wrong_links = sum(photo_at[a] != photo_at[b] for a, b in links)
+        wrong_links = sum(photo_of[a] != photo_of[b] for a, b in links)
         print(f"archive: {len(archive)} posts of {len(indexed)} photographs, scanned in {took:.0f} s; "
               f"{len(links)} links, {wrong_links} between posts of different photographs (false)")
         found, false, totals = Counter(), Counter(), Counter()
         listed = []
         with Ledger(db, readonly=True) as ledger:
-            photo_of = {item: archive[mq._key(path)] for path, item in mq._items_by_path(ledger).items()}
             checker = Checker(ledger)
             for group, photos in (("archived", indexed), ("never", never)):
                 for photo in photos:

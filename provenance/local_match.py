@@ -394,8 +394,7 @@ def verify(
     # rotation and scale of the picture itself, i.e. measured before unmirroring
     rotation, scale = _rotation_and_scale(h_orig, candidate.original_size)
     if mirrored:
-        flip = np.array([[-1.0, 0.0, query.original_size[0]], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-        h_orig = flip @ h_orig
+        h_orig = _mirror(query.original_size[0]) @ h_orig
     quad = _project(h_orig, _corners(candidate.original_size))
     pairs = _correspondences(src, dst, query, candidate, mirrored)
     match = LocalMatch(
@@ -818,15 +817,13 @@ def _screen_content_disagrees(match: LocalMatch, look: _Look, candidate: LocalFe
     if screen is None:
         return False
     corners = np.float32(screen.corners)
-    quad = np.float32(match.quad_in_query)
-    on_screen, _ = cv2.intersectConvexConvex(quad, corners) if cv2.isContourConvex(quad) else (0.0, None)
-    if on_screen > PAGE_ON_SCREEN * cv2.contourArea(quad):
+    if not _beyond_screen(np.float32(match.quad_in_query), corners):
         return False
-    shown, inner = (corners, SCREEN_DETAIL_INNER) if seen.page is None else (seen.page[0], PAGE_PICTURE_INNER)
-    shown = shown.mean(axis=0) + (shown - shown.mean(axis=0)) * inner
+    shown = (_shrunk(corners, SCREEN_DETAIL_INNER) if seen.page is None
+             else _shrunk(seen.page[0], PAGE_PICTURE_INNER))
     h_look = np.array(match.homography)  # original -> the (unmirrored) query's pixels
     if look.mirrored:  # into the mirror image's pixels, which the look's features describe
-        flip = np.array([[-1.0, 0.0, look.features.original_size[0]], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        flip = _mirror(look.features.original_size[0])
         h_look, shown = flip @ h_look, _project(flip, shown)
     warped, valid = _warp_query_to_template(look.features, candidate, h_look)
     template = candidate.template.astype(np.float32)
@@ -850,14 +847,25 @@ def _only_around(match: LocalMatch, page: tuple[np.ndarray, np.ndarray] | None) 
     if (cv2.contourArea(quad) < PAGE_BEYOND_PICTURE * cv2.contourArea(picture)
             or cv2.pointPolygonTest(quad, tuple(float(v) for v in middle), False) < 0):
         return False
-    on_screen, _ = cv2.intersectConvexConvex(quad, screen) if cv2.isContourConvex(quad) else (0.0, None)
-    if on_screen > PAGE_ON_SCREEN * cv2.contourArea(quad):
+    if not _beyond_screen(quad, screen):
         return False
     points = [(float(x), float(y)) for _, (x, y) in match.correspondences]
     if _inside(screen, points) < PAGE_INLIERS_ON_SCREEN * len(points):
         return False
-    inner = (middle + (picture - middle) * PAGE_PICTURE_INNER).astype(np.float32)
-    return _inside(inner, points) < PAGE_PICTURE_SHARE * len(points)
+    return _inside(_shrunk(picture, PAGE_PICTURE_INNER), points) < PAGE_PICTURE_SHARE * len(points)
+
+
+def _beyond_screen(quad: np.ndarray, screen: np.ndarray) -> bool:
+    """Whether a match's outline in the query (`quad`) spreads beyond the photographed `screen`:
+    at most PAGE_ON_SCREEN of it lies on the screen (the original shows more than the screen)."""
+    on_screen, _ = cv2.intersectConvexConvex(quad, screen) if cv2.isContourConvex(quad) else (0.0, None)
+    return on_screen <= PAGE_ON_SCREEN * cv2.contourArea(quad)
+
+
+def _shrunk(polygon: np.ndarray, share: float) -> np.ndarray:
+    """`polygon` shrunk to `share` of its size about its middle (its vertices' mean)."""
+    middle = polygon.mean(axis=0)
+    return (middle + (polygon - middle) * share).astype(np.float32)
 
 
 def _inside(polygon: np.ndarray, points: list[tuple[float, float]]) -> int:
@@ -1127,6 +1135,11 @@ def _is_convex(quad: np.ndarray) -> bool:
         a, b, c = quad[i], quad[(i + 1) % 4], quad[(i + 2) % 4]
         signs.append((b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]))
     return all(s > 0 for s in signs)
+
+
+def _mirror(width: float) -> np.ndarray:
+    """The left-right mirror of an image `width` pixels wide, as a homography (its own inverse)."""
+    return np.array([[-1.0, 0.0, width], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
 def _pixel_scale(sx: float, sy: float) -> np.ndarray:
