@@ -76,6 +76,8 @@ def add_files(ledger: Ledger, paths: list[Path], outlet: str, workers: int) -> d
                 continue
             pr = outcome.prints
             item, _ = ledger.add_item(_facts(pr), pr.information, pr.fingerprints, pr.local_record)
+            for part in pr.parts:  # as a scan does (parts.py)
+                ledger.add_part(item.id, part)
             ledger.add_sighting(item.id, outlet=outlet, path=outcome.path)
             ids[outcome.path] = item.id
             if n % 500 == 0:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -116,7 +116,7 @@ class Checker:
             decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
         except MediaError as exc:
             return CheckResult(query, error=exc.reason)
-        prints = fingerprint_image(decoded, local=record is not None, keep_image=True)
+        prints = fingerprint_image(decoded, local=record is not None, keep_image=True, parts=record is not None)
         own = self.ledger.item_by_sha(prints.sha256)
         matches = self.matcher.match(prints, image=decoded.image)
         result = CheckResult(query, [self.view(m) for m in matches])
@@ -181,17 +181,26 @@ class Checker:
 
 def explain_match(ledger: Ledger, query: str, item_id: int) -> list[LookFigures]:
     """How the query image fares against one indexed picture in every look of the local-feature
-    stage: its figures, and why each look refuses it (local_match.explain). It reads that item's
+    stage: its figures, and why each look refuses it (local_match.explain); then against each part
+    of it (the picture framed in it, parts.py: those looks name the part). It reads those items'
     features alone, so it needs no search index loaded. Raises MediaError for a query that cannot
     be decoded, NotFoundError for an item without local features."""
     with ledger.reading():
         blob = ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
+        part_ids = [part.item_id for part in ledger.parts_of(item_id)]
+        part_blobs = ledger.local_features_of(part_ids, local_features.ALGORITHM, local_features.VERSION)
     if blob is None:
         raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "
                             f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "
                             "or outdated item)")
     decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
-    return explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
+    looks = explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
+    for part_id in part_ids:
+        if part_id in part_blobs:
+            features = local_features.LocalFeatures.from_bytes(part_blobs[part_id])
+            looks += [replace(f, part_item_id=part_id)
+                      for f in explain(decoded.image, features, original_size=decoded.size)]
+    return looks
 
 
 def check(

@@ -196,7 +196,8 @@ def reindex(
 
     After an upgrade that changes an algorithm's output (a new version of PDQ, pHash or the
     local features), search compares only values of the new version: until this runs, the items
-    indexed before are invisible to it, and check and scan warn.
+    indexed before are invisible to it, and check and scan warn. Images indexed before parts
+    existed are searched for the picture framed in them (a post's), which is indexed on its own.
 
     Each item is read from a sighting's path whose file still has the item's SHA-256. Resumable
     and safe to re-run, like a scan. Exit 0 when it ran (items without a readable copy are
@@ -227,6 +228,7 @@ def reindex(
             err.print(f"[yellow]keyframe left[/]: item {item_id}: {escape(reason)}")
     s = summary
     out.print(f"outdated items {s.outdated} · re-indexed {s.refreshed} ({s.frames_refreshed} keyframes) · "
+              f"parts found {s.parts_added} · "
               f"no usable copy {len(s.unreadable)} · keyframes left {len(s.frames_left)} · "
               f"index files of other versions removed {len(s.removed_files)}")
 
@@ -310,7 +312,8 @@ def explain_cmd(
 
     For the match an investigator expected and check did not report, or to show how strong a
     reported one is. Every look of the local-feature stage is tried, whether or not check would
-    take it. Exit 0 if some look verifies the pair, 1 if none does, 2 on errors.
+    take it, against the item and against the picture framed in it when that is indexed on its own
+    (a post's picture: "part N"). Exit 0 if some look verifies the pair, 1 if none does, 2 on errors.
     """
     with _ledger(db, create=False, readonly=True) as ledger:
         item_id = resolve_item(ledger, item)
@@ -325,7 +328,8 @@ def explain_cmd(
         for f in looks:
             placed = f.visible_share > 0  # the geometry put the original in the query
             table.add_row(
-                f.look, f"{f.inliers}/{f.descriptor_matches}" if f.inliers else "-",
+                f.look + (f" (part {f.part_item_id})" if f.part_item_id is not None else ""),
+                f"{f.inliers}/{f.descriptor_matches}" if f.inliers else "-",
                 f"{f.visible_share:.0%}" if placed else "-",
                 f"{f.hull_share:.1%}" if placed else "-",
                 f"{round(f.block_share * f.blocks_compared)}/{f.blocks_compared}" if placed else "-",
@@ -369,6 +373,13 @@ _LOOK_TEXT = {"index": "second look, at the index's scale", "crop": "second look
 
 
 def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
+    text = _method_text(method, distance, ev)
+    if ev.get("part"):
+        text += f" (in the picture framed in it, part {ev['part']['item_id']}, at {ev['part']['box']})"
+    return text
+
+
+def _method_text(method: str, distance: float | None, ev: dict) -> str:
     if method == "sha256":
         return "identical bytes"
     if method == "video":

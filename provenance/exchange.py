@@ -202,7 +202,7 @@ def import_hash_list(ledger: Ledger, path: str | os.PathLike, *, source: str, pu
     A hash without a quality, or below PDQ's quality gate, is recorded but matched with nothing
     (PDQ's own rule: such hashes are unreliable).
     """
-    from .matcher import Matcher  # the matcher loads search indexes: only when importing
+    from .matcher import Match, Matcher  # the matcher loads search indexes: only when importing
 
     list_path = Path(path)
     try:
@@ -231,12 +231,12 @@ def import_hash_list(ledger: Ledger, path: str | os.PathLike, *, source: str, pu
         if entry.quality is None or entry.quality < PDQ.min_quality:
             summary.unmatched_low_quality += 1
             continue
-        for hit in matcher.pdq.search([entry.value], PDQ.match_threshold):
-            if hit.item_id == item.id:
-                continue
-            evidence = {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "query_quality": entry.quality,
-                        "transform": "original", "edits": [], "imported": True}
-            summary.new_links += int(ledger.add_link(hit.item_id, item.id, PDQ.name, float(hit.distance), evidence))
+        hits = [Match(hit.item_id, PDQ.name, float(hit.distance), {
+            "threshold": PDQ.match_threshold, "bits": PDQ.bits, "query_quality": entry.quality,
+            "transform": "original", "edits": [], "imported": True})
+            for hit in matcher.pdq.search([entry.value], PDQ.match_threshold) if hit.item_id != item.id]
+        for m in matcher.wholes(hits):  # a hash near a post's picture links the post (parts.py)
+            summary.new_links += int(ledger.add_link(m.item_id, item.id, m.method, m.distance, m.evidence))
         matcher.pdq.add(item.id, entry.value)
     summary.report = refresh(ledger)
     ledger.commit()

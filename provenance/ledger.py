@@ -40,13 +40,17 @@ from .models import (
     SchemaInfo,
     Sighting,
     FrameRecord,
+    PartRecord,
     VideoRecord,
 )
 
 if TYPE_CHECKING:
+    from .parts import PartPrints
     from .video import FramePrints, VideoPrints
 
 DEFAULT_DB = "provenance.db"
+#: schema_info key: images after this item id were indexed before parts existed (migration 0003).
+PARTS_BACKFILL = "parts_backfill"
 ENV_VAR = "PROVENANCE_DB"
 
 
@@ -595,12 +599,16 @@ class Ledger(WorkStore):
         return seen
 
     def counts(self) -> dict[str, int]:
-        """How many rows of each kind the ledger holds."""
+        """How many rows of each kind the ledger holds (items: those of files, keyframes included;
+        parts: pictures cut from them)."""
         from sqlalchemy import func
 
         out = {}
         for name, model in (("items", Item), ("sightings", Sighting), ("outlets", Outlet), ("links", MatchLink)):
             out[name] = self.session.exec(select(func.count()).select_from(model)).one()
+        # A part (parts.py) is an item of the ledger but no file of the archive: counted apart.
+        out["parts"] = self.session.exec(select(func.count()).select_from(PartRecord)).one()
+        out["items"] -= out["parts"]
         return out
 
     # --- video (see video.py) --------------------------------------------------------------------
@@ -702,6 +710,77 @@ class Ledger(WorkStore):
         return list(self.session.exec(
             select(FrameRecord).where(FrameRecord.video_item_id == video_item_id).order_by(FrameRecord.timestamp_s)
         ))
+
+    # --- parts (see parts.py) -------------------------------------------------------------------
+
+    def add_part(self, whole_item_id: int, part: "PartPrints") -> tuple[int, bool]:
+        """Record the picture framed in an indexed item as an item of kind "part", with its
+        fingerprints, local features and a ``part`` row; returns (part item id, newly created).
+        Recording it again (a re-scan) changes nothing."""
+        from .fingerprints import SHA256
+        from .parts import METHOD, VERSION
+
+        p = part.prints
+        item, created = self._get_or_create(Item, {"sha256": p.sha256}, {
+            "kind": "part", "media_format": "part", "width": p.width, "height": p.height, "file_size": 0,
+            "information": round(p.information, 4), "exif_taken_at": None, "exif_json": "{}",
+            "first_indexed_at": utcnow()})
+        if not created:
+            return item.id, False
+        for fp in p.fingerprints:
+            if fp.algorithm != SHA256.name:  # a part's key is not the SHA-256 of any file
+                self.session.add(FingerprintRecord(item_id=item.id, algorithm=fp.algorithm, version=fp.version,
+                                                   value=fp.value, quality=fp.quality))
+        if p.local_record is not None:
+            algorithm, version, blob = p.local_record
+            self.session.add(LocalFeatureRecord(item_id=item.id, algorithm=algorithm, version=version, data=blob))
+        x0, y0, x1, y1 = part.box
+        self.session.add(PartRecord(item_id=item.id, whole_item_id=whole_item_id, x0=x0, y0=y0, x1=x1, y1=y1,
+                                    method=METHOD, version=VERSION))
+        return item.id, True
+
+    def parts_backfill_after(self) -> int | None:
+        """The item id after which images indexed before parts existed still wait for a search for
+        theirs (schema_info ``parts_backfill``, see reindex.py); None when none wait."""
+        value = self.session.exec(select(SchemaInfo.value).where(SchemaInfo.key == PARTS_BACKFILL)).first()
+        return None if value is None else int(value)
+
+    def set_parts_backfill(self, after: int | None) -> None:
+        """Move the parts backfill's mark on to an item id; None removes it (all searched)."""
+        row = self.session.get(SchemaInfo, PARTS_BACKFILL)
+        if after is None:
+            if row is not None:
+                self.session.delete(row)
+        elif row is None:
+            self.session.add(SchemaInfo(key=PARTS_BACKFILL, value=str(after)))
+        else:
+            row.value = str(after)
+
+    def images_wanting_parts(self, after: int, local: tuple[str, str], limit: int | None = None) -> list[int]:
+        """Ids of the images after an item id that hold local features of this (algorithm,
+        version): those the parts backfill searches (a hashed-only image gets its parts from the
+        scan that completes it)."""
+        L = LocalFeatureRecord
+        stmt = (select(Item.id).where(Item.kind == "image", Item.id > after,
+                                      exists().where(L.item_id == Item.id, L.algorithm == local[0],
+                                                     L.version == local[1]))
+                .order_by(Item.id))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [int(i) for i in self.session.exec(stmt)]
+
+    def parts_by_item(self, item_ids: Iterable[int]) -> dict[int, PartRecord]:
+        """The part rows of those of these items that are parts, by item id."""
+        found: dict[int, PartRecord] = {}
+        for chunk in _chunks(sorted(set(item_ids)), 500):
+            for row in self.session.exec(select(PartRecord).where(PartRecord.item_id.in_(chunk))):
+                found[row.item_id] = row
+        return found
+
+    def parts_of(self, whole_item_id: int) -> list[PartRecord]:
+        """The parts cut from one item."""
+        return list(self.session.exec(
+            select(PartRecord).where(PartRecord.whole_item_id == whole_item_id).order_by(PartRecord.item_id)))
 
     def video(self, item_id: int) -> VideoRecord | None:
         """The video facts and track of an item of kind "video"."""

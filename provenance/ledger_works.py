@@ -272,10 +272,11 @@ class WorkStore:
     def backfill_works(self) -> WorkChanges:
         """Give every item that has no work one (ledgers from before works, bulk loads)."""
         self.session.flush()
-        # Video keyframes (kind "frame") take no part in works: links name their video instead.
+        # Video keyframes (kind "frame") and parts of pictures (kind "part") take no part in works:
+        # links name their video, or the picture the part was cut from, instead.
         orphans = [i for (i,) in self.session.execute(
             select(Item.id).outerjoin(WorkMember, WorkMember.item_id == Item.id)
-            .where(WorkMember.item_id.is_(None), Item.kind != "frame")
+            .where(WorkMember.item_id.is_(None), Item.kind.not_in(("frame", "part")))
         )]
         if not orphans:
             return WorkChanges()

@@ -658,6 +658,8 @@ class LookFigures:
     blocks_compared: int = 0
     block_share: float = 0.0
     detail_ncc: float = 0.0
+    #: When the look was tried against a part of the indexed item (parts.py), that part's item id.
+    part_item_id: int | None = None
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict of every field."""
@@ -1271,7 +1273,7 @@ def _warp_from_pyramid(levels: list[np.ndarray], mapping: np.ndarray, size: tupl
 def _blocks(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """(rows, cols, BLOCK*BLOCK) blocks of a 2-D array, starting BLOCK_INSET in."""
     cut = array[BLOCK_INSET:BLOCK_INSET + rows * BLOCK, BLOCK_INSET:BLOCK_INSET + cols * BLOCK]
-    return cut.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    return cut.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3).reshape(rows, cols, BLOCK * BLOCK)
 
 
 def _block_agreement(query: LocalFeatures, candidate: LocalFeatures, h_orig: np.ndarray):

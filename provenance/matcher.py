@@ -31,6 +31,7 @@ from .index import HashIndex
 from .index_store import LocalIndexFile, pdq_file, phash_file
 from .ledger import Ledger
 from .media import hash_picture
+from .parts import fold_parts
 from .prints import ImagePrints
 from .video_match import QueryView, VideoFrames
 
@@ -147,6 +148,17 @@ class Matcher:
 
     # --- matching ----------------------------------------------------------------------------
 
+    def wholes(self, matches: list[Match]) -> list[Match]:
+        """Matches on parts (the picture framed in an indexed item) as matches on their whole items."""
+        if not matches:
+            return matches
+        ids = {m.item_id for m in matches} | {m.evidence["found_via"] for m in matches if m.evidence.get("found_via")}
+        parts = self.ledger.parts_by_item(ids)
+        if not parts:
+            return matches
+        wholes = self.ledger.items({p.whole_item_id for p in parts.values()})
+        return fold_parts(matches, parts, {i: (item.width, item.height) for i, item in wholes.items()})
+
     def _near_by_hash(self, picture: Image.Image) -> list[local_match.Proposal]:
         return near_by_hash(self.pdq, picture, self.local.index)
 
@@ -201,33 +213,37 @@ class Matcher:
         verified: set[int] = set()  # items the local-feature stage verified
         pdq_pending: list[Match] = []  # not alone: offered once local features agree
         if pdq is not None and (pdq.quality or 0) >= PDQ.min_quality:
-            for hit in self.pdq.search(prints.pdq_dihedral, PDQ.match_threshold):
-                alone = ((hit.distance <= PDQ_ALONE_MAX and hit.variant in PDQ_ALONE_VARIANTS)
-                         or not (local_stage or local_later))
-                (offer if alone else pdq_pending.append)(Match(hit.item_id, "pdq", float(hit.distance), {
-                    "threshold": PDQ.match_threshold,
-                    "bits": PDQ.bits,
-                    "query_quality": pdq.quality,
-                    "indexed_quality": self.ledger.fingerprint_quality(hit.item_id, PDQ.name, PDQ.version),
-                    "transform": _DIHEDRAL_NAMES[hit.variant],
-                    "edits": [] if hit.variant == 0 else [_DIHEDRAL_NAMES[hit.variant]],
-                }))
+            hits = self.pdq.search(prints.pdq_dihedral, PDQ.match_threshold)
+            alone = [(hit.distance <= PDQ_ALONE_MAX and hit.variant in PDQ_ALONE_VARIANTS)
+                     or not (local_stage or local_later) for hit in hits]
+            hit_matches = self.wholes([Match(hit.item_id, "pdq", float(hit.distance), {
+                "threshold": PDQ.match_threshold,
+                "bits": PDQ.bits,
+                "query_quality": pdq.quality,
+                "indexed_quality": self.ledger.fingerprint_quality(hit.item_id, PDQ.name, PDQ.version),
+                "transform": _DIHEDRAL_NAMES[hit.variant],
+                "edits": [] if hit.variant == 0 else [_DIHEDRAL_NAMES[hit.variant]],
+            }) for hit in hits])
+            for m, is_alone in zip(hit_matches, alone):
+                (offer if is_alone else pdq_pending.append)(m)
 
         if local_stage:
             query = mirrored = None
             if prints.query is not None:
                 query, mirrored = prints.query.unpack(image)
-            for lm in local_match.search(image, self.local.index, self.local.loader, query=query,
-                                         query_mirrored=mirrored, prefetch=self.local.prefetch,
-                                         second_look=second_look, framed_look=framed_look,
-                                         screen_look=screen_look,
-                                         other_copies=other_copies,
-                                         original_size=(prints.width, prints.height),
-                                         propose=self._near_by_hash):
-                ev = lm.to_evidence()
-                ev["query_size"] = [prints.width, prints.height]
-                offer(Match(lm.item_id, "orb", float(lm.inliers), ev))
-                verified.add(lm.item_id)
+            local = local_match.search(image, self.local.index, self.local.loader, query=query,
+                                       query_mirrored=mirrored, prefetch=self.local.prefetch,
+                                       second_look=second_look, framed_look=framed_look,
+                                       screen_look=screen_look,
+                                       other_copies=other_copies,
+                                       original_size=(prints.width, prints.height),
+                                       propose=self._near_by_hash)
+            size = [prints.width, prints.height]
+            orb = [Match(lm.item_id, "orb", float(lm.inliers), {**lm.to_evidence(), "query_size": size})
+                   for lm in local]
+            for m in self.wholes(orb):
+                offer(m)
+                verified.add(m.item_id)
         for m in pdq_pending:
             if m.item_id in verified:
                 m.evidence["corroborated_by"] = "orb"

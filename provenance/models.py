@@ -28,7 +28,8 @@ from sqlmodel import Field, SQLModel
 #: 3: video (video, frame): items of kind "video" and their keyframes, items of kind "frame".
 #: 4: (algorithm, version, item_id) indexes on fingerprint (replacing the one on algorithm alone)
 #:    and local_features: the items an older version fingerprinted (reindex.py) are an index range.
-SCHEMA_VERSION = 4
+#: 5: part: the picture framed in an indexed image (a post's photo), an item of kind "part".
+SCHEMA_VERSION = 5
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -284,3 +285,29 @@ class FrameRecord(SQLModel, table=True):
     #: The keyframe's tiny grey thumbnail (video.TINY_SIDE squared bytes), searched by
     #: video_match.VideoFrames.search_thumbs when local features cannot find a still's moment.
     tiny: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+# --- parts: the picture framed in an indexed image, searched on its own -----------------------
+# Written only through ledger.add_part; see parts.py.
+
+
+class PartRecord(SQLModel, table=True):
+    """A part: an item of kind "part", fingerprinted as an image, cut from an indexed image.
+
+    The picture framed in a social-media post's screenshot, for example, is a small share of the
+    whole, so the whole's features and template say little about it; indexed as its own item it
+    is found by another post of it. Parts have no sightings and no work of their own; matches on
+    them are reported as matches on their whole item (parts.fold_parts).
+    """
+
+    __tablename__ = "part"
+    item_id: int = Field(foreign_key="item.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    whole_item_id: int = Field(foreign_key="item.id", index=True)
+    #: Where the part lies in the whole: its box (x0, y0, x1, y1) in the whole file's pixels.
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    #: How the part was found, and that method's version (parts.METHOD, parts.VERSION).
+    method: str = Field(max_length=32)
+    version: str = Field(max_length=16)

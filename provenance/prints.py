@@ -15,6 +15,7 @@ from . import local_features
 from .errors import MediaError
 from .fingerprints import PDQ, PHash, SHA256, Fingerprint, information_score, is_low_information
 from .media import QUERY_WORKING_SIDE, DecodedImage, ExifFacts, decode_image, decode_with_larger, read_file
+from .parts import PartPrints, find_parts
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -83,6 +84,8 @@ class ImagePrints:
     decoded: DecodedImage | None = field(default=None, repr=False)
     #: Precomputed query-side local features (scan workers), used by ``Matcher.match``.
     query: QueryFeatures | None = field(default=None, repr=False)
+    #: The picture framed in the image, fingerprinted on its own (parts.py), when it has one.
+    parts: list[PartPrints] = field(default_factory=list, repr=False)
 
     def get(self, algorithm: str) -> Fingerprint | None:
         """This image's fingerprint of one algorithm."""
@@ -97,8 +100,11 @@ class ImagePrints:
 
 
 def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: bool = False,
-                      query: bool = False, grey: Image.Image | None = None) -> ImagePrints:
+                      query: bool = False, grey: Image.Image | None = None, parts: bool = False) -> ImagePrints:
     """Compute every fingerprint of a decoded image (local features only when asked).
+
+    ``parts`` (with ``local``) also finds and fingerprints the picture framed in it (parts.py), for
+    an image that is indexed.
 
     ``query=True`` also computes the query-side local features that matching the image against
     the ledger needs (:class:`QueryFeatures`), unless the image is too poor in information to be
@@ -119,6 +125,9 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
     query_features = None
     if query and not is_low_information(information):
         query_features = QueryFeatures.compute(decoded.image, decoded.size)
+    found_parts = []
+    if parts and local and not is_low_information(information):
+        found_parts = find_parts(decoded)
     return ImagePrints(
         name=decoded.name,
         sha256=decoded.sha256,
@@ -133,6 +142,7 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
         local_blob=blob,
         decoded=decoded if keep_image else None,
         query=query_features,
+        parts=found_parts,
     )
 
 
@@ -154,7 +164,7 @@ class FileOutcome:
 QUERY_LOOK_GAIN = 1.5
 
 
-def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = False) -> FileOutcome:
+def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = False, parts: bool = True) -> FileOutcome:
     """Read, decode and fingerprint one file; a bad file becomes an outcome with its error.
 
     ``keep_image`` keeps a decoded image on the prints, and computes the query-side local
@@ -163,7 +173,8 @@ def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = Fal
     fingerprints always come from the working image (and its hash picture); the query side sees
     the file as a check would (``_wants_larger_look``). ``hashes_only`` computes an image's
     global hashes alone, from a decode that skips the working image (``scan --hashes-only``); a
-    video is fingerprinted whole.
+    video is fingerprinted whole. ``parts`` also finds and fingerprints the picture framed in an
+    image (parts.py), from the larger decode when there is one.
     """
     from .video import fingerprint_video, is_video_file  # imported late: video.py imports this module
 
@@ -176,12 +187,15 @@ def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = Fal
             decoded = decode_image(data, name=path, hashes_only=True)
             return FileOutcome(path, fingerprint_image(decoded, local=False), None, st.st_size, st.st_mtime_ns)
         if not keep_image:
-            return FileOutcome(path, fingerprint_image(decode_image(data, name=path)), None, st.st_size, st.st_mtime_ns)
+            prints = fingerprint_image(decode_image(data, name=path), parts=parts)
+            return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
         decoded, larger = decode_with_larger(data, path, QUERY_WORKING_SIDE)
         prints = fingerprint_image(decoded, keep_image=True)
         if not is_low_information(prints.information):
             look = larger() if _wants_larger_look(decoded) else decoded
             prints.decoded, prints.query = look, QueryFeatures.compute(look.image, look.size)
+            if parts:  # from the larger decode: more of the part's pixels
+                prints.parts = find_parts(look)
         return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
     except MediaError as exc:
         return FileOutcome(path, None, exc.reason)

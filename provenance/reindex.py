@@ -9,6 +9,11 @@ fingerprinted before it are invisible to that algorithm until they are fingerpri
   computes the current prints and replaces the old rows. A video is decoded again and each
   keyframe item takes the prints of the keyframe at its moment.
 
+A ledger that held images before parts existed (parts.py, migration 0003) carries a mark
+(schema_info ``parts_backfill``): the images after its item id were never searched for the picture
+framed in them. ``reindex`` reads those too, records their parts, and moves the mark on with
+each batch; it removes the mark when every image has been searched.
+
 It runs in batches, each one transaction, so an interrupted run loses nothing and a re-run goes
 on where it stopped. Links, works and sightings are left as they are: a link's evidence stays
 what it was when the link was found. Fingerprinting can run in worker processes, as in a scan.
@@ -48,6 +53,7 @@ class ReindexSummary:
     outdated: int = 0  # items found outdated at the start (keyframes count with their video)
     refreshed: int = 0  # image and video items given the current prints
     frames_refreshed: int = 0  # keyframe items among them
+    parts_added: int = 0  # parts found in images indexed before parts existed (parts.py)
     unreadable: list[tuple[int, str]] = field(default_factory=list)  # (item id, why no copy was usable)
     frames_left: list[tuple[int, str]] = field(default_factory=list)  # keyframes no longer taken
     removed_files: list[str] = field(default_factory=list)  # index files of other versions, deleted
@@ -58,6 +64,7 @@ class ReindexSummary:
             "outdated": self.outdated,
             "refreshed": self.refreshed,
             "frames_refreshed": self.frames_refreshed,
+            "parts_added": self.parts_added,
             "unreadable": [{"item_id": i, "reason": r} for i, r in self.unreadable],
             "frames_left": [{"item_id": i, "reason": r} for i, r in self.frames_left],
             "removed_files": self.removed_files,
@@ -66,10 +73,20 @@ class ReindexSummary:
 
 
 def outdated_items(ledger: Ledger, limit: int | None = None) -> list[int]:
-    """Ids of the items (and keyframe items) that hold prints of an older algorithm version."""
-    hashes, local, track = current_versions()
+    """Ids of the items (and keyframe items) that hold prints of an older algorithm version, and
+    of the images indexed before parts existed that wait for a search for theirs."""
     with ledger.reading():
-        return ledger.outdated_item_ids(hashes, local, track, limit=limit)
+        outdated, wanting_parts = _outdated(ledger, limit)
+    return sorted(outdated | wanting_parts)[:limit]
+
+
+def _outdated(ledger: Ledger, limit: int | None = None) -> tuple[set[int], set[int]]:
+    """(items holding prints of an older version, images waiting for a search for their parts)."""
+    hashes, local, track = current_versions()
+    outdated = set(ledger.outdated_item_ids(hashes, local, track, limit=limit))
+    after = ledger.parts_backfill_after()
+    wanting_parts = set() if after is None else set(ledger.images_wanting_parts(after, local, limit=limit))
+    return outdated, wanting_parts
 
 
 def has_outdated(ledger: Ledger) -> bool:
@@ -94,15 +111,23 @@ def reindex(
     """
     summary = ReindexSummary()
     with ledger.reading():
-        units = _file_items(ledger, outdated_items(ledger))
+        outdated, wanting_parts = _outdated(ledger)
+        backfill = ledger.parts_backfill_after() is not None
+        units = _file_items(ledger, outdated | wanting_parts)
     summary.outdated = sum(len(frames) or 1 for frames in units.values())
     if on_total:
         on_total(summary.outdated)
     with batched_run(workers, ledger.rollback, summary) as pool:
         ids = sorted(units)
         for start in range(0, len(ids), batch_size):
-            _reindex_batch(ledger, ids[start:start + batch_size], units, pool, summary, progress)
+            batch = ids[start:start + batch_size]
+            _reindex_batch(ledger, batch, units, pool, summary, progress, outdated, wanting_parts)
+            if backfill:  # every image up to this one was searched for parts: an interrupted run goes on from here
+                ledger.set_parts_backfill(batch[-1])
             ledger.commit()
+    if backfill:
+        ledger.set_parts_backfill(None)
+        ledger.commit()
     if units:
         with ledger.reading():
             Matcher(ledger).save()  # the current indexes take the new rows now, not at the next check
@@ -111,8 +136,11 @@ def reindex(
 
 
 def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]], pool,
-                   summary: ReindexSummary, progress: Callable[[int], None] | None) -> None:
-    """Fingerprint one batch of file items again (in the pool when there is one) and record it."""
+                   summary: ReindexSummary, progress: Callable[[int], None] | None,
+                   outdated: set[int], wanting_parts: set[int]) -> None:
+    """Fingerprint one batch of file items again (in the pool when there is one) and record it:
+    the current prints of those outdated (or of their keyframes), the parts of those waiting for a
+    search for them."""
     copies, known = ledger.copies_of(batch), ledger.items(batch)
     hashes, local, _ = current_versions()
     local_versions = ledger.local_feature_versions(batch, local[0])
@@ -127,8 +155,9 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
             # version is stored (an item a hashes-only scan left without them stays so: the scan
             # that completes it also matches it).
             versions = local_versions.get(item_id, set())
-            hashes_only = not versions or local[1] in versions
-            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, []), hashes_only))
+            parts = item_id in wanting_parts
+            hashes_only = (not versions or local[1] in versions) and not parts  # parts need the working image
+            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, []), hashes_only, parts))
     for item_id, outcome, why in pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs):
         if outcome is None:
             summary.unreadable.append((item_id, why))
@@ -136,8 +165,11 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
             _replace_video(ledger, item_id, outcome, units[item_id], summary)
         else:
             p = outcome.prints
-            ledger.replace_prints(item_id, p.information, p.fingerprints, p.local_record, hashes, local)
-            summary.refreshed += 1
+            if item_id in outdated:
+                ledger.replace_prints(item_id, p.information, p.fingerprints, p.local_record, hashes, local)
+                summary.refreshed += 1
+            for part in p.parts:
+                summary.parts_added += int(ledger.add_part(item_id, part)[1])
         if progress:
             progress(len(units[item_id]) or 1)
 
@@ -157,15 +189,15 @@ def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> dict[int, list[int]]
     return units
 
 
-def _fingerprint_copy(job: tuple[int, str, list[str], bool]) -> tuple[int, FileOutcome | None, str]:
+def _fingerprint_copy(job: tuple[int, str, list[str], bool, bool]) -> tuple[int, FileOutcome | None, str]:
     """(item id, the prints of the first copy whose SHA-256 is the item's, or None and why); an
-    image's global hashes alone when the job says so."""
-    item_id, sha256, paths, hashes_only = job
+    image's global hashes alone, or its parts too, when the job says so."""
+    item_id, sha256, paths, hashes_only, parts = job
     if not paths:
         return item_id, None, "no path recorded for it"
     reasons = []
     for path in paths:
-        outcome = fingerprint_file(path, keep_image=False, hashes_only=hashes_only)
+        outcome = fingerprint_file(path, keep_image=False, hashes_only=hashes_only, parts=parts)
         if outcome.error is not None:
             reasons.append(f"{path}: {outcome.error}")
             continue

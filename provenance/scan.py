@@ -167,6 +167,10 @@ class Recorder:
                                      local_later=self.hashes_only)
         linked = self._link(item.id, outcome.path, claims, matches)
         self.matcher.add(item.id, prints, hashes=status == "new")  # a completed item's hashes are in already
+        for part in prints.parts:  # the picture framed in it, findable on its own (parts.py)
+            part_id, created = self.ledger.add_part(item.id, part)
+            if created:
+                self.matcher.add(part_id, part.prints)
         return linked
 
     def record_video(self, outcome: FileOutcome, claims: list[Claim]) -> list[Match]:

@@ -825,9 +825,10 @@ def match_video(matcher: "Matcher", video: VideoPrints, *, exclude: set[int] | N
         step = max(1, int(round(1.0 / (LOOKUPS_PER_SECOND * _period(track.times)))))
         for k in np.flatnonzero(track.informative)[::step]:
             queries = [_hex(track.hashes[k])] + ([_hex(track.mirrored[k])] if track.mirrored is not None else [])
-            for hit in matcher.pdq.search(queries, LOOKUP_DISTANCE):
-                ev = {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "found_by": "track sample"}
-                raw.append((float(track.times[k]), Match(hit.item_id, "pdq", float(hit.distance), ev), True))
+            hits = [Match(hit.item_id, "pdq", float(hit.distance),
+                          {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "found_by": "track sample"})
+                    for hit in matcher.pdq.search(queries, LOOKUP_DISTANCE)]
+            raw.extend((float(track.times[k]), m, True) for m in matcher.wholes(hits))  # parts: their posts
     frames = frames_known.parents({m.item_id for _, m, _ in raw})
     proposals: dict[int, list[float]] = defaultdict(list)
     stills: dict[int, list[tuple[float, Match]]] = defaultdict(list)
@@ -866,7 +867,8 @@ def _still_in_video(item_id: int, hits: list[tuple[float, "Match"]], track: Trac
     """An indexed picture found at keyframes of the query video, at its moment(s) in it."""
     from .matcher import Match
 
-    signature = _stored_signature(matcher.ledger, item_id)
+    part = hits[0][1].evidence.get("part")  # found through the picture framed in it: that picture's
+    signature = _stored_signature(matcher.ledger, part["item_id"] if part else item_id)
     moments = []
     for group in _groups([(m, t, None, None) for t, m in hits]):
         best, key_t = min(((h[0], h[1]) for h in group), key=lambda x: _strength(x[0]))

@@ -59,7 +59,12 @@ def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.Pa
     if looked_in:
         pts = [(x * qx, _HEADER + y * qx) for x, y in looked_in]
         draw.line(pts + [pts[0]], fill=_LOOKED_IN, width=2)
-    quad = ev.get("quad_in_query")
+    part = ev.get("part") or {}
+    if part.get("box"):  # found through the picture framed in the original: outline that picture
+        x0, y0, x1, y1 = part["box"]
+        draw.rectangle((ox + x0 * oxs, _HEADER + y0 * oxs, ox + x1 * oxs, _HEADER + y1 * oxs), outline=_LOOKED_IN,
+                       width=2)
+    quad = part.get("quad_in_query") or ev.get("quad_in_query")
     if quad:
         pts = [(x * qx, _HEADER + y * qx) for x, y in quad]
         draw.line(pts + [pts[0]], fill=_OUTLINE, width=4)
@@ -100,6 +105,8 @@ def _caption(m: MatchView) -> str:
             text += " · found in one picture of the collage (blue)"
         elif ev.get("framed_in"):
             text += " · found in the frame (blue)"
+        if ev.get("part"):
+            text += " · in its framed picture (blue)"
         return text
     if m.method in ("pdq", "phash"):
         return f"{m.method}: distance {m.distance:.0f} of {ev.get('bits')} bits (threshold {ev.get('threshold')})"

@@ -36,7 +36,7 @@ def test_items_are_keyed_by_sha256_and_sightings_are_idempotent(db_url):
         _, c3 = led.add_sighting(item.id, outlet="sana", url="u2", path="/b")
         led.commit()
         assert (c1, c2, c3) == (True, False, True)
-        assert led.counts() == {"items": 1, "sightings": 2, "outlets": 2, "links": 0}
+        assert led.counts() == {"items": 1, "sightings": 2, "outlets": 2, "links": 0, "parts": 0}
         views = led.sightings([item.id])
         assert [v.outlet for v in views] == ["amaq", "sana"]  # dated first
         assert views[0].published_at == when

@@ -808,3 +808,14 @@ def test_a_blocks_slope_is_fitted_to_its_pixels_inside_the_query():
     block[weight == 0] = rng.uniform(-200, 200, int((weight == 0).sum()))
     rest = local_match._without_slope(block[None, None], weight[None, None])[0, 0]
     assert np.abs(rest[weight > 0]).max() < 1e-2
+
+
+def test_a_strip_too_thin_for_one_block_row_is_compared_on_no_blocks():
+    """A template of a wide strip (a banner, a thin part) holds no whole row of blocks: the
+    appearance check compares none (and verify refuses for too few blocks) instead of failing."""
+    strip = photo("astronaut").resize((1400, 512)).crop((0, 200, 1400, 300))
+    candidate = LocalFeatures.from_bytes(extract(strip).to_bytes())
+    assert candidate.template.shape[0] < 2 * local_match.BLOCK
+    query = extract(strip, for_query=True, keep_working=True)
+    share, compared, *_ = local_match._block_agreement(query, candidate, np.eye(3))
+    assert (share, compared) == (0.0, 0)

@@ -86,7 +86,7 @@ def test_pre_alembic_ledger_is_stamped_and_keeps_its_rows(db_url):
     with Ledger(db_url) as led:
         assert led.schema_before.revisions == () and led.schema_before.schema_version == 3
         assert led.schema_after.revisions == (migrate.head(),)  # stamped at the baseline, then upgraded
-        assert led.counts() == {"items": 1, "sightings": 1, "outlets": 1, "links": 0}
+        assert led.counts() == {"items": 1, "sightings": 1, "outlets": 1, "links": 0, "parts": 0}
         assert led.created_at == CREATED
         assert led.session.get(SchemaInfo, "works_backfill") is None  # schema 3 has works
     assert _diff(db_url) == []

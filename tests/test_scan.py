@@ -126,7 +126,7 @@ def test_interrupted_scan_resumes_without_loss_or_duplicates(tmp_path):
         # batch 1 (notes.txt + three originals) committed; batch 2 was rolled back
         assert led.counts()["items"] == 3
         s = scan(led, tmp_path / "arch", manifest=manifest, batch_size=4)
-        assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3}
+        assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3, "parts": 0}
         assert s.unchanged == 3
 
 
@@ -261,7 +261,7 @@ def test_two_scans_racing_on_one_ledger_record_everything_once(db_url, tmp_path)
     assert sum(s["new_sightings"] for s in summaries) == 8
     assert sum(s["new_links"] for s in summaries) == 3
     with Ledger(db_url) as led:
-        assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3}
+        assert led.counts() == {"items": 8, "sightings": 8, "outlets": 3, "links": 3, "parts": 0}
 
 
 def test_scan_links_a_picture_found_only_in_its_frame(tmp_path):

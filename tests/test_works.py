@@ -217,7 +217,7 @@ def test_ledger_from_before_works_is_upgraded(tmp_path):
         dup_link(led, a, b)
         commit(led)
     con = sqlite3.connect(path)  # what a schema-1 ledger looks like: no works, no video, no Alembic
-    for table in ("chain_edge", "work_event", "note", "work_member", "work", "frame", "video", "alembic_version"):
+    for table in ("chain_edge", "work_event", "note", "work_member", "work", "frame", "video", "part", "alembic_version"):
         con.execute(f"DROP TABLE {table}")
     con.execute("UPDATE schema_info SET value='1' WHERE key='schema_version'")
     con.commit()

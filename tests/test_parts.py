@@ -1,0 +1,213 @@
+"""Parts: the picture framed in an indexed post, indexed on its own and reported as the post."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from provenance import Ledger, parts, scan
+from provenance.check import Checker
+from provenance.matcher import Match
+from provenance.media import decode_image
+from provenance.models import PartRecord
+
+from .conftest import jpeg_bytes, photo, save
+from .test_framing import _phone_post
+
+DARK = ((21, 32, 43), (230, 230, 230))
+#: The part of the photograph (451 x 300) another post shows: its top-left 60%.
+CROP = (0, 0, 271, 180)
+
+
+def _decoded(image: Image.Image):
+    return decode_image(jpeg_bytes(image), name="post.jpg", working_side=2400)
+
+
+def test_the_picture_framed_in_a_post_is_a_part_and_a_photograph_has_none():
+    post, box = _phone_post(photo("chelsea"))
+    found = parts.find_parts(_decoded(post))
+    assert len(found) == 1
+    assert all(abs(a - b) <= 12 for a, b in zip(found[0].box, box)), (found[0].box, box)
+    part = found[0].prints
+    assert (part.width, part.height) == (found[0].box[2] - found[0].box[0], found[0].box[3] - found[0].box[1])
+    assert part.local_blob is not None and part.get("pdq") is not None
+    assert part.sha256 == parts.part_key(_decoded(post).sha256, found[0].box)
+    assert parts.find_parts(_decoded(photo("chelsea"))) == []
+    # a picture that fills most of its page (bars above and below) has enough of the whole already
+    letterboxed = Image.new("RGB", (1200, 900), (0, 0, 0))
+    letterboxed.paste(photo("coffee").resize((1200, 700)), (0, 100))
+    assert parts.find_parts(_decoded(letterboxed)) == []
+
+
+def test_evidence_about_a_part_is_carried_into_its_whole():
+    """A point of the part and the same point of the whole land on one query pixel."""
+    h_part = np.array([[0.5, 0.02, 30.0], [-0.01, 0.5, 12.0], [1e-5, 0.0, 1.0]])
+    box, whole = (100, 400, 900, 1000), (1080, 2340)
+    evidence = {"homography": h_part.tolist(), "visible_in_original": [0, 0, 800, 300], "visible_share": 0.5,
+                "correspondences": [[[10.0, 20.0], [35.0, 22.0]]], "edits": ["scaled"],
+                "quad_in_query": [[0, 0]] * 4, "inliers": 40}
+    ev = parts.whole_evidence(evidence, box, whole)
+
+    def project(h, x, y):
+        p = np.asarray(h) @ np.array([x, y, 1.0])
+        return p[:2] / p[2]
+
+    assert np.allclose(project(ev["homography"], 110, 420), project(h_part, 10, 20))
+    assert np.allclose(ev["quad_in_query"][2], project(ev["homography"], *whole), atol=0.01)
+    assert ev["visible_in_original"] == [100, 400, 900, 700]
+    assert ev["visible_share"] == pytest.approx(0.5 * 800 * 600 / (1080 * 2340), abs=1e-4)
+    assert ev["correspondences"] == [[[110.0, 420.0], [35.0, 22.0]]]
+    assert ev["edits"] == ["cropped", "scaled"] and ev["inliers"] == 40
+    # a match that is no part's stays as it is
+    other = Match(7, "orb", 40.0, dict(evidence))
+    row = PartRecord(item_id=9, whole_item_id=3, x0=100, y0=400, x1=900, y1=1000, method="framed", version="1")
+    folded = parts.fold_parts([other, Match(9, "orb", 40.0, dict(evidence))], {9: row}, {3: whole})
+    assert [m.item_id for m in folded] == [7, 3]
+    assert folded[0].evidence == evidence and folded[1].evidence["part"]["item_id"] == 9
+
+
+@pytest.fixture
+def posts_archive(tmp_path):
+    """An archive holding a screenshot of a post of a photograph, and another photograph."""
+    root = tmp_path / "archive"
+    save(_phone_post(photo("chelsea"))[0], root / "post.jpg")
+    save(photo("rocket"), root / "rocket.jpg")
+    return root
+
+
+def test_a_scan_indexes_the_part_of_a_post_once(posts_archive, tmp_path):
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, posts_archive)
+        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256)
+        (part,) = led.parts_of(post.id)
+        assert led.item(part.item_id).kind == "part" and led.sightings([part.item_id]) == []
+        assert led.parts_of(led.item_by_sha(decode_image((posts_archive / "rocket.jpg").read_bytes()).sha256).id) == []
+        assert part.item_id not in led.work_ids_of([post.id, part.item_id])
+        counts = led.counts()
+        summary = scan(led, posts_archive)
+        assert led.counts() == counts and summary.new_items == 0
+        # the post checked again is one match, its own bytes, with its part folded into it
+        (own,) = Checker(led).check_path(str(posts_archive / "post.jpg")).matches
+        assert own.item_id == post.id and own.method == "sha256"
+
+
+def test_another_post_of_the_picture_finds_the_indexed_post_through_its_part(posts_archive, tmp_path):
+    """A post of a crop of the same photograph in a dark theme, and the photograph itself, find the
+    indexed post; the evidence names the part and places the post's outline around the picture."""
+    other_post, box_in_query = _phone_post(photo("chelsea").crop(CROP), *DARK)
+    save(other_post, tmp_path / "other.jpg", quality=80)
+    save(photo("chelsea"), tmp_path / "photograph.jpg")
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, posts_archive)
+        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256)
+        (part,) = led.parts_of(post.id)
+        checker = Checker(led)
+        (found,) = checker.check_path(str(tmp_path / "other.jpg")).matches
+        assert found.item_id == post.id and found.method == "orb"
+        ev = found.evidence
+        assert ev["part"]["item_id"] == part.item_id and ev["part"]["box"] == [part.x0, part.y0, part.x1, part.y1]
+        assert "cropped" in ev["edits"] and ev["visible_share"] < 0.4
+        vx0, vy0, vx1, vy1 = ev["visible_in_original"]  # the crop shown: within the post's picture
+        assert part.x0 - 2 <= vx0 < vx1 <= part.x1 + 2 and part.y0 - 2 <= vy0 < vy1 <= part.y1 + 2
+        # the post's outline extends beyond the query's picture: the page is the indexed post's own
+        quad = np.array(ev["quad_in_query"])
+        assert quad[:, 1].min() < box_in_query[1] - 100 and quad[:, 1].max() > box_in_query[3] + 100
+        (from_photo,) = checker.check_path(str(tmp_path / "photograph.jpg")).matches
+        assert from_photo.item_id == post.id
+    # the evidence picture outlines the picture in the query (red), not the post's outline beyond it
+    from provenance.visual import _caption, draw_match
+
+    drawn = Image.open(draw_match(tmp_path / "other.jpg", found, tmp_path / "why.png")).convert("RGB")
+    scale = (drawn.height - 64) / other_post.height
+    x0, y0, x1, y1 = box_in_query
+    top = [drawn.getpixel((round(x), 64 + round(y0 * scale))) for x in np.linspace(x0 * scale + 5, x1 * scale - 5, 12)]
+    assert sum(1 for r, g, b in top if r > 200 and g < 100 and b < 100) >= 8, top
+    assert "framed picture" in _caption(found)
+
+
+def test_without_parts_the_other_post_is_not_found(posts_archive, tmp_path, monkeypatch):
+    """What the part adds: the whole post alone does not verify a crop of its picture in a post of
+    another theme (its features and template give the picture too few points and blocks)."""
+    monkeypatch.setattr(parts, "MAX_SHARE", 0.0)
+    other_post, _ = _phone_post(photo("chelsea").crop(CROP), *DARK)
+    save(other_post, tmp_path / "other.jpg", quality=80)
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, posts_archive)
+        assert led.counts()["items"] == 2
+        assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches == []
+
+
+def test_an_interrupted_scan_keeps_each_part_with_its_whole(posts_archive, tmp_path):
+    """A part is written in its whole's transaction: a batch rolled back loses both, the scan that
+    resumes records both, and no part is recorded twice."""
+    save(_phone_post(photo("coffee"), *DARK)[0], posts_archive / "z-post.jpg")
+    seen = []
+
+    def interrupt_at_the_third(path):
+        seen.append(path)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with Ledger(tmp_path / "l.db") as led:
+        with pytest.raises(KeyboardInterrupt):
+            scan(led, posts_archive, progress=interrupt_at_the_third, batch_size=2)
+        assert led.counts()["items"] == 2 and led.counts()["parts"] == 1  # post.jpg's, in batch 1
+        scan(led, posts_archive, batch_size=2)
+        scan(led, posts_archive, batch_size=2)
+        assert (led.counts()["items"], led.counts()["parts"]) == (3, 2)
+
+
+def test_explain_tries_the_part_too(posts_archive, tmp_path):
+    """explain shows the looks against the post and against its part; the part's verify."""
+    from provenance.check import explain_match
+
+    other_post, _ = _phone_post(photo("chelsea").crop(CROP), *DARK)
+    save(other_post, tmp_path / "other.jpg", quality=80)
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, posts_archive)
+        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256)
+        part_id = led.parts_of(post.id)[0].item_id
+        looks = explain_match(led, str(tmp_path / "other.jpg"), post.id)
+    assert {f.part_item_id for f in looks} == {None, part_id}
+    assert all(f.refusal is not None for f in looks if f.part_item_id is None)
+    assert any(f.refusal is None for f in looks if f.part_item_id == part_id)
+
+
+def test_a_ledger_from_before_parts_is_marked_and_reindex_finds_its_parts(posts_archive, tmp_path, monkeypatch):
+    """Migration 0003 marks a ledger that holds images (their parts were never sought); reindex
+    reads their files, records their parts and removes the mark; check and scan warn until then."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from provenance import migrate
+    from provenance.ledger import _make_engine, resolve_db_url
+    from provenance.reindex import has_outdated, reindex
+
+    other_post, _ = _phone_post(photo("chelsea").crop(CROP), *DARK)
+    save(other_post, tmp_path / "other.jpg", quality=80)
+    db = tmp_path / "l.db"
+    with monkeypatch.context() as before_parts:
+        before_parts.setattr(parts, "MAX_SHARE", 0.0)
+        with Ledger(db) as led:
+            scan(led, posts_archive)
+    engine = _make_engine(resolve_db_url(db))  # the ledger as the build before parts left it
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0002")
+        assert conn.execute(text("SELECT count(*) FROM schema_info WHERE key = 'parts_backfill'")).scalar() == 0
+    engine.dispose()
+    with Ledger(db) as led:  # opening it upgrades it
+        assert led.parts_backfill_after() == 0 and has_outdated(led)
+        assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches == []
+        summary = reindex(led, batch_size=1)
+        assert summary.parts_added == 1 and summary.refreshed == 0 and summary.unreadable == []
+        assert led.parts_backfill_after() is None and not has_outdated(led)
+        assert led.counts()["parts"] == 1
+        (found,) = Checker(led).check_path(str(tmp_path / "other.jpg")).matches
+        assert found.evidence["part"]["item_id"] == led.parts_of(found.item_id)[0].item_id
+        assert reindex(led).parts_added == 0  # nothing left to do
+
+
+def test_a_new_ledger_needs_no_parts_backfill(tmp_path):
+    with Ledger(tmp_path / "l.db") as led:
+        assert led.parts_backfill_after() is None
