@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from provenance import Ledger, parts, scan
@@ -38,6 +40,28 @@ def test_the_picture_framed_in_a_post_is_a_part_and_a_photograph_has_none():
     letterboxed = Image.new("RGB", (1200, 900), (0, 0, 0))
     letterboxed.paste(photo("coffee").resize((1200, 700)), (0, 100))
     assert parts.find_parts(_decoded(letterboxed)) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(width=st.integers(8, 600), height=st.integers(8, 600), seed=st.integers(0, 1000),
+       background=st.sampled_from([(255, 255, 255), (0, 0, 0), (21, 32, 43)]))
+def test_any_page_gives_parts_inside_it_within_the_bounds_or_none(width, height, seed, background):
+    """Blocks of random colour on a flat page of random size: any part found lies inside the image,
+    covers at most MAX_SHARE of it, is at least MIN_SIDE and at most MAX_ASPECT long, and is keyed."""
+    rng = np.random.default_rng(seed)
+    page = Image.new("RGB", (width, height), background)
+    w, h = int(rng.integers(1, width + 1)), int(rng.integers(1, height + 1))
+    blocks = rng.integers(0, 256, (max(1, h // 8), max(1, w // 8), 3), dtype=np.uint8)
+    page.paste(Image.fromarray(blocks).resize((w, h), Image.Resampling.NEAREST),
+               (int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))))
+    decoded = _decoded(page)
+    for part in parts.find_parts(decoded):
+        x0, y0, x1, y1 = part.box
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert (x1 - x0) * (y1 - y0) <= parts.MAX_SHARE * width * height * 1.05
+        assert min(x1 - x0, y1 - y0) >= parts.MIN_SIDE
+        assert max(x1 - x0, y1 - y0) <= parts.MAX_ASPECT * min(x1 - x0, y1 - y0)
+        assert part.prints.sha256 == parts.part_key(decoded.sha256, part.box)
 
 
 def test_evidence_about_a_part_is_carried_into_its_whole():
@@ -90,6 +114,14 @@ def test_a_scan_indexes_the_part_of_a_post_once(posts_archive, tmp_path):
         # the post checked again is one match, its own bytes, with its part folded into it
         (own,) = Checker(led).check_path(str(posts_archive / "post.jpg")).matches
         assert own.item_id == post.id and own.method == "sha256"
+
+
+def test_a_hashes_only_scan_leaves_parts_to_the_scan_that_completes_it(posts_archive, tmp_path):
+    with Ledger(tmp_path / "l.db") as led:
+        scan(led, posts_archive, hashes_only=True)
+        assert led.counts()["parts"] == 0
+        summary = scan(led, posts_archive)
+        assert summary.completed == 2 and led.counts()["parts"] == 1
 
 
 def test_another_post_of_the_picture_finds_the_indexed_post_through_its_part(posts_archive, tmp_path):
