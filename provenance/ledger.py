@@ -46,6 +46,7 @@ from .models import (
 
 if TYPE_CHECKING:
     from .parts import PartPrints
+    from .prints import ImagePrints
     from .video import FramePrints, VideoPrints
 
 DEFAULT_DB = "provenance.db"
@@ -673,26 +674,34 @@ class Ledger(WorkStore):
                     first_indexed_at=utcnow())
 
     def _add_frame_rows(self, video_id: int, frame_id: int, kf: "FramePrints") -> None:
-        from .fingerprints import SHA256
-
-        p = kf.prints
-        for fp in p.fingerprints:
-            if fp.algorithm != SHA256.name:  # a frame's key is not the SHA-256 of any file
-                self.session.add(FingerprintRecord(item_id=frame_id, algorithm=fp.algorithm, version=fp.version,
-                                                   value=fp.value, quality=fp.quality))
-        if p.local_record is not None:
-            algorithm, version, blob = p.local_record
-            self.session.add(LocalFeatureRecord(item_id=frame_id, algorithm=algorithm, version=version, data=blob))
+        self._add_keyed_prints(frame_id, kf.prints)
         self.session.add(FrameRecord(item_id=frame_id, video_item_id=video_id, timestamp_s=round(kf.time, 3),
                                      reason=kf.reason, tiny=None if kf.tiny is None else kf.tiny.tobytes()))
 
-    def frames_by_item(self, item_ids: Iterable[int]) -> dict[int, FrameRecord]:
-        """The frame rows of those of these items that are keyframes, by item id."""
-        found: dict[int, FrameRecord] = {}
+    def _add_keyed_prints(self, item_id: int, prints: "ImagePrints") -> None:
+        """The fingerprint and local-feature rows of a new item cut from a file (a keyframe, a part),
+        but its SHA-256: its key is not the SHA-256 of any file."""
+        from .fingerprints import SHA256
+
+        for fp in prints.fingerprints:
+            if fp.algorithm != SHA256.name:
+                self.session.add(FingerprintRecord(item_id=item_id, algorithm=fp.algorithm, version=fp.version,
+                                                   value=fp.value, quality=fp.quality))
+        if prints.local_record is not None:
+            algorithm, version, blob = prints.local_record
+            self.session.add(LocalFeatureRecord(item_id=item_id, algorithm=algorithm, version=version, data=blob))
+
+    def _rows_by_item(self, model, item_ids: Iterable[int]) -> dict:
+        """Rows of a table keyed by item id (frame, part) for those of these items it holds."""
+        found = {}
         for chunk in _chunks(sorted(set(item_ids)), 500):
-            for row in self.session.exec(select(FrameRecord).where(FrameRecord.item_id.in_(chunk))):
+            for row in self.session.exec(select(model).where(model.item_id.in_(chunk))):
                 found[row.item_id] = row
         return found
+
+    def frames_by_item(self, item_ids: Iterable[int]) -> dict[int, FrameRecord]:
+        """The frame rows of those of these items that are keyframes, by item id."""
+        return self._rows_by_item(FrameRecord, item_ids)
 
     def frame_thumbs(self) -> list[tuple[int, int, float, bytes]]:
         """(frame item, video item, moment, tiny thumbnail) of every keyframe that has a thumbnail."""
@@ -717,7 +726,6 @@ class Ledger(WorkStore):
         """Record the picture framed in an indexed item as an item of kind "part", with its
         fingerprints, local features and a ``part`` row; returns (part item id, newly created).
         Recording it again (a re-scan) changes nothing."""
-        from .fingerprints import SHA256
         from .parts import METHOD, VERSION
 
         p = part.prints
@@ -727,13 +735,7 @@ class Ledger(WorkStore):
             "first_indexed_at": utcnow()})
         if not created:
             return item.id, False
-        for fp in p.fingerprints:
-            if fp.algorithm != SHA256.name:  # a part's key is not the SHA-256 of any file
-                self.session.add(FingerprintRecord(item_id=item.id, algorithm=fp.algorithm, version=fp.version,
-                                                   value=fp.value, quality=fp.quality))
-        if p.local_record is not None:
-            algorithm, version, blob = p.local_record
-            self.session.add(LocalFeatureRecord(item_id=item.id, algorithm=algorithm, version=version, data=blob))
+        self._add_keyed_prints(item.id, p)
         x0, y0, x1, y1 = part.box
         self.session.add(PartRecord(item_id=item.id, whole_item_id=whole_item_id, x0=x0, y0=y0, x1=x1, y1=y1,
                                     method=METHOD, version=VERSION))
@@ -771,11 +773,7 @@ class Ledger(WorkStore):
 
     def parts_by_item(self, item_ids: Iterable[int]) -> dict[int, PartRecord]:
         """The part rows of those of these items that are parts, by item id."""
-        found: dict[int, PartRecord] = {}
-        for chunk in _chunks(sorted(set(item_ids)), 500):
-            for row in self.session.exec(select(PartRecord).where(PartRecord.item_id.in_(chunk))):
-                found[row.item_id] = row
-        return found
+        return self._rows_by_item(PartRecord, item_ids)
 
     def parts_of(self, whole_item_id: int) -> list[PartRecord]:
         """The parts cut from one item."""
