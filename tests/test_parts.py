@@ -100,8 +100,8 @@ def posts_archive(tmp_path):
     return root
 
 
-def test_a_scan_indexes_the_part_of_a_post_once(posts_archive, tmp_path):
-    with Ledger(tmp_path / "l.db") as led:
+def test_a_scan_indexes_the_part_of_a_post_once(posts_archive, db_url):
+    with Ledger(db_url) as led:
         scan(led, posts_archive)
         post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256)
         (part,) = led.parts_of(post.id)
@@ -206,7 +206,8 @@ def test_explain_tries_the_part_too(posts_archive, tmp_path):
     assert any(f.refusal is None for f in looks if f.part_item_id == part_id)
 
 
-def test_a_ledger_from_before_parts_is_marked_and_reindex_finds_its_parts(posts_archive, tmp_path, monkeypatch):
+def test_a_ledger_from_before_parts_is_marked_and_reindex_finds_its_parts(posts_archive, tmp_path, db_url,
+                                                                         monkeypatch):
     """Migration 0003 marks a ledger that holds images (their parts were never sought); reindex
     reads their files, records their parts and removes the mark; check and scan warn until then."""
     from alembic import command
@@ -218,7 +219,7 @@ def test_a_ledger_from_before_parts_is_marked_and_reindex_finds_its_parts(posts_
 
     other_post, _ = _phone_post(photo("chelsea").crop(CROP), *DARK)
     save(other_post, tmp_path / "other.jpg", quality=80)
-    db = tmp_path / "l.db"
+    db = db_url
     with monkeypatch.context() as before_parts:
         before_parts.setattr(parts, "MAX_SHARE", 0.0)
         with Ledger(db) as led:
