@@ -464,6 +464,11 @@ def history_cmd(
         work = parse_work_ref(item_or_query)
         item_id = ledger.work_item_ids(ledger.resolve_work_id(work))[0] if work is not None \
             else resolve_item(ledger, item_or_query)
+        part = ledger.parts_by_item([item_id]).get(item_id)
+        if part is not None:  # a part has no sightings of its own: its whole's history is its
+            err.print(f"item {item_id} is the picture framed in item {part.whole_item_id} (a part, at "
+                      f"{[part.x0, part.y0, part.x1, part.y1]}): the history of item {part.whole_item_id}")
+            item_id = part.whole_item_id
         h = history(ledger, item_id)
         if json_out:
             out.print_json(json.dumps(h.to_dict(), default=str))

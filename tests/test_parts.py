@@ -244,3 +244,22 @@ def test_a_ledger_from_before_parts_is_marked_and_reindex_finds_its_parts(posts_
 def test_a_new_ledger_needs_no_parts_backfill(tmp_path):
     with Ledger(tmp_path / "l.db") as led:
         assert led.parts_backfill_after() is None
+
+
+def test_history_of_a_part_is_its_posts(posts_archive, tmp_path):
+    """The id of a part (as evidence names it) leads `provenance history` to the post's history."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from provenance.cli import app
+
+    db = str(tmp_path / "l.db")
+    with Ledger(db) as led:
+        scan(led, posts_archive)
+        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
+        part = led.parts_of(post)[0].item_id
+    runner = CliRunner()
+    of_part = runner.invoke(app, ["history", str(part), "--db", db, "--json"])
+    assert of_part.exit_code == 0 and f"picture framed in item {post}" in of_part.stderr
+    assert json.loads(of_part.stdout) == json.loads(runner.invoke(app, ["history", str(post), "--db", db, "--json"]).stdout)
