@@ -126,14 +126,15 @@ def whole_evidence(evidence: dict, box: tuple[int, int, int, int], whole_size: t
     when the query shows less of it (the page around the picture is not the query's). The figures
     of the verification (inliers, blocks, detail, hull) stay those measured on the part.
     """
+    from .local_match import _corners, _project  # as verify places the original in the query
+
     x0, y0 = box[0], box[1]
     ev = dict(evidence)
     shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])  # whole pixels -> part pixels
     h = np.asarray(ev["homography"], dtype=np.float64) @ shift
     ev["homography"] = [[float(v) for v in row] for row in h / h[2, 2]]
     w, ht = whole_size
-    corners = np.array([[0, 0, 1], [w, 0, 1], [w, ht, 1], [0, ht, 1]], dtype=np.float64) @ h.T
-    ev["quad_in_query"] = [[round(float(x / z), 2), round(float(y / z), 2)] for x, y, z in corners]
+    ev["quad_in_query"] = [[round(float(x), 2), round(float(y), 2)] for x, y in _project(h, _corners(whole_size))]
     vx0, vy0, vx1, vy1 = ev["visible_in_original"]
     ev["visible_in_original"] = [round(vx0 + x0, 2), round(vy0 + y0, 2), round(vx1 + x0, 2), round(vy1 + y0, 2)]
     part_area = (box[2] - box[0]) * (box[3] - box[1])

@@ -76,17 +76,18 @@ def outdated_items(ledger: Ledger, limit: int | None = None) -> list[int]:
     """Ids of the items (and keyframe items) that hold prints of an older algorithm version, and
     of the images indexed before parts existed that wait for a search for theirs."""
     with ledger.reading():
-        outdated, wanting_parts = _outdated(ledger, limit)
+        outdated, wanting_parts, _ = _outdated(ledger, limit)
     return sorted(outdated | wanting_parts)[:limit]
 
 
-def _outdated(ledger: Ledger, limit: int | None = None) -> tuple[set[int], set[int]]:
-    """(items holding prints of an older version, images waiting for a search for their parts)."""
+def _outdated(ledger: Ledger, limit: int | None = None) -> tuple[set[int], set[int], bool]:
+    """(items holding prints of an older version, images waiting for a search for their parts,
+    whether the parts backfill is pending at all)."""
     hashes, local, track = current_versions()
     outdated = set(ledger.outdated_item_ids(hashes, local, track, limit=limit))
     after = ledger.parts_backfill_after()
     wanting_parts = set() if after is None else set(ledger.images_wanting_parts(after, local, limit=limit))
-    return outdated, wanting_parts
+    return outdated, wanting_parts, after is not None
 
 
 def has_outdated(ledger: Ledger) -> bool:
@@ -111,8 +112,7 @@ def reindex(
     """
     summary = ReindexSummary()
     with ledger.reading():
-        outdated, wanting_parts = _outdated(ledger)
-        backfill = ledger.parts_backfill_after() is not None
+        outdated, wanting_parts, backfill = _outdated(ledger)
         units = _file_items(ledger, outdated | wanting_parts)
     summary.outdated = sum(len(frames) or 1 for frames in units.values())
     if on_total:

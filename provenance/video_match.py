@@ -823,12 +823,14 @@ def match_video(matcher: "Matcher", video: VideoPrints, *, exclude: set[int] | N
     track = video.track
     if len(track):
         step = max(1, int(round(1.0 / (LOOKUPS_PER_SECOND * _period(track.times)))))
+        times, hits = [], []
         for k in np.flatnonzero(track.informative)[::step]:
             queries = [_hex(track.hashes[k])] + ([_hex(track.mirrored[k])] if track.mirrored is not None else [])
-            hits = [Match(hit.item_id, "pdq", float(hit.distance),
-                          {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "found_by": "track sample"})
-                    for hit in matcher.pdq.search(queries, LOOKUP_DISTANCE)]
-            raw.extend((float(track.times[k]), m, True) for m in matcher.wholes(hits))  # parts: their posts
+            for hit in matcher.pdq.search(queries, LOOKUP_DISTANCE):
+                times.append(float(track.times[k]))
+                hits.append(Match(hit.item_id, "pdq", float(hit.distance),
+                                  {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "found_by": "track sample"}))
+        raw.extend((t, m, True) for t, m in zip(times, matcher.wholes(hits)))  # parts: their posts, one query
     frames = frames_known.parents({m.item_id for _, m, _ in raw})
     proposals: dict[int, list[float]] = defaultdict(list)
     stills: dict[int, list[tuple[float, Match]]] = defaultdict(list)
