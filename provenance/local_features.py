@@ -120,7 +120,7 @@ class LocalFeatures:
     (grayscale) and `working_colour` (RGB) are the working image itself, and
     `keypoints` the OpenCV keypoints and `pyramid` the working image halved
     repeatedly (cv2.pyrDown, for resampling it small), kept only for queries
-    (`extract(..., keep_working=True)`), never serialised; nor is `cells`.
+    (`extract(..., keep_working=True)`), never serialised; nor are `cells` and `bursts`.
     """
 
     original_size: tuple[int, int]
@@ -137,6 +137,9 @@ class LocalFeatures:
     #: Top-level vocabulary cell of each descriptor, filled by local_index.rerank when it first
     #: needs them (an item comes up in several looks and, through a loader's cache, many queries).
     cells: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: Burst weight of each descriptor (local_index.burst_weights), filled when a look first needs
+    #: them: both the words' vote and the re-rank of that look weigh its descriptors so.
+    bursts: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: How many of the keypoints are weak corners (FAST_FALLBACK_THRESHOLD) of scarce cells; known
     #: only for features just extracted (0 once serialised).
     weak_corners: int = field(default=0, repr=False, compare=False)

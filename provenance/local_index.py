@@ -377,7 +377,7 @@ class LocalFeatureIndex:
         rows, words, df = rows[keep], words[keep], df[keep]
         if len(words) == 0:
             return []
-        weight = burst_weights(codes)[rows] * np.log((self._count + IDF_PRIOR) / df)
+        weight = _burst_weights_of(query)[rows] * np.log((self._count + IDF_PRIOR) / df)
         query_sigs = signature(codes)[rows]
         starts, ends = self._offsets[words], self._offsets[words + 1]
         scores = np.zeros(len(self._held))
@@ -493,7 +493,7 @@ def rerank(query: LocalFeatures, shortlist: dict[int, LocalFeatures], k: int,
     if len(pairs) == 0:
         return []
     items, inverse = np.unique(pairs[:, 1], return_inverse=True)
-    scores = np.bincount(inverse, weights=burst_weights(codes)[pairs[:, 0]])
+    scores = np.bincount(inverse, weights=_burst_weights_of(query)[pairs[:, 0]])
     order = np.lexsort((items, -scores))[:k]
     return [(int(items[i]), round(float(scores[i]), 3)) for i in order]
 
@@ -525,6 +525,14 @@ def _top_cells(features: LocalFeatures) -> np.ndarray:
         _, nearest = vocabulary().top_quantizer.search(codes, 1)
         features.cells = nearest.ravel().astype(np.int64)
     return features.cells
+
+
+def _burst_weights_of(features: LocalFeatures) -> np.ndarray:
+    """`burst_weights` of an item's descriptors, kept on the features: a look's candidates and its
+    re-rank weigh the same descriptors, and that range search was a tenth of a check's time."""
+    if features.bursts is None or len(features.bursts) != len(features):
+        features.bursts = burst_weights(np.ascontiguousarray(features.descriptors, dtype=np.uint8))
+    return features.bursts
 
 
 def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:

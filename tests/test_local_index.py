@@ -145,6 +145,7 @@ def test_old_faiss_index_file_is_rebuilt(tmp_path):
 class _Codes:
     def __init__(self, descriptors):
         self.descriptors = descriptors
+        self.bursts = None
 
     def __len__(self):
         return len(self.descriptors)
@@ -255,3 +256,15 @@ def test_rerank_remembers_each_items_cells():
     assert local_index.rerank(query, fresh, k=len(fresh)) == first
     with pytest.raises(ValueError):
         local_index._shortlist_index(stored, cells[:-1], probes)
+
+
+def test_a_looks_burst_weights_are_computed_once(index):
+    """The words' vote and the re-rank weigh a look's descriptors by the same burst weights,
+    kept on its features: the same candidates and votes as weights computed afresh."""
+    query = extract(_screenshot(photo("rocket")), for_query=True)
+    assert query.bursts is None
+    ranked = index.candidates(query, k=5)
+    assert np.array_equal(query.bursts, local_index.burst_weights(query.descriptors))
+    query.bursts = query.bursts[:3]  # weights of other descriptors: computed again
+    assert index.candidates(query, k=5) == ranked
+    assert len(query.bursts) == len(query)
