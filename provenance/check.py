@@ -19,6 +19,7 @@ from .ledger import Ledger
 from .local_match import LookFigures, explain
 from .matcher import Match, Matcher
 from .media import IMAGE_EXTENSIONS, QUERY_WORKING_SIDE, VIDEO_EXTENSIONS, load_image
+from .parts import is_current
 from .prints import FileOutcome, fingerprint_image
 from .scan import Claim, Recorder, ScanSummary
 from .video import fingerprint_video, is_video_file
@@ -187,7 +188,7 @@ def explain_match(ledger: Ledger, query: str, item_id: int) -> list[LookFigures]
     be decoded, NotFoundError for an item without local features."""
     with ledger.reading():
         blob = ledger.local_features(item_id, local_features.ALGORITHM, local_features.VERSION)
-        part_ids = [part.item_id for part in ledger.parts_of(item_id)]
+        part_ids = [part.item_id for part in ledger.parts_of(item_id) if is_current(part)]
         part_blobs = ledger.local_features_of(part_ids, local_features.ALGORITHM, local_features.VERSION)
     if blob is None:
         raise NotFoundError(f"item {item_id} has no local features of {local_features.ALGORITHM} "

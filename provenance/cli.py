@@ -197,7 +197,8 @@ def reindex(
     After an upgrade that changes an algorithm's output (a new version of PDQ, pHash or the
     local features), search compares only values of the new version: until this runs, the items
     indexed before are invisible to it, and check and scan warn. Images indexed before parts
-    existed are searched for the picture framed in them (a post's), which is indexed on its own.
+    existed, or searched by another version of the parts finder, are searched for the picture
+    framed in them (a post's), which is indexed on its own.
 
     Each item is read from a sighting's path whose file still has the item's SHA-256. Resumable
     and safe to re-run, like a scan. Exit 0 when it ran (items without a readable copy are
@@ -226,10 +227,13 @@ def reindex(
             err.print(f"[red]no usable copy[/]: item {item_id}: {escape(reason)}")
         for item_id, reason in summary.frames_left:
             err.print(f"[yellow]keyframe left[/]: item {item_id}: {escape(reason)}")
+        for item_id, reason in summary.parts_left:
+            err.print(f"[yellow]part left[/]: item {item_id}: {escape(reason)}")
     s = summary
-    out.print(f"outdated items {s.outdated} · re-indexed {s.refreshed} ({s.frames_refreshed} keyframes) · "
-              f"parts found {s.parts_added} · "
+    out.print(f"outdated items {s.outdated} · re-indexed {s.refreshed} ({s.frames_refreshed} keyframes, "
+              f"{s.parts_refreshed} parts) · parts found {s.parts_added} · "
               f"no usable copy {len(s.unreadable)} · keyframes left {len(s.frames_left)} · "
+              f"parts left {len(s.parts_left)} · "
               f"index files of other versions removed {len(s.removed_files)}")
 
 

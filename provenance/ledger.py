@@ -30,6 +30,7 @@ from .fingerprints import Fingerprint
 from .ledger_works import WorkStore
 from .media import DecodedImage
 from .migrate import ensure_current
+from . import parts as _parts
 from .models import (
     FileState,
     FingerprintRecord,
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 DEFAULT_DB = "provenance.db"
 #: schema_info key: images after this item id were indexed before parts existed (migration 0003).
 PARTS_BACKFILL = "parts_backfill"
+#: schema_info key: the parts finder (parts.finder) the ledger's images were searched with.
+PARTS_FINDER = "parts_finder"
 ENV_VAR = "PROVENANCE_DB"
 
 
@@ -120,6 +123,9 @@ class Ledger(WorkStore):
         self._init_work_tracking()
         self.created_at = self.session.get(SchemaInfo, "created_at").value
         self._upgrade_works()
+        if self.schema_before.schema_version is None and not readonly:  # made just now
+            self._get_or_create(SchemaInfo, {"key": PARTS_FINDER}, {"value": _parts.finder()})
+            self.session.commit()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -419,7 +425,8 @@ class Ledger(WorkStore):
                           limit: int | None = None) -> list[int]:
         """Items holding a fingerprint or local features made by another version of a current
         algorithm (`current`: algorithm -> version; `local`, `track`: (algorithm, version) of the
-        local features and of a video's track), lowest id first.
+        local features and of a video's track), lowest id first. Parts another finder cut
+        (parts.is_current) are left out: they take no part in matching any more.
 
         Search compares only values of the current version, so these items are invisible to it
         until re-indexed (reindex.py). Each part reads a range of an (algorithm, version, item)
@@ -433,7 +440,9 @@ class Ledger(WorkStore):
         V = VideoRecord
         parts.append(select(V.item_id).where(or_(V.track_algorithm != track[0], V.track_version != track[1])))
         found = union(*parts).subquery()
-        stmt = select(found.c.item_id).order_by(found.c.item_id)
+        P = PartRecord
+        retired = select(P.item_id).where(or_(P.method != _parts.METHOD, P.version != _parts.VERSION))
+        stmt = select(found.c.item_id).where(found.c.item_id.not_in(retired)).order_by(found.c.item_id)
         if limit is not None:
             stmt = stmt.limit(limit)
         return [int(i) for i in self.session.exec(stmt)]
@@ -726,8 +735,6 @@ class Ledger(WorkStore):
         """Record the picture framed in an indexed item as an item of kind "part", with its
         fingerprints, local features and a ``part`` row; returns (part item id, newly created).
         Recording it again (a re-scan) changes nothing."""
-        from .parts import METHOD, VERSION
-
         p = part.prints
         item, created = self._get_or_create(Item, {"sha256": p.sha256}, {
             "kind": "part", "media_format": "part", "width": p.width, "height": p.height, "file_size": 0,
@@ -738,7 +745,7 @@ class Ledger(WorkStore):
         self._add_keyed_prints(item.id, p)
         x0, y0, x1, y1 = part.box
         self.session.add(PartRecord(item_id=item.id, whole_item_id=whole_item_id, x0=x0, y0=y0, x1=x1, y1=y1,
-                                    method=METHOD, version=VERSION))
+                                    method=_parts.METHOD, version=_parts.VERSION))
         return item.id, True
 
     def parts_backfill_after(self) -> int | None:
@@ -757,6 +764,20 @@ class Ledger(WorkStore):
             self.session.add(SchemaInfo(key=PARTS_BACKFILL, value=str(after)))
         else:
             row.value = str(after)
+
+    def parts_finder(self) -> str:
+        """The parts finder the ledger's images were searched with (parts.finder() of the build that
+        made the ledger or last re-indexed it; parts.FIRST_FINDER for a ledger that records none)."""
+        value = self.session.exec(select(SchemaInfo.value).where(SchemaInfo.key == PARTS_FINDER)).first()
+        return _parts.FIRST_FINDER if value is None else value
+
+    def set_parts_finder(self, finder: str) -> None:
+        """Record the parts finder the ledger's images are searched with (reindex.py)."""
+        row = self.session.get(SchemaInfo, PARTS_FINDER)
+        if row is None:
+            self.session.add(SchemaInfo(key=PARTS_FINDER, value=finder))
+        else:
+            row.value = finder
 
     def images_wanting_parts(self, after: int, local: tuple[str, str], limit: int | None = None) -> list[int]:
         """Ids of the images after an item id that hold local features of this (algorithm,

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 #: part row, so a change can tell the parts it did not make.
 METHOD = "framed"
 VERSION = "1"
+#: The finder of a ledger that records none (see `finder`): one made before the finder was
+#: recorded, whose images were searched with the first (or wait for the parts backfill).
+FIRST_FINDER = "framed-1"
 #: A picture framed on more than this share of its image has enough of the whole's features and
 #: template blocks already (a caption banner, letterbox bars): it is not cut out. Tune half: the
 #: pictures of social-media screenshots cover 0.21-0.42 of them (benchmarks/one_app.py's archive);
@@ -60,7 +63,7 @@ class PartPrints:
 
 
 def part_key(whole_sha256: str, box: tuple[int, int, int, int]) -> str:
-    """The ledger key of a part item: SHA-256 of its whole's SHA-256, the method and the box."""
+    """The ledger key of a part item: SHA-256 of its whole's SHA-256, the finder and the box."""
     return hashlib.sha256(f"{whole_sha256}#{METHOD}{VERSION}:{','.join(map(str, box))}".encode()).hexdigest()
 
 
@@ -89,6 +92,19 @@ def find_parts(decoded: DecodedImage) -> list[PartPrints]:
     return [PartPrints(box, fingerprint_image(part, parts=False))]
 
 
+def finder() -> str:
+    """This build's parts finder, as a ledger records it (schema_info ``parts_finder``: the finder
+    its images were searched with). When METHOD or VERSION changes, the parts of the finder before
+    take no part in matching, and `provenance reindex` searches every image again (reindex.py)."""
+    return f"{METHOD}-{VERSION}"
+
+
+def is_current(part: "PartRecord") -> bool:
+    """Whether a part was cut by this build's finder (see `finder`; the parts of another take no
+    part in matching: their boxes may be ones this finder would not cut)."""
+    return (part.method, part.version) == (METHOD, VERSION)
+
+
 def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], whole_sizes: dict[int, tuple[int, int]]
                ) -> list["Match"]:
     """Matches on parts as matches on their whole items (other matches as they are).
@@ -96,11 +112,14 @@ def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], whole_siz
     `parts` are the part rows of the matched items that are parts, `whole_sizes` their wholes'
     (width, height). Each match's geometry is carried into the whole's pixels (see
     `whole_evidence`) and its evidence names the part. Two matches on one whole (the whole and its
-    part, say) are not merged here: the caller keeps the stronger.
+    part, say) are not merged here: the caller keeps the stronger. A match on a part another
+    finder cut (see `finder`) is dropped.
     """
     out = []
     for m in matches:
         part = parts.get(m.item_id)
+        if part is not None and not is_current(part):
+            continue
         if part is None:
             item_id, evidence = m.item_id, dict(m.evidence)
         else:

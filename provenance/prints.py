@@ -186,15 +186,15 @@ def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = Fal
         if hashes_only:
             decoded = decode_image(data, name=path, hashes_only=True)
             return FileOutcome(path, fingerprint_image(decoded, local=False), None, st.st_size, st.st_mtime_ns)
-        if not keep_image:
-            prints = fingerprint_image(decode_image(data, name=path), parts=parts)
-            return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
+        if not keep_image and not parts:
+            return FileOutcome(path, fingerprint_image(decode_image(data, name=path)), None, st.st_size, st.st_mtime_ns)
         decoded, larger = decode_with_larger(data, path, QUERY_WORKING_SIDE)
-        prints = fingerprint_image(decoded, keep_image=True)
+        prints = fingerprint_image(decoded, keep_image=keep_image)
         if not is_low_information(prints.information):
             look = larger() if _wants_larger_look(decoded) else decoded
-            prints.decoded, prints.query = look, QueryFeatures.compute(look.image, look.size)
-            if parts:  # from the larger decode: more of the part's pixels
+            if keep_image:
+                prints.decoded, prints.query = look, QueryFeatures.compute(look.image, look.size)
+            if parts:  # from the larger decode (more of the part's pixels), in a scan and a reindex alike
                 prints.parts = find_parts(look)
         return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
     except MediaError as exc:

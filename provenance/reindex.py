@@ -12,7 +12,11 @@ fingerprinted before it are invisible to that algorithm until they are fingerpri
 A ledger that held images before parts existed (parts.py, migration 0003) carries a mark
 (schema_info ``parts_backfill``): the images after its item id were never searched for the picture
 framed in them. ``reindex`` reads those too, records their parts, and moves the mark on with
-each batch; it removes the mark when every image has been searched.
+each batch; it removes the mark when every image has been searched. A ledger whose images were
+searched with another parts finder (schema_info ``parts_finder``, see parts.finder) is marked
+so at the start: every image is searched again, and the old finder's parts take no part in
+matching. A part has no file of its own: when its prints are outdated, its whole's file is read
+again and the part cut at the same box is fingerprinted (a keyframe's video likewise).
 
 It runs in batches, each one transaction, so an interrupted run loses nothing and a re-run goes
 on where it stopped. Links, works and sightings are left as they are: a link's evidence stays
@@ -31,6 +35,8 @@ from .fingerprints import PDQ, PHash
 from .index_store import remove_other_versions
 from .ledger import Ledger
 from .matcher import Matcher
+from .models import PartRecord
+from .parts import PartPrints, finder as parts_finder
 from .prints import FileOutcome, fingerprint_file
 from .scan import batched_run
 from .video import Track
@@ -54,8 +60,10 @@ class ReindexSummary:
     refreshed: int = 0  # image and video items given the current prints
     frames_refreshed: int = 0  # keyframe items among them
     parts_added: int = 0  # parts found in images indexed before parts existed (parts.py)
+    parts_refreshed: int = 0  # part items given the current prints, cut again from their whole's file
     unreadable: list[tuple[int, str]] = field(default_factory=list)  # (item id, why no copy was usable)
     frames_left: list[tuple[int, str]] = field(default_factory=list)  # keyframes no longer taken
+    parts_left: list[tuple[int, str]] = field(default_factory=list)  # parts no longer cut at their box
     removed_files: list[str] = field(default_factory=list)  # index files of other versions, deleted
     interrupted: bool = False
 
@@ -65,8 +73,10 @@ class ReindexSummary:
             "refreshed": self.refreshed,
             "frames_refreshed": self.frames_refreshed,
             "parts_added": self.parts_added,
+            "parts_refreshed": self.parts_refreshed,
             "unreadable": [{"item_id": i, "reason": r} for i, r in self.unreadable],
             "frames_left": [{"item_id": i, "reason": r} for i, r in self.frames_left],
+            "parts_left": [{"item_id": i, "reason": r} for i, r in self.parts_left],
             "removed_files": self.removed_files,
             "interrupted": self.interrupted,
         }
@@ -85,7 +95,8 @@ def _outdated(ledger: Ledger, limit: int | None = None) -> tuple[set[int], set[i
     whether the parts backfill is pending at all)."""
     hashes, local, track = current_versions()
     outdated = set(ledger.outdated_item_ids(hashes, local, track, limit=limit))
-    after = ledger.parts_backfill_after()
+    # searched with another finder: every image waits (reindex marks the ledger so as it starts)
+    after = 0 if ledger.parts_finder() != parts_finder() else ledger.parts_backfill_after()
     wanting_parts = set() if after is None else set(ledger.images_wanting_parts(after, local, limit=limit))
     return outdated, wanting_parts, after is not None
 
@@ -112,8 +123,12 @@ def reindex(
     """
     summary = ReindexSummary()
     with ledger.reading():
+        if ledger.parts_finder() != parts_finder():  # searched with another finder: every image again
+            ledger.set_parts_backfill(0)
+            ledger.set_parts_finder(parts_finder())
+            ledger.commit()
         outdated, wanting_parts, backfill = _outdated(ledger)
-        units = _file_items(ledger, outdated | wanting_parts)
+        units, outdated_parts = _file_items(ledger, outdated | wanting_parts)
     summary.outdated = sum(len(frames) or 1 for frames in units.values())
     if on_total:
         on_total(summary.outdated)
@@ -121,7 +136,7 @@ def reindex(
         ids = sorted(units)
         for start in range(0, len(ids), batch_size):
             batch = ids[start:start + batch_size]
-            _reindex_batch(ledger, batch, units, pool, summary, progress, outdated, wanting_parts)
+            _reindex_batch(ledger, batch, units, pool, summary, progress, outdated, wanting_parts, outdated_parts)
             if backfill:  # every image up to this one was searched for parts: an interrupted run goes on from here
                 ledger.set_parts_backfill(batch[-1])
             ledger.commit()
@@ -137,10 +152,10 @@ def reindex(
 
 def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]], pool,
                    summary: ReindexSummary, progress: Callable[[int], None] | None,
-                   outdated: set[int], wanting_parts: set[int]) -> None:
+                   outdated: set[int], wanting_parts: set[int], outdated_parts: dict[int, list[PartRecord]]) -> None:
     """Fingerprint one batch of file items again (in the pool when there is one) and record it:
-    the current prints of those outdated (or of their keyframes), the parts of those waiting for a
-    search for them."""
+    the current prints of those outdated (or of their keyframes or parts), the parts of those
+    waiting for a search for them."""
     copies, known = ledger.copies_of(batch), ledger.items(batch)
     hashes, local, _ = current_versions()
     local_versions = ledger.local_feature_versions(batch, local[0])
@@ -155,7 +170,7 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
             # version is stored (an item a hashes-only scan left without them stays so: the scan
             # that completes it also matches it).
             versions = local_versions.get(item_id, set())
-            parts = item_id in wanting_parts
+            parts = item_id in wanting_parts or item_id in outdated_parts
             hashes_only = (not versions or local[1] in versions) and not parts  # parts need the working image
             jobs.append((item_id, known[item_id].sha256, copies.get(item_id, []), hashes_only, parts))
     for item_id, outcome, why in pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs):
@@ -170,23 +185,42 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
                 summary.refreshed += 1
             for part in p.parts:
                 summary.parts_added += int(ledger.add_part(item_id, part)[1])
+            _refresh_parts(ledger, outdated_parts.get(item_id, []), p.parts, summary)
         if progress:
             progress(len(units[item_id]) or 1)
 
 
-def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> dict[int, list[int]]:
-    """The items that have a file, each with its outdated keyframe items (a keyframe has no
-    file of its own: its video is decoded again)."""
+def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> tuple[dict[int, list[int]], dict[int, list[PartRecord]]]:
+    """The items that have a file, each with its outdated keyframe or part items (neither has a
+    file of its own: its video is decoded again, its whole image read again), and the outdated
+    parts of each whole."""
     ids = list(item_ids)
-    frames = ledger.frames_by_item(ids)
+    frames, parts = ledger.frames_by_item(ids), ledger.parts_by_item(ids)
     units: dict[int, list[int]] = {}
+    outdated_parts: dict[int, list[PartRecord]] = {}
     for item_id in ids:
-        frame = frames.get(item_id)
-        if frame is None:
-            units.setdefault(item_id, [])
-        else:
+        frame, part = frames.get(item_id), parts.get(item_id)
+        if frame is not None:
             units.setdefault(frame.video_item_id, []).append(item_id)
-    return units
+        elif part is not None:
+            units.setdefault(part.whole_item_id, []).append(item_id)
+            outdated_parts.setdefault(part.whole_item_id, []).append(part)
+        else:
+            units.setdefault(item_id, [])
+    return units, outdated_parts
+
+
+def _refresh_parts(ledger: Ledger, outdated: list[PartRecord], cut: list[PartPrints], summary: ReindexSummary) -> None:
+    """Give each outdated part the current prints of the part cut again at its box."""
+    hashes, local, _ = current_versions()
+    at = {part.box: part.prints for part in cut}
+    for part in outdated:
+        p = at.get((part.x0, part.y0, part.x1, part.y1))
+        if p is None:
+            summary.parts_left.append((part.item_id, "its whole's file no longer frames a picture at its box"))
+            continue
+        ledger.replace_prints(part.item_id, p.information, p.fingerprints, p.local_record, hashes, local)
+        summary.parts_refreshed += 1
 
 
 def _fingerprint_copy(job: tuple[int, str, list[str], bool, bool]) -> tuple[int, FileOutcome | None, str]:

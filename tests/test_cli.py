@@ -124,7 +124,7 @@ def test_reindex_after_an_upgrade_and_the_warning_before_it(scanned, monkeypatch
     assert counted.exit_code == 0 and json.loads(counted.stdout) == {"outdated": 8}
     done = runner.invoke(app, ["reindex", "--db", db, "--workers", "1"])
     assert done.exit_code == 0, done.output
-    assert "outdated items 8 · re-indexed 8 (0 keyframes) · parts found 0 · no usable copy 0" in done.stdout
+    assert "outdated items 8 · re-indexed 8 (0 keyframes, 0 parts) · parts found 0 · no usable copy 0" in done.stdout
     assert "index files of other versions removed 4" in done.stdout  # the older PDQ and ORB indexes, with stamps
     after = runner.invoke(app, ["check", query, "--db", db, "--json"])
     assert "reindex" not in after.stderr and after.exit_code == 0

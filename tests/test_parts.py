@@ -263,3 +263,73 @@ def test_history_of_a_part_is_its_posts(posts_archive, tmp_path):
     of_part = runner.invoke(app, ["history", str(part), "--db", db, "--json"])
     assert of_part.exit_code == 0 and f"picture framed in item {post}" in of_part.stderr
     assert json.loads(of_part.stdout) == json.loads(runner.invoke(app, ["history", str(post), "--db", db, "--json"]).stdout)
+
+
+def test_a_new_ledger_records_its_parts_finder(tmp_path):
+    with Ledger(tmp_path / "l.db") as led:
+        assert led.parts_finder() == parts.finder() == f"{parts.METHOD}-{parts.VERSION}"
+    with Ledger(tmp_path / "l.db", readonly=True) as led:
+        assert led.parts_finder() == parts.finder()
+
+
+def test_parts_of_another_finder_take_no_part_until_reindex_cuts_them_again(posts_archive, tmp_path, db_url,
+                                                                            monkeypatch):
+    """After an upgrade of the parts finder, the parts the old one cut are left out of matching
+    (the new one may not cut them), check and scan warn, and reindex searches every image again,
+    recording the new finder's parts and the finder; a re-run has nothing to do."""
+    from provenance.reindex import has_outdated, outdated_items, reindex
+
+    other_post, _ = _phone_post(photo("chelsea").crop(CROP), *DARK)
+    save(other_post, tmp_path / "other.jpg", quality=80)
+    with Ledger(db_url) as led:
+        scan(led, posts_archive)
+        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
+        (old,) = led.parts_of(post)
+        assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches[0].evidence["part"]["version"] == "1"
+        monkeypatch.setattr(parts, "VERSION", "2")  # the upgrade
+        assert led.parts_finder() == "framed-1" and has_outdated(led)
+        assert len(outdated_items(led)) == 2  # both images wait, the photograph too
+        assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches == []
+        summary = reindex(led, batch_size=1)
+        assert summary.parts_added == 1 and summary.refreshed == 0 and summary.unreadable == []
+        assert led.parts_finder() == "framed-2" and led.parts_backfill_after() is None and not has_outdated(led)
+        new = next(p for p in led.parts_of(post) if p.item_id != old.item_id)
+        assert (new.method, new.version) == ("framed", "2") and (new.x0, new.y0, new.x1, new.y1) == (
+            old.x0, old.y0, old.x1, old.y1)
+        (found,) = Checker(led).check_path(str(tmp_path / "other.jpg")).matches
+        assert found.item_id == post and found.evidence["part"]["item_id"] == new.item_id
+        assert found.evidence["part"]["version"] == "2"
+        again = reindex(led)
+        assert again.outdated == 0 and again.parts_added == 0
+
+
+def test_a_part_with_outdated_prints_is_cut_again_from_its_whole(posts_archive, tmp_path, db_url):
+    """A part has no file: when its fingerprints are of an older version, reindex reads its whole's
+    file, cuts the part at its box again and gives it the current prints (not "no usable copy")."""
+    from sqlalchemy import update
+
+    from provenance.fingerprints import PDQ
+    from provenance.models import FingerprintRecord
+    from provenance.reindex import has_outdated, outdated_items, reindex
+
+    with Ledger(db_url) as led:
+        scan(led, posts_archive)
+        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
+        (part,) = led.parts_of(post)
+        value = led.fingerprint_value(part.item_id, PDQ.name, PDQ.version)
+        F = FingerprintRecord
+        led.session.execute(update(F).where(F.item_id == part.item_id, F.algorithm == PDQ.name).values(version="0"))
+        led.commit()  # as an older PDQ left it
+        assert outdated_items(led) == [part.item_id]
+        summary = reindex(led)
+        assert (summary.outdated, summary.parts_refreshed, summary.refreshed) == (1, 1, 0)
+        assert summary.unreadable == [] and summary.parts_left == [] and summary.parts_added == 0
+        assert led.fingerprint_value(part.item_id, PDQ.name, PDQ.version) == value and not has_outdated(led)
+        # a part its whole's file no longer frames at that box is named, and left as it was
+        P = PartRecord
+        led.session.execute(update(P).where(P.item_id == part.item_id).values(x0=part.x0 + 9))
+        led.session.execute(update(F).where(F.item_id == part.item_id, F.algorithm == PDQ.name).values(version="0"))
+        led.commit()
+        summary = reindex(led)
+        assert [i for i, _ in summary.parts_left] == [part.item_id] and summary.parts_refreshed == 0
+        assert "no longer frames a picture at its box" in summary.parts_left[0][1]
