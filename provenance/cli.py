@@ -378,7 +378,9 @@ _LOOK_TEXT = {"index": "second look, at the index's scale", "crop": "second look
 
 def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
     text = _method_text(method, distance, ev)
-    if ev.get("part"):
+    if ev.get("part", {}).get("quad"):
+        text += f" (in the post on the screen photographed in it, part {ev['part']['item_id']}, within {ev['part']['box']})"
+    elif ev.get("part"):
         text += f" (in the picture framed in it, part {ev['part']['item_id']}, at {ev['part']['box']})"
     return text
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, event, exists, or_, union, update
+from sqlalchemy import and_, delete, event, exists, not_, or_, union, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ArgumentError, DatabaseError
 from sqlmodel import Session, create_engine, select
@@ -441,7 +441,8 @@ class Ledger(WorkStore):
         parts.append(select(V.item_id).where(or_(V.track_algorithm != track[0], V.track_version != track[1])))
         found = union(*parts).subquery()
         P = PartRecord
-        retired = select(P.item_id).where(or_(P.method != _parts.METHOD, P.version != _parts.VERSION))
+        current = [and_(P.method == method, P.version == version) for method, version in _parts.METHODS.items()]
+        retired = select(P.item_id).where(not_(or_(*current)))
         stmt = select(found.c.item_id).where(found.c.item_id.not_in(retired)).order_by(found.c.item_id)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -732,9 +733,9 @@ class Ledger(WorkStore):
     # --- parts (see parts.py) -------------------------------------------------------------------
 
     def add_part(self, whole_item_id: int, part: "PartPrints") -> tuple[int, bool]:
-        """Record the picture framed in an indexed item as an item of kind "part", with its
-        fingerprints, local features and a ``part`` row; returns (part item id, newly created).
-        Recording it again (a re-scan) changes nothing."""
+        """Record the picture framed in an indexed item (or in the post on a screen photographed in
+        it, see parts.py) as an item of kind "part", with its fingerprints, local features and a
+        ``part`` row; returns (part item id, newly created). Recording it again changes nothing."""
         p = part.prints
         item, created = self._get_or_create(Item, {"sha256": p.sha256}, {
             "kind": "part", "media_format": "part", "width": p.width, "height": p.height, "file_size": 0,
@@ -745,7 +746,8 @@ class Ledger(WorkStore):
         self._add_keyed_prints(item.id, p)
         x0, y0, x1, y1 = part.box
         self.session.add(PartRecord(item_id=item.id, whole_item_id=whole_item_id, x0=x0, y0=y0, x1=x1, y1=y1,
-                                    method=_parts.METHOD, version=_parts.VERSION))
+                                    method=part.method, version=_parts.METHODS[part.method],
+                                    quad=None if part.quad is None else json.dumps([list(c) for c in part.quad])))
         return item.id, True
 
     def parts_backfill_after(self) -> int | None:

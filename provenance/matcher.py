@@ -156,8 +156,8 @@ class Matcher:
         parts = self.ledger.parts_by_item(ids)
         if not parts:
             return matches
-        wholes = self.ledger.items({p.whole_item_id for p in parts.values()})
-        return fold_parts(matches, parts, {i: (item.width, item.height) for i, item in wholes.items()})
+        items = self.ledger.items({p.whole_item_id for p in parts.values()} | set(parts))
+        return fold_parts(matches, parts, {i: (item.width, item.height) for i, item in items.items()})
 
     def _near_by_hash(self, picture: Image.Image) -> list[local_match.Proposal]:
         return near_by_hash(self.pdq, picture, self.local.index)

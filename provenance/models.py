@@ -29,7 +29,8 @@ from sqlmodel import Field, SQLModel
 #: 4: (algorithm, version, item_id) indexes on fingerprint (replacing the one on algorithm alone)
 #:    and local_features: the items an older version fingerprinted (reindex.py) are an index range.
 #: 5: part: the picture framed in an indexed image (a post's photo), an item of kind "part".
-SCHEMA_VERSION = 5
+#: 6: part.quad: the corners of a part cut from a photographed screen, straightened.
+SCHEMA_VERSION = 6
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -308,6 +309,10 @@ class PartRecord(SQLModel, table=True):
     y0: int
     x1: int
     y1: int
-    #: How the part was found, and that method's version (parts.METHOD, parts.VERSION).
+    #: How the part was found, and that method's version (parts.METHODS).
     method: str = Field(max_length=32)
     version: str = Field(max_length=16)
+    #: For a part cut from a photographed screen, straightened: its corners (top-left, top-right,
+    #: bottom-right, bottom-left) in the whole file's pixels, as JSON; the box bounds them. None
+    #: for a framed part, which is its box.
+    quad: str | None = Field(default=None, max_length=200)

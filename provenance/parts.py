@@ -14,6 +14,12 @@ cut out, from the largest decode at hand, and fingerprinted like any image: an i
 naming its whole item and its box (models.PartRecord). It has no sightings and no work: a match
 on a part is reported as a match on its whole item (``fold_parts``), with the geometry carried
 into the whole's pixels and the part named in the evidence.
+
+A phone photo of a screen showing a post frames no picture upright: its picture is found as the
+framed-on-screen look finds it in a query (screen.screen_picture, then framing.framed_on_screen
+in the straightened screen), cut out straightened, and recorded with its four corners in the
+whole (method "screen"). Before, an archive's photographed post was found only by a query whose
+page agreed with it: the archive's own screenshot of another post of the picture was not.
 """
 
 from __future__ import annotations
@@ -22,20 +28,26 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
+import json
 
-from .framing import framed_picture
+import cv2
+import numpy as np
+from PIL import Image
+
+from .framing import Frame, framed_on_screen, framed_picture
 from .media import WORKING_SIDE, DecodedImage
+from .screen import screen_picture
 
 if TYPE_CHECKING:
     from .matcher import Match
     from .models import PartRecord
     from .prints import ImagePrints
 
-#: How parts are found (framing.framed_picture), and the version of that method: stored on each
-#: part row, so a change can tell the parts it did not make.
-METHOD = "framed"
-VERSION = "1"
+#: How parts are found, each method with its version, stored on each part row so that a change
+#: can tell the parts it did not make: "framed", the picture framed in the image
+#: (framing.framed_picture); "screen", the picture framed in the page a photographed screen
+#: shows, straightened (screen.screen_picture, framing.framed_on_screen).
+METHODS = {"framed": "1", "screen": "1"}
 #: The finder of a ledger that records none (see `finder`): one made before the finder was
 #: recorded, whose images were searched with the first (or wait for the parts backfill).
 FIRST_FINDER = "framed-1"
@@ -56,64 +68,117 @@ MAX_ASPECT = 3.0
 
 @dataclass
 class PartPrints:
-    """The prints of one part and its box in the whole file's pixels (x0, y0, x1, y1)."""
+    """The prints of one part, its box in the whole file's pixels (x0, y0, x1, y1), how it was
+    found (a key of METHODS) and, for a part of a photographed screen, its corners in the whole
+    file's pixels (top-left, top-right, bottom-right, bottom-left; the box bounds them)."""
 
     box: tuple[int, int, int, int]
     prints: "ImagePrints"
+    method: str = "framed"
+    quad: tuple[tuple[float, float], ...] | None = None
 
 
-def part_key(whole_sha256: str, box: tuple[int, int, int, int]) -> str:
-    """The ledger key of a part item: SHA-256 of its whole's SHA-256, the finder and the box."""
-    return hashlib.sha256(f"{whole_sha256}#{METHOD}{VERSION}:{','.join(map(str, box))}".encode()).hexdigest()
+def part_key(whole_sha256: str, box: tuple[int, int, int, int], method: str = "framed") -> str:
+    """The ledger key of a part item: SHA-256 of its whole's SHA-256, the method and its version,
+    and the box."""
+    return hashlib.sha256(f"{whole_sha256}#{method}{METHODS[method]}:{','.join(map(str, box))}".encode()).hexdigest()
 
 
 def find_parts(decoded: DecodedImage) -> list[PartPrints]:
-    """The parts of a decoded image, fingerprinted (none for most photographs).
+    """The parts of a decoded image, fingerprinted (none for most photographs): the picture framed
+    in it, or else the one framed on a screen photographed in it.
 
     `decoded.image` may be larger than the working image (a scan's query-side decode): the part's
     features are then described from more of its pixels.
     """
-    from .prints import fingerprint_image  # imported late: prints imports this module
+    part = _framed_part(decoded)
+    if part is None:
+        part = _screen_part(decoded)
+    return [] if part is None else [part]
 
+
+def _framed_part(decoded: DecodedImage) -> PartPrints | None:
     frame = framed_picture(decoded.image)
     if frame is None or frame.share > MAX_SHARE:
-        return []
+        return None
     sx, sy = decoded.width / decoded.image.width, decoded.height / decoded.image.height
     box = (int(round(frame.left * sx)), int(round(frame.top * sy)),
            int(round(frame.right * sx)), int(round(frame.bottom * sy)))
-    width, height = box[2] - box[0], box[3] - box[1]
-    if min(width, height) < MIN_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
-        return []
-    picture = decoded.image.crop(frame.box)
+    if not _sized_for_a_part(box[2] - box[0], box[3] - box[1]):
+        return None
+    return _fingerprinted(decoded, decoded.image.crop(frame.box), box, "framed", (box[2] - box[0], box[3] - box[1]))
+
+
+def _screen_part(decoded: DecodedImage) -> PartPrints | None:
+    screen = screen_picture(decoded.image)
+    if screen is None:
+        return None
+    straightened = screen.straightened(decoded.image)
+    frame: Frame | None = framed_on_screen(straightened)
+    if frame is None or frame.share > MAX_SHARE:
+        return None
+    factor = decoded.width / decoded.image.width  # the decode's pixels -> the file's
+    size = (round((frame.right - frame.left) * factor), round((frame.bottom - frame.top) * factor))
+    if not _sized_for_a_part(*size):
+        return None
+    left, top, right, bottom = frame.box
+    corners = np.float64([[[left, top], [right, top], [right, bottom], [left, bottom]]])
+    quad = cv2.perspectiveTransform(corners, screen.to_image())[0] * factor
+    quad = tuple((round(float(x), 2), round(float(y), 2)) for x, y in quad)
+    xs, ys = [x for x, _ in quad], [y for _, y in quad]
+    box = (max(0, int(np.floor(min(xs)))), max(0, int(np.floor(min(ys)))),
+           min(decoded.width, int(np.ceil(max(xs)))), min(decoded.height, int(np.ceil(max(ys)))))
+    return _fingerprinted(decoded, straightened.crop(frame.box), box, "screen", size, quad)
+
+
+def _sized_for_a_part(width: int, height: int) -> bool:
+    return min(width, height) >= MIN_SIDE and max(width, height) <= MAX_ASPECT * min(width, height)
+
+
+def _fingerprinted(decoded: DecodedImage, picture: Image.Image, box: tuple[int, int, int, int], method: str,
+                   size: tuple[int, int], quad: tuple[tuple[float, float], ...] | None = None) -> PartPrints:
+    """A part's prints: its picture as a decoded image of `size` (in the whole file's pixels)."""
+    from .prints import fingerprint_image  # imported late: prints imports this module
+
     if max(picture.size) > WORKING_SIDE:
         picture.thumbnail((WORKING_SIDE, WORKING_SIDE))
-    part = DecodedImage(name=f"{decoded.name}#{METHOD}", sha256=part_key(decoded.sha256, box), file_size=0,
-                        format="part", width=width, height=height, image=picture)
-    return [PartPrints(box, fingerprint_image(part, parts=False))]
+    part = DecodedImage(name=f"{decoded.name}#{method}", sha256=part_key(decoded.sha256, box, method), file_size=0,
+                        format="part", width=size[0], height=size[1], image=picture)
+    return PartPrints(box, fingerprint_image(part, parts=False), method, quad)
 
 
 def finder() -> str:
     """This build's parts finder, as a ledger records it (schema_info ``parts_finder``: the finder
-    its images were searched with). When METHOD or VERSION changes, the parts of the finder before
-    take no part in matching, and `provenance reindex` searches every image again (reindex.py)."""
-    return f"{METHOD}-{VERSION}"
+    its images were searched with). When METHODS change, the parts of the finder before take no
+    part in matching, and `provenance reindex` searches every image again (reindex.py)."""
+    return ",".join(f"{method}-{version}" for method, version in sorted(METHODS.items()))
 
 
 def is_current(part: "PartRecord") -> bool:
     """Whether a part was cut by this build's finder (see `finder`; the parts of another take no
     part in matching: their boxes may be ones this finder would not cut)."""
-    return (part.method, part.version) == (METHOD, VERSION)
+    return METHODS.get(part.method) == part.version
 
 
-def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], whole_sizes: dict[int, tuple[int, int]]
+def part_to_whole(part: "PartRecord", part_size: tuple[int, int]) -> np.ndarray:
+    """The homography from a part's pixels (of `part_size`, the part item's width and height) to
+    its whole file's: a shift to its box, or the straightened screen's perspective."""
+    if part.quad is None:
+        return np.array([[1.0, 0.0, part.x0], [0.0, 1.0, part.y0], [0.0, 0.0, 1.0]])
+    w, h = part_size
+    rect = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    return cv2.getPerspectiveTransform(rect, np.float32(json.loads(part.quad))).astype(np.float64)
+
+
+def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], sizes: dict[int, tuple[int, int]]
                ) -> list["Match"]:
     """Matches on parts as matches on their whole items (other matches as they are).
 
-    `parts` are the part rows of the matched items that are parts, `whole_sizes` their wholes'
-    (width, height). Each match's geometry is carried into the whole's pixels (see
-    `whole_evidence`) and its evidence names the part. Two matches on one whole (the whole and its
-    part, say) are not merged here: the caller keeps the stronger. A match on a part another
-    finder cut (see `finder`) is dropped.
+    `parts` are the part rows of the matched items that are parts, `sizes` the (width, height) of
+    those parts and of their wholes, by item id. Each match's geometry is carried into the whole's
+    pixels (see `whole_evidence`) and its evidence names the part. Two matches on one whole (the
+    whole and its part, say) are not merged here: the caller keeps the stronger. A match on a part
+    another finder cut (see `finder`) is dropped.
     """
     out = []
     for m in matches:
@@ -123,11 +188,13 @@ def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], whole_siz
         if part is None:
             item_id, evidence = m.item_id, dict(m.evidence)
         else:
-            box = (part.x0, part.y0, part.x1, part.y1)
             item_id = part.whole_item_id
-            evidence = whole_evidence(m.evidence, box, whole_sizes[item_id]) if m.method == "orb" else dict(m.evidence)
-            evidence["part"] = {"item_id": m.item_id, "box": list(box), "method": part.method, "version": part.version,
-                                "note": "matched the picture framed in this item, indexed on its own"}
+            evidence = (whole_evidence(m.evidence, part, sizes[m.item_id], sizes[item_id]) if m.method == "orb"
+                        else dict(m.evidence))
+            evidence["part"] = {"item_id": m.item_id, "box": [part.x0, part.y0, part.x1, part.y1],
+                                "method": part.method, "version": part.version, "note": _NOTES[part.method]}
+            if part.quad is not None:
+                evidence["part"]["quad"] = json.loads(part.quad)
             if m.evidence.get("quad_in_query"):  # where that picture lies in the query
                 evidence["part"]["quad_in_query"] = m.evidence["quad_in_query"]
         via = parts.get(evidence.get("found_via"))  # led there by a match on a part: name its whole
@@ -137,30 +204,56 @@ def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], whole_siz
     return out
 
 
-def whole_evidence(evidence: dict, box: tuple[int, int, int, int], whole_size: tuple[int, int]) -> dict:
+_NOTES = {
+    "framed": "matched the picture framed in this item, indexed on its own",
+    "screen": "matched the picture of the post on the screen photographed in this item, straightened and "
+              "indexed on its own",
+}
+
+
+def whole_evidence(evidence: dict, part: "PartRecord", part_size: tuple[int, int],
+                   whole_size: tuple[int, int]) -> dict:
     """Local-feature evidence about a part, in its whole's pixels.
 
     The homography, the quadrilateral in the query, the visible box and the correspondences are
-    moved by the part's offset; the visible share becomes the whole's, and the whole is "cropped"
-    when the query shows less of it (the page around the picture is not the query's). The figures
-    of the verification (inliers, blocks, detail, hull) stay those measured on the part.
+    carried through the part's place in the whole (`part_to_whole`); the visible share becomes
+    the whole's, and the whole is "cropped" when the query shows less of it (the page around the
+    picture is not the query's). The figures of the verification (inliers, blocks, detail, hull)
+    stay those measured on the part. Where the whole's corners have no place in the query (a
+    photographed screen straightened: the photo's far corners lie beyond its horizon), the
+    quadrilateral is the part's own.
     """
     from .local_match import _corners, _project  # as verify places the original in the query
 
-    x0, y0 = box[0], box[1]
+    to_whole = part_to_whole(part, part_size)
     ev = dict(evidence)
-    shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])  # whole pixels -> part pixels
-    h = np.asarray(ev["homography"], dtype=np.float64) @ shift
-    ev["homography"] = [[float(v) for v in row] for row in h / h[2, 2]]
-    w, ht = whole_size
-    ev["quad_in_query"] = [[round(float(x), 2), round(float(y), 2)] for x, y in _project(h, _corners(whole_size))]
+    h = np.asarray(ev["homography"], dtype=np.float64) @ np.linalg.inv(to_whole)
+    h = h / h[2, 2]
+    ev["homography"] = [[float(v) for v in row] for row in h]
+    corners = _corners(whole_size)
+    if np.all(corners @ h[2, :2] + h[2, 2] > 1e-6):
+        ev["quad_in_query"] = [[round(float(x), 2), round(float(y), 2)] for x, y in _project(h, corners)]
     vx0, vy0, vx1, vy1 = ev["visible_in_original"]
-    ev["visible_in_original"] = [round(vx0 + x0, 2), round(vy0 + y0, 2), round(vx1 + x0, 2), round(vy1 + y0, 2)]
-    part_area = (box[2] - box[0]) * (box[3] - box[1])
-    ev["visible_share"] = round(float(ev["visible_share"]) * part_area / max(1, w * ht), 4)
-    ev["correspondences"] = [[[round(ox + x0, 1), round(oy + y0, 1)], q] for (ox, oy), q in ev.get("correspondences", [])]
+    visible = _project(to_whole, np.float64([[vx0, vy0], [vx1, vy0], [vx1, vy1], [vx0, vy1]]))
+    w, ht = whole_size
+    ev["visible_in_original"] = [round(float(np.clip(visible[:, 0].min(), 0, w)), 2),
+                                 round(float(np.clip(visible[:, 1].min(), 0, ht)), 2),
+                                 round(float(np.clip(visible[:, 0].max(), 0, w)), 2),
+                                 round(float(np.clip(visible[:, 1].max(), 0, ht)), 2)]
+    in_whole = _project(to_whole, _corners(part_size))
+    ev["visible_share"] = round(float(ev["visible_share"]) * _area(in_whole) / max(1, w * ht), 4)
+    points = [(ox, oy) for (ox, oy), _ in ev.get("correspondences", [])]
+    moved = _project(to_whole, np.float64(points).reshape(-1, 2)) if points else []
+    ev["correspondences"] = [[[round(float(x), 1), round(float(y), 1)], q]
+                             for (x, y), (_, q) in zip(moved, ev.get("correspondences", []))]
     edits = list(ev.get("edits", []))
     if "cropped" not in edits:
         edits.insert(0, "cropped")
     ev["edits"] = edits
     return ev
+
+
+def _area(polygon: np.ndarray) -> float:
+    """The area of a simple polygon (shoelace)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))

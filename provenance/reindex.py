@@ -213,11 +213,11 @@ def _file_items(ledger: Ledger, item_ids: Iterable[int]) -> tuple[dict[int, list
 def _refresh_parts(ledger: Ledger, outdated: list[PartRecord], cut: list[PartPrints], summary: ReindexSummary) -> None:
     """Give each outdated part the current prints of the part cut again at its box."""
     hashes, local, _ = current_versions()
-    at = {part.box: part.prints for part in cut}
+    at = {(part.method, part.box): part.prints for part in cut}
     for part in outdated:
-        p = at.get((part.x0, part.y0, part.x1, part.y1))
+        p = at.get((part.method, (part.x0, part.y0, part.x1, part.y1)))
         if p is None:
-            summary.parts_left.append((part.item_id, "its whole's file no longer frames a picture at its box"))
+            summary.parts_left.append((part.item_id, "its whole's file no longer shows a picture there"))
             continue
         ledger.replace_prints(part.item_id, p.information, p.fingerprints, p.local_record, hashes, local)
         summary.parts_refreshed += 1

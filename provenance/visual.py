@@ -60,10 +60,9 @@ def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.Pa
         pts = [(x * qx, _HEADER + y * qx) for x, y in looked_in]
         draw.line(pts + [pts[0]], fill=_LOOKED_IN, width=2)
     part = ev.get("part") or {}
-    if part.get("box"):  # found through the picture framed in the original: outline that picture
-        x0, y0, x1, y1 = part["box"]
-        draw.rectangle((ox + x0 * oxs, _HEADER + y0 * oxs, ox + x1 * oxs, _HEADER + y1 * oxs), outline=_LOOKED_IN,
-                       width=2)
+    if part.get("box"):  # found through a picture in the original (a part): outline that picture
+        pts = [(ox + x * oxs, _HEADER + y * oxs) for x, y in part.get("quad") or _box_corners(part["box"])]
+        draw.line(pts + [pts[0]], fill=_LOOKED_IN, width=2)
     quad = part.get("quad_in_query") or ev.get("quad_in_query")
     if quad:
         pts = [(x * qx, _HEADER + y * qx) for x, y in quad]
@@ -106,7 +105,8 @@ def _caption(m: MatchView) -> str:
         elif ev.get("framed_in"):
             text += " · found in the frame (blue)"
         if ev.get("part"):
-            text += " · in its framed picture (blue)"
+            text += (" · in the post on its photographed screen (blue)" if ev["part"].get("quad")
+                     else " · in its framed picture (blue)")
         return text
     if m.method in ("pdq", "phash"):
         return f"{m.method}: distance {m.distance:.0f} of {ev.get('bits')} bits (threshold {ev.get('threshold')})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -58,10 +60,15 @@ def test_any_page_gives_parts_inside_it_within_the_bounds_or_none(width, height,
     for part in parts.find_parts(decoded):
         x0, y0, x1, y1 = part.box
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
-        assert (x1 - x0) * (y1 - y0) <= parts.MAX_SHARE * width * height * 1.05
-        assert min(x1 - x0, y1 - y0) >= parts.MIN_SIDE
-        assert max(x1 - x0, y1 - y0) <= parts.MAX_ASPECT * min(x1 - x0, y1 - y0)
-        assert part.prints.sha256 == parts.part_key(decoded.sha256, part.box)
+        w, h = part.prints.width, part.prints.height
+        assert min(w, h) >= parts.MIN_SIDE and max(w, h) <= parts.MAX_ASPECT * min(w, h)
+        if part.method == "framed":
+            assert (w, h) == (x1 - x0, y1 - y0) and part.quad is None
+            assert w * h <= parts.MAX_SHARE * width * height * 1.05
+        else:  # a bright block in a dark page taken for a screen: its corners lie within the box
+            quad = np.array(part.quad)
+            assert np.all((quad >= [x0, y0]) & (quad <= [x1, y1]))
+        assert part.prints.sha256 == parts.part_key(decoded.sha256, part.box, part.method)
 
 
 def test_evidence_about_a_part_is_carried_into_its_whole():
@@ -71,7 +78,8 @@ def test_evidence_about_a_part_is_carried_into_its_whole():
     evidence = {"homography": h_part.tolist(), "visible_in_original": [0, 0, 800, 300], "visible_share": 0.5,
                 "correspondences": [[[10.0, 20.0], [35.0, 22.0]]], "edits": ["scaled"],
                 "quad_in_query": [[0, 0]] * 4, "inliers": 40}
-    ev = parts.whole_evidence(evidence, box, whole)
+    row = PartRecord(item_id=9, whole_item_id=3, x0=100, y0=400, x1=900, y1=1000, method="framed", version="1")
+    ev = parts.whole_evidence(evidence, row, (800, 600), whole)
 
     def project(h, x, y):
         p = np.asarray(h) @ np.array([x, y, 1.0])
@@ -85,8 +93,7 @@ def test_evidence_about_a_part_is_carried_into_its_whole():
     assert ev["edits"] == ["cropped", "scaled"] and ev["inliers"] == 40
     # a match that is no part's stays as it is
     other = Match(7, "orb", 40.0, dict(evidence))
-    row = PartRecord(item_id=9, whole_item_id=3, x0=100, y0=400, x1=900, y1=1000, method="framed", version="1")
-    folded = parts.fold_parts([other, Match(9, "orb", 40.0, dict(evidence))], {9: row}, {3: whole})
+    folded = parts.fold_parts([other, Match(9, "orb", 40.0, dict(evidence))], {9: row}, {3: whole, 9: (800, 600)})
     assert [m.item_id for m in folded] == [7, 3]
     assert folded[0].evidence == evidence and folded[1].evidence["part"]["item_id"] == 9
 
@@ -267,7 +274,7 @@ def test_history_of_a_part_is_its_posts(posts_archive, tmp_path):
 
 def test_a_new_ledger_records_its_parts_finder(tmp_path):
     with Ledger(tmp_path / "l.db") as led:
-        assert led.parts_finder() == parts.finder() == f"{parts.METHOD}-{parts.VERSION}"
+        assert led.parts_finder() == parts.finder() == "framed-1,screen-1"
     with Ledger(tmp_path / "l.db", readonly=True) as led:
         assert led.parts_finder() == parts.finder()
 
@@ -286,13 +293,14 @@ def test_parts_of_another_finder_take_no_part_until_reindex_cuts_them_again(post
         post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
         (old,) = led.parts_of(post)
         assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches[0].evidence["part"]["version"] == "1"
-        monkeypatch.setattr(parts, "VERSION", "2")  # the upgrade
-        assert led.parts_finder() == "framed-1" and has_outdated(led)
+        monkeypatch.setitem(parts.METHODS, "framed", "2")  # the upgrade
+        assert led.parts_finder() == "framed-1,screen-1" and has_outdated(led)
         assert len(outdated_items(led)) == 2  # both images wait, the photograph too
         assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches == []
         summary = reindex(led, batch_size=1)
         assert summary.parts_added == 1 and summary.refreshed == 0 and summary.unreadable == []
-        assert led.parts_finder() == "framed-2" and led.parts_backfill_after() is None and not has_outdated(led)
+        assert led.parts_finder() == "framed-2,screen-1" and led.parts_backfill_after() is None
+        assert not has_outdated(led)
         new = next(p for p in led.parts_of(post) if p.item_id != old.item_id)
         assert (new.method, new.version) == ("framed", "2") and (new.x0, new.y0, new.x1, new.y1) == (
             old.x0, old.y0, old.x1, old.y1)
@@ -332,4 +340,125 @@ def test_a_part_with_outdated_prints_is_cut_again_from_its_whole(posts_archive, 
         led.commit()
         summary = reindex(led)
         assert [i for i, _ in summary.parts_left] == [part.item_id] and summary.parts_refreshed == 0
-        assert "no longer frames a picture at its box" in summary.parts_left[0][1]
+        assert "no longer shows a picture there" in summary.parts_left[0][1]
+
+
+def _photographed_post(name: str, seed: int = 3):
+    """A phone photo of a screen showing a post of a photograph, and where the post's picture lies
+    in it (its corners: top-left, top-right, bottom-right, bottom-left)."""
+    import cv2
+
+    from .test_screen import KEYSTONE, photographed_screen
+
+    post, box = _phone_post(photo(name))
+    shown = post.resize((540, 1170), Image.Resampling.LANCZOS)
+    taken, shot = photographed_screen(shown, KEYSTONE, wall=120.0, seed=seed)
+    sx, sy = 540 / post.width, 1170 / post.height
+    x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
+    to_photo = cv2.getPerspectiveTransform(np.float32([[0, 0], [540, 0], [540, 1170], [0, 1170]]), np.float32(shot))
+    corners = cv2.perspectiveTransform(np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]), to_photo)[0]
+    return taken, corners
+
+
+def test_the_post_on_a_photographed_screen_is_a_part_with_its_corners():
+    """A phone photo of a post: its picture, straightened, is a part of method "screen" whose
+    corners are where the picture was shot; a photograph of a monitor without a page has none."""
+    from .test_screen import KEYSTONE, photographed_screen
+
+    taken, corners = _photographed_post("chelsea")
+    decoded = _decoded(taken)
+    (part,) = parts.find_parts(decoded)
+    assert part.method == "screen" and part.quad is not None
+    diagonal = float(np.hypot(*(corners[2] - corners[0])))
+    assert np.abs(np.array(part.quad) - corners).max() <= 0.04 * diagonal, (part.quad, corners.tolist())
+    quad = np.array(part.quad)
+    assert tuple(part.box) == (int(np.floor(quad[:, 0].min())), int(np.floor(quad[:, 1].min())),
+                               int(np.ceil(quad[:, 0].max())), int(np.ceil(quad[:, 1].max())))
+    assert part.prints.sha256 == parts.part_key(decoded.sha256, part.box, "screen")
+    # the straightened picture is about as wide as the picture was shot
+    w = part.prints.width
+    shot_w = (np.linalg.norm(corners[1] - corners[0]) + np.linalg.norm(corners[2] - corners[3])) / 2
+    assert abs(w - shot_w) <= 0.06 * shot_w
+    assert parts.find_parts(_decoded(photographed_screen(photo("rocket"), KEYSTONE)[0])) == []
+
+
+def test_evidence_about_a_screen_part_is_carried_through_its_perspective():
+    """A point of a part cut from a photographed screen and the point of the photo it was cut from
+    land on one query pixel; the visible region and the correspondences follow the perspective."""
+    import cv2
+
+    quad = [[210.0, 320.0], [690.0, 350.0], [700.0, 720.0], [190.0, 700.0]]
+    row = PartRecord(item_id=9, whole_item_id=3, x0=190, y0=320, x1=700, y1=720, method="screen", version="1",
+                     quad=json.dumps(quad))
+    part_size, whole = (500, 380), (900, 1200)
+    h_part = np.array([[0.9, 0.0, 40.0], [0.0, 0.9, 60.0], [0.0, 0.0, 1.0]])
+    evidence = {"homography": h_part.tolist(), "visible_in_original": [0, 0, 500, 190], "visible_share": 0.5,
+                "correspondences": [[[100.0, 50.0], [130.0, 105.0]]], "edits": [],
+                "quad_in_query": [[40, 60], [490, 60], [490, 402], [40, 402]], "inliers": 30}
+    (folded,) = parts.fold_parts([Match(9, "orb", 30.0, dict(evidence))], {9: row}, {9: part_size, 3: whole})
+    ev = folded.evidence
+    to_whole = cv2.getPerspectiveTransform(np.float32([[0, 0], [500, 0], [500, 380], [0, 380]]), np.float32(quad))
+
+    def project(h, x, y):
+        p = np.asarray(h, dtype=np.float64) @ np.array([x, y, 1.0])
+        return p[:2] / p[2]
+
+    for x, y in ((0, 0), (250, 190), (500, 380), (100, 50)):
+        assert np.allclose(project(ev["homography"], *project(to_whole, x, y)), project(h_part, x, y), atol=1e-6)
+    assert np.allclose(ev["correspondences"][0][0], project(to_whole, 100, 50), atol=0.06)
+    top = [project(to_whole, x, y) for x, y in ((0, 0), (500, 0), (500, 190), (0, 190))]
+    assert np.allclose(ev["visible_in_original"], [min(p[0] for p in top), min(p[1] for p in top),
+                                                   max(p[0] for p in top), max(p[1] for p in top)], atol=0.01)
+    quad_area = 0.5 * abs(sum(quad[i][0] * quad[(i + 1) % 4][1] - quad[(i + 1) % 4][0] * quad[i][1] for i in range(4)))
+    assert ev["visible_share"] == pytest.approx(0.5 * quad_area / (900 * 1200), abs=1e-4)
+    assert ev["edits"] == ["cropped"] and ev["inliers"] == 30
+    assert ev["part"]["quad"] == quad and ev["part"]["method"] == "screen"
+    assert ev["part"]["quad_in_query"] == evidence["quad_in_query"]
+
+
+def test_a_screenshot_of_a_post_links_the_photographed_post_scanned_before_it(tmp_path, db_url):
+    """The archive's phone photo of a post, scanned first, gets a part from its screen; the
+    screenshot of another post of the same picture (another theme) scanned after it links to it
+    through that part. Without screen parts it links to nothing."""
+    archive = tmp_path / "archive"
+    save(_photographed_post("chelsea")[0], archive / "a" / "photographed.jpg")
+    save(_phone_post(photo("chelsea"), *DARK)[0], archive / "b" / "screenshot.jpg", quality=80)
+    save(photo("rocket"), archive / "a" / "rocket.jpg")
+    with Ledger(db_url) as led:
+        scan(led, archive / "a")
+        photographed = led.item_by_sha(decode_image((archive / "a" / "photographed.jpg").read_bytes()).sha256).id
+        (part,) = led.parts_of(photographed)
+        assert part.method == "screen" and len(json.loads(part.quad)) == 4
+        scan(led, archive / "b")
+        shot = led.item_by_sha(decode_image((archive / "b" / "screenshot.jpg").read_bytes()).sha256).id
+        (link,) = led.links([shot])
+        assert (link.earlier_item_id, link.later_item_id) == (photographed, shot)
+        ev = json.loads(link.evidence_json)
+        assert ev["part"]["item_id"] == part.item_id and ev["part"]["method"] == "screen"
+        # a check says so, and its picture outlines the post's picture in the photo by its corners
+        from provenance.cli import _evidence_text
+        from provenance.visual import _caption, draw_match
+
+        matches = Checker(led).check_path(str(archive / "b" / "screenshot.jpg")).matches
+        assert {m.item_id for m in matches} == {shot, photographed}  # its own bytes, and the photographed post
+        found = next(m for m in matches if m.item_id == photographed)
+        assert found.evidence["part"]["quad"] == json.loads(part.quad)
+        assert "on its photographed screen" in _caption(found)
+        assert f"in the post on the screen photographed in it, part {part.item_id}" in _evidence_text(found.method, found.distance, found.evidence)
+        with Image.open(draw_match(archive / "b" / "screenshot.jpg", found, tmp_path / "why.png")) as picture:
+            drawn = picture.convert("RGB")
+        with Image.open(archive / "a" / "photographed.jpg") as taken:
+            photo_size = taken.size
+        scale = (drawn.height - 64) / photo_size[1]
+        ox = drawn.width - round(photo_size[0] * scale)  # the original's panel is on the right
+        (x0, y0), (x1, y1) = json.loads(part.quad)[:2]  # the picture's top edge, in the photo
+        edge = [drawn.getpixel((ox + round(x * scale), 64 + round(y * scale)))
+                for x, y in zip(np.linspace(x0, x1, 14)[2:-2], np.linspace(y0, y1, 14)[2:-2])]
+        assert sum(1 for r, g, b in edge if b > 200 and r < 100) >= 7, edge
+    with pytest.MonkeyPatch.context() as no_screen_parts:
+        no_screen_parts.delitem(parts.METHODS, "screen")
+        no_screen_parts.setattr(parts, "_screen_part", lambda decoded: None)
+        with Ledger(tmp_path / "without.db") as led:
+            scan(led, archive / "a")
+            scan(led, archive / "b")
+            assert led.counts()["links"] == 0
