@@ -532,7 +532,7 @@ def search(
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
 
-    seen = _PhotographedScreen(query_image, size)  # the screen look and the screen rules ask
+    seen = PhotographedScreen(query_image, size)  # the screen look and the screen rules ask
 
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
         match = _verify_placed(look, loaded[item_id], item_id, size)
@@ -689,7 +689,7 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
     framed = _framed_features(query_image, size)
     if framed is not None:
         looks.append(("framed", _Look(framed.features, False, frame=framed.box)))
-    seen = _PhotographedScreen(query_image, size)
+    seen = PhotographedScreen(query_image, size)
     on_screen = _screen_features(seen)
     if on_screen is not None:
         features, screen = on_screen
@@ -721,10 +721,11 @@ def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str 
                    weak_corners=weak_corners, **_LOOK_SCALES[scale])
 
 
-class _PhotographedScreen:
+class PhotographedScreen:
     """The screen photographed in a query (screen.screen_picture, in `image`'s pixels), its picture
     straightened, and the picture framed in the page it shows (framing.framed_on_screen): each
-    found once, when first asked for (the screen looks and _screen_refusal).
+    found once, when first asked for (the screen looks and _screen_refusal; parts.py cuts an
+    indexed image's part so too).
     `size` is the query file's, when `image` is a reduced copy of it."""
 
     def __init__(self, image: Image.Image, size: tuple[int, int]):
@@ -763,7 +764,7 @@ class _PhotographedScreen:
                 np.float32(self.in_file.corners))
 
 
-def _screen_features(seen: _PhotographedScreen, frame: list[float] | None = None
+def _screen_features(seen: PhotographedScreen, frame: list[float] | None = None
                      ) -> tuple[LocalFeatures, Screen] | None:
     """The features of the picture on the screen photographed in the query (`seen`), straightened
     and described at the index's scale, and that screen in the file's pixels; None when no screen
@@ -775,7 +776,7 @@ def _screen_features(seen: _PhotographedScreen, frame: list[float] | None = None
     return _query_features(seen.straightened, in_file.size(), "index"), in_file
 
 
-def _framed_on_screen_features(seen: _PhotographedScreen, screen: Screen) -> _Part | None:
+def _framed_on_screen_features(seen: PhotographedScreen, screen: Screen) -> _Part | None:
     """The picture framed in the page the photographed screen shows (`seen`), described on its
     own, its box in the pixels of `screen`'s straightened picture (Screen.size; `screen` in the
     file's pixels); None when no picture is framed there."""
@@ -798,7 +799,7 @@ def _verify_placed(look: _Look, candidate: LocalFeatures, item_id: int, size: tu
 
 
 def _screen_refusal(match: LocalMatch, look: _Look, candidate: LocalFeatures,
-                    seen: _PhotographedScreen) -> str | None:
+                    seen: PhotographedScreen) -> str | None:
     """Why search refuses a match that verify took, from the screen photographed in the query
     (`seen`), or None: a weak one (under CONSISTENCY_INLIERS) matches the page around the picture of
     a photographed post, not the picture (_only_around); a match of the whole query matches
@@ -811,7 +812,7 @@ def _screen_refusal(match: LocalMatch, look: _Look, candidate: LocalFeatures,
 
 
 def _screen_content_disagrees(match: LocalMatch, look: _Look, candidate: LocalFeatures,
-                              seen: _PhotographedScreen) -> bool:
+                              seen: PhotographedScreen) -> bool:
     """Whether a match of the whole query spreads beyond the screen photographed in it (the original
     is a photo of a screen too: PAGE_ON_SCREEN) yet disagrees in fine detail on what that screen
     shows (MIN_SCREEN_DETAIL_NCC): it matched the phone and its interface, not the picture."""
@@ -838,7 +839,7 @@ def _screen_content_disagrees(match: LocalMatch, look: _Look, candidate: LocalFe
 
 def _only_around(match: LocalMatch, page: tuple[np.ndarray, np.ndarray] | None) -> bool:
     """Whether a match spreads over the page around the page's picture and beyond its screen (see
-    _PhotographedScreen.page), covering the picture's middle, with its inliers on the screen but fewer than
+    PhotographedScreen.page), covering the picture's middle, with its inliers on the screen but fewer than
     PAGE_PICTURE_SHARE of them inside the picture (less its edges, PAGE_PICTURE_INNER): it matched
     the page, not the picture."""
     if page is None or not match.correspondences:

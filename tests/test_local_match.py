@@ -598,7 +598,7 @@ def test_photos_of_different_posts_of_one_app_do_not_match(monkeypatch):
     # mirrored look decides as the query's own look does
     for mirrored in (False, True):
         query = ImageOps.mirror(queries[0]) if mirrored else queries[0]
-        seen = local_match._PhotographedScreen(query, query.size)
+        seen = local_match.PhotographedScreen(query, query.size)
         strong = local_match._query_features(query, query.size, weak_corners=False)
         look = local_match._Look(local_match.extract_mirrored(strong) if mirrored else strong, mirrored, strong=True)
         decided = {}
