@@ -462,3 +462,29 @@ def test_a_screenshot_of_a_post_links_the_photographed_post_scanned_before_it(tm
             scan(led, archive / "a")
             scan(led, archive / "b")
             assert led.counts()["links"] == 0
+
+
+def test_reindex_gives_a_ledger_from_before_screen_parts_its_photographed_posts_parts(tmp_path, monkeypatch):
+    """The upgrade this build makes: a ledger whose images were searched by the framed finder alone
+    (it records "framed-1", or nothing) is outdated; reindex cuts its photographed post's part, and
+    a screenshot of another post of the picture then finds that photo."""
+    from provenance.reindex import has_outdated, reindex
+
+    archive = tmp_path / "archive"
+    save(_photographed_post("chelsea")[0], archive / "photographed.jpg")
+    save(photo("rocket"), archive / "rocket.jpg")
+    save(_phone_post(photo("chelsea"), *DARK)[0], tmp_path / "screenshot.jpg", quality=80)
+    with monkeypatch.context() as before:
+        before.delitem(parts.METHODS, "screen")
+        before.setattr(parts, "_screen_part", lambda decoded: None)
+        with Ledger(tmp_path / "l.db") as led:
+            assert led.parts_finder() == "framed-1"
+            scan(led, archive)
+    with Ledger(tmp_path / "l.db") as led:
+        assert has_outdated(led) and led.counts()["parts"] == 0
+        assert Checker(led).check_path(str(tmp_path / "screenshot.jpg")).matches == []
+        summary = reindex(led)
+        assert summary.parts_added == 1 and summary.unreadable == [] and not has_outdated(led)
+        assert led.parts_finder() == "framed-1,screen-1"
+        (found,) = Checker(led).check_path(str(tmp_path / "screenshot.jpg")).matches
+        assert found.evidence["part"]["method"] == "screen"
