@@ -21,7 +21,8 @@ _OUTLINE = (255, 40, 40)
 _LINE = (40, 220, 90)
 _LOOKED_IN = (40, 120, 255)  # the frame or the screen a second look searched
 _GAP = 24
-_HEADER = 64
+_HEADER = 64  # above the panels: the titles and the caption's first line
+_CAPTION_LINE = 22  # each further line of a caption too long for one
 
 
 def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.PathLike,
@@ -41,15 +42,18 @@ def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.Pa
     q_panel = query.resize((max(1, round(query.width * q_scale)), PANEL_HEIGHT))
     o_panel = original.resize((max(1, round(original.width * o_scale)), PANEL_HEIGHT))
     width = q_panel.width + _GAP + o_panel.width
-    canvas = Image.new("RGB", (width, PANEL_HEIGHT + _HEADER), (255, 255, 255))
-    canvas.paste(q_panel, (0, _HEADER))
-    ox = q_panel.width + _GAP
-    canvas.paste(o_panel, (ox, _HEADER))
-    draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=18)
+    caption = _wrapped(_caption(match), font, width - 16)  # all of it, however narrow the panels
+    header = _HEADER + _CAPTION_LINE * (len(caption) - 1)
+    canvas = Image.new("RGB", (width, PANEL_HEIGHT + header), (255, 255, 255))
+    canvas.paste(q_panel, (0, header))
+    ox = q_panel.width + _GAP
+    canvas.paste(o_panel, (ox, header))
+    draw = ImageDraw.Draw(canvas)
     draw.text((8, 6), f"query: {Path(query_path).name}", fill=(0, 0, 0), font=font)
     draw.text((ox, 6), f"original: item {match.item_id}, {match.outlet or 'unknown outlet'}", fill=(0, 0, 0), font=font)
-    draw.text((8, 32), _caption(match), fill=(90, 0, 0), font=font)
+    for i, line in enumerate(caption):
+        draw.text((8, 32 + _CAPTION_LINE * i), line, fill=(90, 0, 0), font=font)
 
     ev = match.evidence
     # Evidence coordinates are in the pixels of the full-size files; panels are scaled copies.
@@ -57,25 +61,37 @@ def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.Pa
     oxs = o_panel.width / _full_size(ev, "original_size", original)[0]
     looked_in = ev.get("screen_in") or _box_corners(ev.get("framed_in"))
     if looked_in:
-        pts = [(x * qx, _HEADER + y * qx) for x, y in looked_in]
+        pts = [(x * qx, header + y * qx) for x, y in looked_in]
         draw.line(pts + [pts[0]], fill=_LOOKED_IN, width=2)
     part = ev.get("part") or {}
     if part.get("box"):  # found through a picture in the original (a part): outline that picture
-        pts = [(ox + x * oxs, _HEADER + y * oxs) for x, y in part.get("quad") or _box_corners(part["box"])]
+        pts = [(ox + x * oxs, header + y * oxs) for x, y in part.get("quad") or _box_corners(part["box"])]
         draw.line(pts + [pts[0]], fill=_LOOKED_IN, width=2)
     quad = part.get("quad_in_query") or ev.get("quad_in_query")
     if quad:
-        pts = [(x * qx, _HEADER + y * qx) for x, y in quad]
+        pts = [(x * qx, header + y * qx) for x, y in quad]
         draw.line(pts + [pts[0]], fill=_OUTLINE, width=4)
     visible = ev.get("visible_in_original")
     if visible:
         x0, y0, x1, y1 = visible
-        draw.rectangle((ox + x0 * oxs, _HEADER + y0 * oxs, ox + x1 * oxs, _HEADER + y1 * oxs), outline=_OUTLINE, width=3)
+        draw.rectangle((ox + x0 * oxs, header + y0 * oxs, ox + x1 * oxs, header + y1 * oxs), outline=_OUTLINE, width=3)
     for (x_o, y_o), (x_q, y_q) in ev.get("correspondences", [])[:50]:
-        draw.line((x_q * qx, _HEADER + y_q * qx, ox + x_o * oxs, _HEADER + y_o * oxs), fill=_LINE, width=1)
+        draw.line((x_q * qx, header + y_q * qx, ox + x_o * oxs, header + y_o * oxs), fill=_LINE, width=1)
     out_path = Path(out)
     canvas.save(out_path, "PNG")
     return out_path
+
+
+def _wrapped(text: str, font: ImageFont.ImageFont, width: float) -> list[str]:
+    """`text` in lines no wider than `width` (in `font`), broken between words."""
+    lines = [""]
+    for word in text.split(" "):
+        candidate = f"{lines[-1]} {word}" if lines[-1] else word
+        if lines[-1] and font.getlength(candidate) > width:
+            lines.append(word)
+        else:
+            lines[-1] = candidate
+    return lines
 
 
 def _box_corners(box: list[float] | None) -> list[tuple[float, float]] | None:

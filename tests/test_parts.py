@@ -158,9 +158,10 @@ def test_another_post_of_the_picture_finds_the_indexed_post_through_its_part(pos
     from provenance.visual import _caption, draw_match
 
     drawn = Image.open(draw_match(tmp_path / "other.jpg", found, tmp_path / "why.png")).convert("RGB")
-    scale = (drawn.height - 64) / other_post.height
+    header = drawn.height - 720  # the titles and the caption, in as many lines as it takes
+    scale = (drawn.height - header) / other_post.height
     x0, y0, x1, y1 = box_in_query
-    top = [drawn.getpixel((round(x), 64 + round(y0 * scale))) for x in np.linspace(x0 * scale + 5, x1 * scale - 5, 12)]
+    top = [drawn.getpixel((round(x), header + round(y0 * scale))) for x in np.linspace(x0 * scale + 5, x1 * scale - 5, 12)]
     assert sum(1 for r, g, b in top if r > 200 and g < 100 and b < 100) >= 8, top
     assert "framed picture" in _caption(found)
 
@@ -449,10 +450,11 @@ def test_a_screenshot_of_a_post_links_the_photographed_post_scanned_before_it(tm
             drawn = picture.convert("RGB")
         with Image.open(archive / "a" / "photographed.jpg") as taken:
             photo_size = taken.size
-        scale = (drawn.height - 64) / photo_size[1]
+        header = drawn.height - 720  # the titles and the caption, in as many lines as it takes
+        scale = 720 / photo_size[1]
         ox = drawn.width - round(photo_size[0] * scale)  # the original's panel is on the right
         (x0, y0), (x1, y1) = json.loads(part.quad)[:2]  # the picture's top edge, in the photo
-        edge = [drawn.getpixel((ox + round(x * scale), 64 + round(y * scale)))
+        edge = [drawn.getpixel((ox + round(x * scale), header + round(y * scale)))
                 for x, y in zip(np.linspace(x0, x1, 14)[2:-2], np.linspace(y0, y1, 14)[2:-2])]
         assert sum(1 for r, g, b in edge if b > 200 and r < 100) >= 7, edge
     with pytest.MonkeyPatch.context() as no_screen_parts:

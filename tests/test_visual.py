@@ -56,3 +56,26 @@ def test_evidence_picture_outlines_the_screen_a_match_was_found_on(tmp_path):
     assert "found in the page on the photographed screen" in _caption(view)
     view.evidence.update(look="cell", screen_in=None, framed_in=[0, 0, 10, 10])
     assert "found in one picture of the collage (blue)" in _caption(view)
+
+
+def test_a_caption_too_long_for_one_line_is_wrapped_above_the_panels(tmp_path):
+    """Every word of the caption is drawn: a long one takes further lines, and the panels move
+    down by as many (a narrow pair of panels cut it off before)."""
+    from PIL import ImageFont
+
+    from provenance.check import MatchView
+    from provenance.visual import _HEADER, _wrapped
+
+    font = ImageFont.load_default(size=18)
+    text = "local features: 53 verified points · " + ", ".join(["cropped", "framed", "scaled", "perspective"] * 4)
+    lines = _wrapped(text, font, 300)
+    assert len(lines) > 1 and " ".join(lines) == text and all(font.getlength(line) <= 300 for line in lines)
+    assert _wrapped("short", font, 300) == ["short"]
+    narrow = save(photo("coffee").resize((120, 400)), tmp_path / "narrow.png")
+    view = MatchView(item_id=1, sha256="0" * 64, path=None, outlet="sana", published_at=None, url=None,
+                     method="orb", distance=53.0, evidence={"inliers": 53, "edits": ["cropped", "framed", "scaled"] * 4},
+                     first_seen=None, sightings=1)
+    with Image.open(draw_match(narrow, view, tmp_path / "why.png", original=photo("coffee").resize((120, 400)))) as pic:
+        width, height = pic.size
+    caption_lines = len(_wrapped(_caption(view), font, width - 16))
+    assert caption_lines > 1 and height == 720 + _HEADER + 22 * (caption_lines - 1)
