@@ -164,7 +164,8 @@ class FileOutcome:
 QUERY_LOOK_GAIN = 1.5
 
 
-def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = False, parts: bool = True) -> FileOutcome:
+def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = False, parts: bool = True,
+                     local: bool = True) -> FileOutcome:
     """Read, decode and fingerprint one file; a bad file becomes an outcome with its error.
 
     ``keep_image`` keeps a decoded image on the prints, and computes the query-side local
@@ -174,7 +175,9 @@ def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = Fal
     the file as a check would (``_wants_larger_look``). ``hashes_only`` computes an image's
     global hashes alone, from a decode that skips the working image (``scan --hashes-only``); a
     video is fingerprinted whole. ``parts`` also finds and fingerprints the picture framed in an
-    image (parts.py), from the larger decode when there is one.
+    image (parts.py), from the larger decode when there is one; ``local=False`` leaves out the
+    image's own local features, the costliest print (reindex searching for parts an image whose
+    features are current).
     """
     from .video import fingerprint_video, is_video_file  # imported late: video.py imports this module
 
@@ -187,9 +190,10 @@ def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = Fal
             decoded = decode_image(data, name=path, hashes_only=True)
             return FileOutcome(path, fingerprint_image(decoded, local=False), None, st.st_size, st.st_mtime_ns)
         if not keep_image and not parts:
-            return FileOutcome(path, fingerprint_image(decode_image(data, name=path)), None, st.st_size, st.st_mtime_ns)
+            return FileOutcome(path, fingerprint_image(decode_image(data, name=path), local=local), None, st.st_size,
+                               st.st_mtime_ns)
         decoded, larger = decode_with_larger(data, path, QUERY_WORKING_SIDE)
-        prints = fingerprint_image(decoded, keep_image=keep_image)
+        prints = fingerprint_image(decoded, keep_image=keep_image, local=local or keep_image)
         if not is_low_information(prints.information):
             look = larger() if _wants_larger_look(decoded) else decoded
             if keep_image:

@@ -171,8 +171,8 @@ def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]]
             # that completes it also matches it).
             versions = local_versions.get(item_id, set())
             parts = item_id in wanting_parts or item_id in outdated_parts
-            hashes_only = (not versions or local[1] in versions) and not parts  # parts need the working image
-            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, []), hashes_only, parts))
+            local_current = not versions or local[1] in versions
+            jobs.append((item_id, known[item_id].sha256, copies.get(item_id, []), local_current, parts))
     for item_id, outcome, why in pool.map(_fingerprint_copy, jobs) if pool else map(_fingerprint_copy, jobs):
         if outcome is None:
             summary.unreadable.append((item_id, why))
@@ -225,13 +225,15 @@ def _refresh_parts(ledger: Ledger, outdated: list[PartRecord], cut: list[PartPri
 
 def _fingerprint_copy(job: tuple[int, str, list[str], bool, bool]) -> tuple[int, FileOutcome | None, str]:
     """(item id, the prints of the first copy whose SHA-256 is the item's, or None and why); an
-    image's global hashes alone, or its parts too, when the job says so."""
-    item_id, sha256, paths, hashes_only, parts = job
+    image's local features only when its stored ones are outdated, its parts when the job says so
+    (they need the working image, the global hashes alone do not)."""
+    item_id, sha256, paths, local_current, parts = job
     if not paths:
         return item_id, None, "no path recorded for it"
     reasons = []
     for path in paths:
-        outcome = fingerprint_file(path, keep_image=False, hashes_only=hashes_only, parts=parts)
+        outcome = fingerprint_file(path, keep_image=False, hashes_only=local_current and not parts, parts=parts,
+                                   local=not local_current)
         if outcome.error is not None:
             reasons.append(f"{path}: {outcome.error}")
             continue

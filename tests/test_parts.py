@@ -490,3 +490,17 @@ def test_reindex_gives_a_ledger_from_before_screen_parts_its_photographed_posts_
         assert led.parts_finder() == "framed-1,screen-1"
         (found,) = Checker(led).check_path(str(tmp_path / "screenshot.jpg")).matches
         assert found.evidence["part"]["method"] == "screen"
+
+
+def test_a_search_for_parts_alone_leaves_out_the_images_own_local_features(posts_archive):
+    """reindex searching a current image for its parts reads it without describing it again (its
+    local features cost most of a fingerprint): the same part, cut from the same decode."""
+    from provenance.prints import fingerprint_file
+
+    path = str(posts_archive / "post.jpg")
+    full = fingerprint_file(path, keep_image=False).prints
+    alone = fingerprint_file(path, keep_image=False, local=False).prints
+    assert full.local_blob is not None and alone.local_blob is None
+    assert [(p.box, p.prints.sha256) for p in alone.parts] == [(p.box, p.prints.sha256) for p in full.parts]
+    assert len(alone.parts) == 1 and alone.parts[0].prints.local_blob is not None
+    assert alone.sha256 == full.sha256 and alone.get("pdq") == full.get("pdq")
