@@ -440,9 +440,7 @@ class Ledger(WorkStore):
         V = VideoRecord
         parts.append(select(V.item_id).where(or_(V.track_algorithm != track[0], V.track_version != track[1])))
         found = union(*parts).subquery()
-        P = PartRecord
-        current = [and_(P.method == method, P.version == version) for method, version in _parts.METHODS.items()]
-        retired = select(P.item_id).where(not_(or_(*current)))
+        retired = select(PartRecord.item_id).where(not_(_current_parts()))
         stmt = select(found.c.item_id).where(found.c.item_id.not_in(retired)).order_by(found.c.item_id)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -611,15 +609,16 @@ class Ledger(WorkStore):
 
     def counts(self) -> dict[str, int]:
         """How many rows of each kind the ledger holds (items: those of files, keyframes included;
-        parts: pictures cut from them)."""
+        parts: pictures cut from them by this build's parts finder)."""
         from sqlalchemy import func
 
         out = {}
         for name, model in (("items", Item), ("sightings", Sighting), ("outlets", Outlet), ("links", MatchLink)):
             out[name] = self.session.exec(select(func.count()).select_from(model)).one()
-        # A part (parts.py) is an item of the ledger but no file of the archive: counted apart.
-        out["parts"] = self.session.exec(select(func.count()).select_from(PartRecord)).one()
-        out["items"] -= out["parts"]
+        # A part (parts.py) is an item of the ledger but no file of the archive: counted apart, and
+        # only those of this build's finder (another's take no part in matching).
+        out["items"] -= self.session.exec(select(func.count()).select_from(PartRecord)).one()
+        out["parts"] = self.session.exec(select(func.count()).select_from(PartRecord).where(_current_parts())).one()
         return out
 
     # --- video (see video.py) --------------------------------------------------------------------
@@ -838,6 +837,12 @@ class Ledger(WorkStore):
                 raise
             return row, False
         return row, True
+
+
+def _current_parts():
+    """The SQL condition of a part row cut by this build's finder (parts.is_current)."""
+    P = PartRecord
+    return or_(*(and_(P.method == method, P.version == version) for method, version in _parts.METHODS.items()))
 
 
 def sighting_key(item_id: int, outlet: str | None, url: str | None, path: str | None) -> str:

@@ -308,6 +308,7 @@ def test_parts_of_another_finder_take_no_part_until_reindex_cuts_them_again(post
         (found,) = Checker(led).check_path(str(tmp_path / "other.jpg")).matches
         assert found.item_id == post and found.evidence["part"]["item_id"] == new.item_id
         assert found.evidence["part"]["version"] == "2"
+        assert led.counts()["parts"] == 1 and led.counts()["items"] == 2  # the old part counts as neither
         again = reindex(led)
         assert again.outdated == 0 and again.parts_added == 0
 
