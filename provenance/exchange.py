@@ -235,7 +235,7 @@ def import_hash_list(ledger: Ledger, path: str | os.PathLike, *, source: str, pu
             "threshold": PDQ.match_threshold, "bits": PDQ.bits, "query_quality": entry.quality,
             "transform": "original", "edits": [], "imported": True})
             for hit in matcher.pdq.search([entry.value], PDQ.match_threshold) if hit.item_id != item.id]
-        for m in matcher.wholes(hits):  # a hash near a post's picture links the post (parts.py)
+        for m in filter(None, matcher.wholes(hits)):  # a hash near a post's picture links the post (parts.py)
             summary.new_links += int(ledger.add_link(m.item_id, item.id, m.method, m.distance, m.evidence))
         matcher.pdq.add(item.id, entry.value)
     summary.report = refresh(ledger)

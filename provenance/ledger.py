@@ -752,33 +752,36 @@ class Ledger(WorkStore):
     def parts_backfill_after(self) -> int | None:
         """The item id after which images indexed before parts existed still wait for a search for
         theirs (schema_info ``parts_backfill``, see reindex.py); None when none wait."""
-        value = self.session.exec(select(SchemaInfo.value).where(SchemaInfo.key == PARTS_BACKFILL)).first()
+        value = self._info(PARTS_BACKFILL)
         return None if value is None else int(value)
 
     def set_parts_backfill(self, after: int | None) -> None:
         """Move the parts backfill's mark on to an item id; None removes it (all searched)."""
-        row = self.session.get(SchemaInfo, PARTS_BACKFILL)
-        if after is None:
-            if row is not None:
-                self.session.delete(row)
-        elif row is None:
-            self.session.add(SchemaInfo(key=PARTS_BACKFILL, value=str(after)))
-        else:
-            row.value = str(after)
+        self._set_info(PARTS_BACKFILL, None if after is None else str(after))
 
     def parts_finder(self) -> str:
         """The parts finder the ledger's images were searched with (parts.finder() of the build that
         made the ledger or last re-indexed it; parts.FIRST_FINDER for a ledger that records none)."""
-        value = self.session.exec(select(SchemaInfo.value).where(SchemaInfo.key == PARTS_FINDER)).first()
-        return _parts.FIRST_FINDER if value is None else value
+        return self._info(PARTS_FINDER) or _parts.FIRST_FINDER
 
     def set_parts_finder(self, finder: str) -> None:
         """Record the parts finder the ledger's images are searched with (reindex.py)."""
-        row = self.session.get(SchemaInfo, PARTS_FINDER)
-        if row is None:
-            self.session.add(SchemaInfo(key=PARTS_FINDER, value=finder))
+        self._set_info(PARTS_FINDER, finder)
+
+    def _info(self, key: str) -> str | None:
+        """A schema_info value, None when the key is absent."""
+        return self.session.exec(select(SchemaInfo.value).where(SchemaInfo.key == key)).first()
+
+    def _set_info(self, key: str, value: str | None) -> None:
+        """Set a schema_info value; None removes the key."""
+        row = self.session.get(SchemaInfo, key)
+        if value is None:
+            if row is not None:
+                self.session.delete(row)
+        elif row is None:
+            self.session.add(SchemaInfo(key=key, value=value))
         else:
-            row.value = finder
+            row.value = value
 
     def images_wanting_parts(self, after: int, local: tuple[str, str], limit: int | None = None) -> list[int]:
         """Ids of the images after an item id that hold local features of this (algorithm,

@@ -148,8 +148,9 @@ class Matcher:
 
     # --- matching ----------------------------------------------------------------------------
 
-    def wholes(self, matches: list[Match]) -> list[Match]:
-        """Matches on parts (the picture framed in an indexed item) as matches on their whole items."""
+    def wholes(self, matches: list[Match]) -> list[Match | None]:
+        """Matches on parts (a picture cut from an indexed item) as matches on their whole items, one
+        for one; None in place of a match on a part another parts finder cut (parts.fold_parts)."""
         if not matches:
             return matches
         ids = {m.item_id for m in matches} | {m.evidence["found_via"] for m in matches if m.evidence.get("found_via")}
@@ -225,7 +226,8 @@ class Matcher:
                 "edits": [] if hit.variant == 0 else [_DIHEDRAL_NAMES[hit.variant]],
             }) for hit in hits])
             for m, is_alone in zip(hit_matches, alone):
-                (offer if is_alone else pdq_pending.append)(m)
+                if m is not None:
+                    (offer if is_alone else pdq_pending.append)(m)
 
         if local_stage:
             query = mirrored = None
@@ -241,7 +243,7 @@ class Matcher:
             size = [prints.width, prints.height]
             orb = [Match(lm.item_id, "orb", float(lm.inliers), {**lm.to_evidence(), "query_size": size})
                    for lm in local]
-            for m in self.wholes(orb):
+            for m in filter(None, self.wholes(orb)):
                 offer(m)
                 verified.add(m.item_id)
         for m in pdq_pending:

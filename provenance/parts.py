@@ -168,19 +168,21 @@ def part_to_whole(part: "PartRecord", part_size: tuple[int, int]) -> np.ndarray:
 
 
 def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], sizes: dict[int, tuple[int, int]]
-               ) -> list["Match"]:
+               ) -> list["Match | None"]:
     """Matches on parts as matches on their whole items (other matches as they are).
 
     `parts` are the part rows of the matched items that are parts, `sizes` the (width, height) of
     those parts and of their wholes, by item id. Each match's geometry is carried into the whole's
     pixels (see `whole_evidence`) and its evidence names the part. Two matches on one whole (the
     whole and its part, say) are not merged here: the caller keeps the stronger. A match on a part
-    another finder cut (see `finder`) is dropped.
+    another finder cut (see `finder`) is dropped: None in its place, so that a caller pairing each
+    match with facts of its own keeps its pairs.
     """
     out = []
     for m in matches:
         part = parts.get(m.item_id)
         if part is not None and not is_current(part):
+            out.append(None)
             continue
         if part is None:
             item_id, evidence = m.item_id, dict(m.evidence)

@@ -830,7 +830,7 @@ def match_video(matcher: "Matcher", video: VideoPrints, *, exclude: set[int] | N
                 times.append(float(track.times[k]))
                 hits.append(Match(hit.item_id, "pdq", float(hit.distance),
                                   {"threshold": PDQ.match_threshold, "bits": PDQ.bits, "found_by": "track sample"}))
-        raw.extend((t, m, True) for t, m in zip(times, matcher.wholes(hits)))  # parts: their posts, one query
+        raw.extend((t, m, True) for t, m in zip(times, matcher.wholes(hits)) if m is not None)  # parts: their posts
     frames = frames_known.parents({m.item_id for _, m, _ in raw})
     proposals: dict[int, list[float]] = defaultdict(list)
     stills: dict[int, list[tuple[float, Match]]] = defaultdict(list)

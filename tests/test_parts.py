@@ -505,3 +505,12 @@ def test_a_search_for_parts_alone_leaves_out_the_images_own_local_features(posts
     assert [(p.box, p.prints.sha256) for p in alone.parts] == [(p.box, p.prints.sha256) for p in full.parts]
     assert len(alone.parts) == 1 and alone.parts[0].prints.local_blob is not None
     assert alone.sha256 == full.sha256 and alone.get("pdq") == full.get("pdq")
+
+
+def test_a_match_on_another_finders_part_leaves_its_place_empty():
+    """Folding keeps one entry per match, None for one on a part another finder cut, so a caller
+    pairing matches with facts of its own (PDQ's "alone", a track sample's moment) keeps its pairs."""
+    retired = PartRecord(item_id=9, whole_item_id=3, x0=0, y0=0, x1=10, y1=10, method="framed", version="0")
+    hits = [Match(9, "pdq", 20.0, {}), Match(7, "pdq", 25.0, {})]
+    folded = parts.fold_parts(hits, {9: retired}, {3: (100, 100), 9: (10, 10)})
+    assert folded[0] is None and folded[1].item_id == 7 and len(folded) == 2
