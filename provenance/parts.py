@@ -19,7 +19,11 @@ A phone photo of a screen showing a post frames no picture upright: its picture 
 framed-on-screen look finds it in a query (screen.screen_picture, then framing.framed_on_screen
 in the straightened screen), cut out straightened, and recorded with its four corners in the
 whole (method "screen"). Before, an archive's photographed post was found only by a query whose
-page agreed with it: the archive's own screenshot of another post of the picture was not.
+page agreed with it: the archive's own screenshot of another post of the picture was not. A
+photographed screen in which no page frames a picture is cut out whole, straightened (method
+"screen_whole"): a monitor showing a photograph, or, on a phone in a dark theme, the post's bright
+picture itself, which screen.screen_picture takes for the screen (the dark page around it is the
+darker surround it looks for).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -37,6 +41,7 @@ from .framing import framed_picture
 from .media import WORKING_SIDE, DecodedImage
 
 if TYPE_CHECKING:
+    from .local_match import PhotographedScreen
     from .matcher import Match
     from .models import PartRecord
     from .prints import ImagePrints
@@ -44,19 +49,23 @@ if TYPE_CHECKING:
 #: How parts are found, each method with its version, stored on each part row so that a change
 #: can tell the parts it did not make: "framed", the picture framed in the image
 #: (framing.framed_picture); "screen", the picture framed in the page a photographed screen
-#: shows, straightened (screen.screen_picture, framing.framed_on_screen).
-METHODS = {"framed": "1", "screen": "1"}
+#: shows, straightened (screen.screen_picture, framing.framed_on_screen); "screen_whole", such a
+#: screen straightened whole, when no page frames a picture in it.
+METHODS = {"framed": "1", "screen": "1", "screen_whole": "1"}
 #: The finder of a ledger that records none (see `finder`): one made before the finder was
 #: recorded, whose images were searched with the first (or wait for the parts backfill).
 FIRST_FINDER = "framed-1"
-#: A picture framed on more than this share of its image (of the straightened screen, for a screen
-#: part) has enough of the whole's features and template blocks already (a caption banner,
-#: letterbox bars): it is not cut out. Tune half: the pictures of social-media screenshots cover
-#: 0.21-0.42 of them (benchmarks/one_app.py's archive); framed_picture finds a frame in 5 of 66
-#: plain photographs too (a sky as flat as a page), at 0.53-0.75. The pictures of that archive's
-#: phone photos of posts cover 0.20-0.77 of their straightened screens (median 0.34; 59 of 66 are
-#: cut); no screen part is cut from the half's 66 photographs, 66 photos of a monitor, 264
-#: never-indexed photographs under match_quality's edits or 300 of its generated scenes.
+#: A picture framed on more than this share of its image, or a photographed screen without a page
+#: covering more of it, has enough of the whole's features and template blocks already (a caption
+#: banner, letterbox bars, a monitor filling the photo): it is not cut out. Tune half: the pictures
+#: of social-media screenshots cover 0.21-0.42 of them (benchmarks/one_app.py's archive);
+#: framed_picture finds a frame in 5 of 66 plain photographs too (a sky as flat as a page), at
+#: 0.53-0.75. The post's picture framed in a photographed screen's page is cut out whatever its
+#: share of that screen, because the whole shows it small and at an angle: the pictures of that
+#: archive's phone photos of posts cover 0.20-0.77 of their straightened screens (median 0.34),
+#: and the 3 of 66 over this share were left unlinked to the archive's screenshot of their post
+#: while they were not cut. In 3 of its phone photos in a dark theme the "screen" found is the
+#: post's picture (0.19-0.26 of the photo; the dark page around it is the darker surround).
 MAX_SHARE = 0.5
 #: A part's shorter side in the whole file's pixels must reach this, or it has too few pixels to
 #: describe on its own.
@@ -87,7 +96,7 @@ def part_key(whole_sha256: str, box: tuple[int, int, int, int], method: str = "f
 
 def find_parts(decoded: DecodedImage) -> list[PartPrints]:
     """The parts of a decoded image, fingerprinted (none for most photographs): the picture framed
-    in it, or else the one framed on a screen photographed in it.
+    in it, or else the one framed on a screen photographed in it, or else that screen's picture.
 
     `decoded.image` may be larger than the working image (a scan's query-side decode): the part's
     features are then described from more of its pixels.
@@ -111,21 +120,44 @@ def _framed_part(decoded: DecodedImage) -> PartPrints | None:
 
 
 def _screen_part(decoded: DecodedImage) -> PartPrints | None:
-    from .local_match import PhotographedScreen  # cut as the framed-on-screen look finds it in a query
+    from .local_match import PhotographedScreen  # cut as the screen looks find it in a query
 
     seen = PhotographedScreen(decoded.image, decoded.size)
-    frame = seen.page_frame if seen.screen is not None else None
-    if frame is None or frame.share > MAX_SHARE:
+    if seen.screen is None:
         return None
-    factor = seen.factor  # the decode's pixels -> the file's
-    size = (round((frame.right - frame.left) * factor), round((frame.bottom - frame.top) * factor))
-    if not _sized_for_a_part(*size):
+    cut = _page_picture(seen) if seen.page_frame is not None else _whole_screen(seen)
+    if cut is None or not _sized_for_a_part(*cut.size):
         return None
-    quad = tuple((round(float(x), 2), round(float(y), 2)) for x, y in seen.page[0])
+    quad = tuple((round(float(x), 2), round(float(y), 2)) for x, y in cut.quad)
     xs, ys = [x for x, _ in quad], [y for _, y in quad]
-    box = (max(0, int(np.floor(min(xs)))), max(0, int(np.floor(min(ys)))),
-           min(decoded.width, int(np.ceil(max(xs)))), min(decoded.height, int(np.ceil(max(ys)))))
-    return _fingerprinted(decoded, seen.straightened.crop(frame.box), box, "screen", size, quad)
+    bounds = (max(0, int(np.floor(min(xs)))), max(0, int(np.floor(min(ys)))),
+              min(decoded.width, int(np.ceil(max(xs)))), min(decoded.height, int(np.ceil(max(ys)))))
+    return _fingerprinted(decoded, seen.straightened.crop(cut.box), bounds, cut.method, cut.size, quad)
+
+
+class _ScreenCut(NamedTuple):
+    """What to cut from a photographed screen: a box of its straightened picture, that box's size
+    and corners in the whole file's pixels, and the method."""
+
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]
+    quad: Sequence[Sequence[float]]
+    method: str
+
+
+def _page_picture(seen: "PhotographedScreen") -> _ScreenCut:
+    """The picture framed in the page the screen shows (a post's)."""
+    frame = seen.page_frame
+    size = (round((frame.right - frame.left) * seen.factor),  # the decode's pixels -> the file's
+            round((frame.bottom - frame.top) * seen.factor))
+    return _ScreenCut(frame.box, size, seen.page[0], "screen")
+
+
+def _whole_screen(seen: "PhotographedScreen") -> _ScreenCut | None:
+    """The screen's whole picture, when it covers at most MAX_SHARE of the image."""
+    if seen.screen.share > MAX_SHARE:
+        return None
+    return _ScreenCut((0, 0, *seen.straightened.size), seen.in_file.size(), seen.in_file.corners, "screen_whole")
 
 
 def _sized_for_a_part(width: int, height: int) -> bool:
@@ -207,6 +239,8 @@ _NOTES = {
     "framed": "matched the picture framed in this item, indexed on its own",
     "screen": "matched the picture of the post on the screen photographed in this item, straightened and "
               "indexed on its own",
+    "screen_whole": "matched the picture on the screen photographed in this item, straightened and indexed "
+                    "on its own",
 }
 
 

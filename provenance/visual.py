@@ -121,8 +121,9 @@ def _caption(m: MatchView) -> str:
         elif ev.get("framed_in"):
             text += " · found in the frame (blue)"
         if ev.get("part"):
-            text += (" · in the post on its photographed screen (blue)" if ev["part"].get("quad")
-                     else " · in its framed picture (blue)")
+            text += {"screen": " · in the post on its photographed screen (blue)",
+                     "screen_whole": " · on its photographed screen (blue)"}.get(ev["part"].get("method"),
+                                                                                 " · in its framed picture (blue)")
         return text
     if m.method in ("pdq", "phash"):
         return f"{m.method}: distance {m.distance:.0f} of {ev.get('bits')} bits (threshold {ev.get('threshold')})"

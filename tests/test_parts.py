@@ -24,6 +24,11 @@ DARK = ((21, 32, 43), (230, 230, 230))
 CROP = (0, 0, 271, 180)
 
 
+def _item_id(led: Ledger, path) -> int:
+    """The id of the item a scanned file is."""
+    return led.item_by_sha(decode_image(path.read_bytes()).sha256).id
+
+
 def _decoded(image: Image.Image):
     return decode_image(jpeg_bytes(image), name="post.jpg", working_side=2400)
 
@@ -113,7 +118,7 @@ def test_a_scan_indexes_the_part_of_a_post_once(posts_archive, db_url):
         post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256)
         (part,) = led.parts_of(post.id)
         assert led.item(part.item_id).kind == "part" and led.sightings([part.item_id]) == []
-        assert led.parts_of(led.item_by_sha(decode_image((posts_archive / "rocket.jpg").read_bytes()).sha256).id) == []
+        assert led.parts_of(_item_id(led, posts_archive / "rocket.jpg")) == []
         assert part.item_id not in led.work_ids_of([post.id, part.item_id])
         counts = led.counts()
         summary = scan(led, posts_archive)
@@ -265,7 +270,7 @@ def test_history_of_a_part_is_its_posts(posts_archive, tmp_path):
     db = str(tmp_path / "l.db")
     with Ledger(db) as led:
         scan(led, posts_archive)
-        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
+        post = _item_id(led, posts_archive / "post.jpg")
         part = led.parts_of(post)[0].item_id
     runner = CliRunner()
     of_part = runner.invoke(app, ["history", str(part), "--db", db, "--json"])
@@ -275,7 +280,7 @@ def test_history_of_a_part_is_its_posts(posts_archive, tmp_path):
 
 def test_a_new_ledger_records_its_parts_finder(tmp_path):
     with Ledger(tmp_path / "l.db") as led:
-        assert led.parts_finder() == parts.finder() == "framed-1,screen-1"
+        assert led.parts_finder() == parts.finder() == "framed-1,screen-1,screen_whole-1"
     with Ledger(tmp_path / "l.db", readonly=True) as led:
         assert led.parts_finder() == parts.finder()
 
@@ -291,16 +296,16 @@ def test_parts_of_another_finder_take_no_part_until_reindex_cuts_them_again(post
     save(other_post, tmp_path / "other.jpg", quality=80)
     with Ledger(db_url) as led:
         scan(led, posts_archive)
-        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
+        post = _item_id(led, posts_archive / "post.jpg")
         (old,) = led.parts_of(post)
         assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches[0].evidence["part"]["version"] == "1"
         monkeypatch.setitem(parts.METHODS, "framed", "2")  # the upgrade
-        assert led.parts_finder() == "framed-1,screen-1" and has_outdated(led)
+        assert led.parts_finder() == "framed-1,screen-1,screen_whole-1" and has_outdated(led)
         assert len(outdated_items(led)) == 2  # both images wait, the photograph too
         assert Checker(led).check_path(str(tmp_path / "other.jpg")).matches == []
         summary = reindex(led, batch_size=1)
         assert summary.parts_added == 1 and summary.refreshed == 0 and summary.unreadable == []
-        assert led.parts_finder() == "framed-2,screen-1" and led.parts_backfill_after() is None
+        assert led.parts_finder() == "framed-2,screen-1,screen_whole-1" and led.parts_backfill_after() is None
         assert not has_outdated(led)
         new = next(p for p in led.parts_of(post) if p.item_id != old.item_id)
         assert (new.method, new.version) == ("framed", "2") and (new.x0, new.y0, new.x1, new.y1) == (
@@ -324,7 +329,7 @@ def test_a_part_with_outdated_prints_is_cut_again_from_its_whole(posts_archive, 
 
     with Ledger(db_url) as led:
         scan(led, posts_archive)
-        post = led.item_by_sha(decode_image((posts_archive / "post.jpg").read_bytes()).sha256).id
+        post = _item_id(led, posts_archive / "post.jpg")
         (part,) = led.parts_of(post)
         value = led.fingerprint_value(part.item_id, PDQ.name, PDQ.version)
         F = FingerprintRecord
@@ -364,9 +369,7 @@ def _photographed_post(name: str, seed: int = 3):
 
 def test_the_post_on_a_photographed_screen_is_a_part_with_its_corners():
     """A phone photo of a post: its picture, straightened, is a part of method "screen" whose
-    corners are where the picture was shot; a photograph of a monitor without a page has none."""
-    from .test_screen import KEYSTONE, photographed_screen
-
+    corners are where the picture was shot."""
     taken, corners = _photographed_post("chelsea")
     decoded = _decoded(taken)
     (part,) = parts.find_parts(decoded)
@@ -381,7 +384,25 @@ def test_the_post_on_a_photographed_screen_is_a_part_with_its_corners():
     w = part.prints.width
     shot_w = (np.linalg.norm(corners[1] - corners[0]) + np.linalg.norm(corners[2] - corners[3])) / 2
     assert abs(w - shot_w) <= 0.06 * shot_w
-    assert parts.find_parts(_decoded(photographed_screen(photo("rocket"), KEYSTONE)[0])) == []
+
+
+def test_a_photographed_screen_showing_no_page_is_a_part_whole():
+    """A phone photo of a monitor showing a photograph: the screen's picture, straightened, is a
+    part of method "screen_whole" whose corners are where the screen was shot; the photograph
+    itself has none."""
+    from .test_screen import KEYSTONE, photographed_screen
+
+    taken, shot = photographed_screen(photo("rocket"), KEYSTONE)
+    decoded = _decoded(taken)
+    (part,) = parts.find_parts(decoded)
+    assert part.method == "screen_whole"
+    diagonal = float(np.hypot(*(np.subtract(shot[2], shot[0]))))
+    assert np.abs(np.array(part.quad) - np.array(shot)).max() <= 0.04 * diagonal, (part.quad, shot)
+    quad = np.array(part.quad)
+    assert tuple(part.box) == (int(np.floor(quad[:, 0].min())), int(np.floor(quad[:, 1].min())),
+                               int(np.ceil(quad[:, 0].max())), int(np.ceil(quad[:, 1].max())))
+    assert part.prints.sha256 == parts.part_key(decoded.sha256, part.box, "screen_whole")
+    assert parts.find_parts(_decoded(photo("rocket"))) == []
 
 
 def test_evidence_about_a_screen_part_is_carried_through_its_perspective():
@@ -418,6 +439,33 @@ def test_evidence_about_a_screen_part_is_carried_through_its_perspective():
     assert ev["part"]["quad_in_query"] == evidence["quad_in_query"]
 
 
+def _linked_through_a_screen_part(led: Ledger, archive, photographed: str, later: str, method: str):
+    """Scans archive/a, whose `photographed` screen gets one part of `method` with its corners, then
+    archive/b, whose `later` file links to that photo, through the part: (the photo's item, its
+    part, the later file's item)."""
+    scan(led, archive / "a")
+    photo_id = _item_id(led, archive / "a" / photographed)
+    (part,) = led.parts_of(photo_id)
+    assert part.method == method and len(json.loads(part.quad)) == 4
+    scan(led, archive / "b")
+    later_id = _item_id(led, archive / "b" / later)
+    (link,) = led.links([later_id])
+    assert (link.earlier_item_id, link.later_item_id, link.method) == (photo_id, later_id, "orb")
+    ev = json.loads(link.evidence_json)
+    assert ev["part"]["item_id"] == part.item_id and ev["part"]["method"] == method
+    return photo_id, part, later_id
+
+
+def _assert_unlinked_without_screen_parts(db, archive) -> None:
+    """The scans of _linked_through_a_screen_part, without screen parts: nothing is linked."""
+    with pytest.MonkeyPatch.context() as no_screen_parts:
+        no_screen_parts.setattr(parts, "_screen_part", lambda decoded: None)
+        with Ledger(db) as led:
+            scan(led, archive / "a")
+            scan(led, archive / "b")
+            assert led.counts()["links"] == 0
+
+
 def test_a_screenshot_of_a_post_links_the_photographed_post_scanned_before_it(tmp_path, db_url):
     """The archive's phone photo of a post, scanned first, gets a part from its screen; the
     screenshot of another post of the same picture (another theme) scanned after it links to it
@@ -427,16 +475,8 @@ def test_a_screenshot_of_a_post_links_the_photographed_post_scanned_before_it(tm
     save(_phone_post(photo("chelsea"), *DARK)[0], archive / "b" / "screenshot.jpg", quality=80)
     save(photo("rocket"), archive / "a" / "rocket.jpg")
     with Ledger(db_url) as led:
-        scan(led, archive / "a")
-        photographed = led.item_by_sha(decode_image((archive / "a" / "photographed.jpg").read_bytes()).sha256).id
-        (part,) = led.parts_of(photographed)
-        assert part.method == "screen" and len(json.loads(part.quad)) == 4
-        scan(led, archive / "b")
-        shot = led.item_by_sha(decode_image((archive / "b" / "screenshot.jpg").read_bytes()).sha256).id
-        (link,) = led.links([shot])
-        assert (link.earlier_item_id, link.later_item_id) == (photographed, shot)
-        ev = json.loads(link.evidence_json)
-        assert ev["part"]["item_id"] == part.item_id and ev["part"]["method"] == "screen"
+        photographed, part, shot = _linked_through_a_screen_part(led, archive, "photographed.jpg", "screenshot.jpg",
+                                                                 "screen")
         # a check says so, and its picture outlines the post's picture in the photo by its corners
         from provenance.cli import _evidence_text
         from provenance.visual import _caption, draw_match
@@ -458,17 +498,11 @@ def test_a_screenshot_of_a_post_links_the_photographed_post_scanned_before_it(tm
         edge = [drawn.getpixel((ox + round(x * scale), header + round(y * scale)))
                 for x, y in zip(np.linspace(x0, x1, 14)[2:-2], np.linspace(y0, y1, 14)[2:-2])]
         assert sum(1 for r, g, b in edge if b > 200 and r < 100) >= 7, edge
-    with pytest.MonkeyPatch.context() as no_screen_parts:
-        no_screen_parts.delitem(parts.METHODS, "screen")
-        no_screen_parts.setattr(parts, "_screen_part", lambda decoded: None)
-        with Ledger(tmp_path / "without.db") as led:
-            scan(led, archive / "a")
-            scan(led, archive / "b")
-            assert led.counts()["links"] == 0
+    _assert_unlinked_without_screen_parts(tmp_path / "without.db", archive)
 
 
 def test_reindex_gives_a_ledger_from_before_screen_parts_its_photographed_posts_parts(tmp_path, monkeypatch):
-    """The upgrade this build makes: a ledger whose images were searched by the framed finder alone
+    """The upgrade the build before made: a ledger whose images were searched by the framed finder alone
     (it records "framed-1", or nothing) is outdated; reindex cuts its photographed post's part, and
     a screenshot of another post of the picture then finds that photo."""
     from provenance.reindex import has_outdated, reindex
@@ -479,6 +513,7 @@ def test_reindex_gives_a_ledger_from_before_screen_parts_its_photographed_posts_
     save(_phone_post(photo("chelsea"), *DARK)[0], tmp_path / "screenshot.jpg", quality=80)
     with monkeypatch.context() as before:
         before.delitem(parts.METHODS, "screen")
+        before.delitem(parts.METHODS, "screen_whole")
         before.setattr(parts, "_screen_part", lambda decoded: None)
         with Ledger(tmp_path / "l.db") as led:
             assert led.parts_finder() == "framed-1"
@@ -488,9 +523,70 @@ def test_reindex_gives_a_ledger_from_before_screen_parts_its_photographed_posts_
         assert Checker(led).check_path(str(tmp_path / "screenshot.jpg")).matches == []
         summary = reindex(led)
         assert summary.parts_added == 1 and summary.unreadable == [] and not has_outdated(led)
-        assert led.parts_finder() == "framed-1,screen-1"
+        assert led.parts_finder() == parts.finder()
         (found,) = Checker(led).check_path(str(tmp_path / "screenshot.jpg")).matches
         assert found.evidence["part"]["method"] == "screen"
+
+
+def test_a_photograph_scanned_after_a_photo_of_its_screen_links_to_it_through_the_screen(tmp_path, db_url):
+    """A phone photo of a monitor showing a photograph is scanned first; the photograph, scanned
+    after it, is found in the straightened screen (a part "screen_whole"), which the photo alone
+    does not show well enough: without screen parts the two stay unlinked."""
+    from provenance.cli import _evidence_text
+    from provenance.visual import _caption
+
+    from .test_screen import KEYSTONE, photographed_screen
+
+    archive = tmp_path / "archive"
+    save(photographed_screen(photo("rocket"), KEYSTONE, wall=120.0, seed=2)[0], archive / "a" / "monitor.jpg")
+    save(photo("rocket").resize((300, 200)), archive / "b" / "original.jpg")
+    with Ledger(db_url) as led:
+        monitor, part, _ = _linked_through_a_screen_part(led, archive, "monitor.jpg", "original.jpg", "screen_whole")
+        found = next(m for m in Checker(led).check_path(str(archive / "b" / "original.jpg")).matches
+                     if m.item_id == monitor)
+        assert f"(on the screen photographed in it, part {part.item_id}" in _evidence_text(found.method, found.distance,
+                                                                                            found.evidence)
+        assert "on its photographed screen (blue)" in _caption(found) and "in the post" not in _caption(found)
+        part_id = part.item_id
+    from typer.testing import CliRunner
+
+    from provenance.cli import app
+
+    of_part = CliRunner().invoke(app, ["history", str(part_id), "--db", str(db_url)])
+    assert of_part.exit_code == 0 and f"the picture on the screen photographed in item {monitor}" in of_part.stderr
+    _assert_unlinked_without_screen_parts(tmp_path / "without.db", archive)
+
+
+def test_reindex_after_whole_screens_keeps_the_posts_screen_parts_and_cuts_the_monitors(tmp_path, monkeypatch):
+    """The upgrade from the finder before "screen_whole" (framed-1,screen-1): reindex searches
+    every image again, cuts the photographed monitor's screen, and keeps the photographed post's
+    part as it was (the same cut, still current: not cut twice)."""
+    from provenance.reindex import has_outdated, reindex
+
+    from .test_screen import KEYSTONE, photographed_screen
+
+    archive = tmp_path / "archive"
+    save(_photographed_post("chelsea")[0], archive / "photographed.jpg")
+    save(photographed_screen(photo("rocket"), KEYSTONE, wall=120.0, seed=2)[0], archive / "monitor.jpg")
+    with monkeypatch.context() as before:
+        before.delitem(parts.METHODS, "screen_whole")
+        before.setattr(parts, "_whole_screen", lambda seen: None)
+        with Ledger(tmp_path / "l.db") as led:
+            assert led.parts_finder() == "framed-1,screen-1"
+            scan(led, archive)
+            (cut,) = [p for item in range(1, 10) for p in led.parts_of(item)]
+            assert cut.method == "screen"
+            post_part = (cut.item_id, cut.whole_item_id, cut.quad)
+    with Ledger(tmp_path / "l.db") as led:
+        assert has_outdated(led)
+        summary = reindex(led)
+        assert summary.parts_added == 1 and summary.unreadable == [] and not has_outdated(led)
+        monitor = _item_id(led, archive / "monitor.jpg")
+        (whole,) = led.parts_of(monitor)
+        assert whole.method == "screen_whole"
+        assert [(p.item_id, p.whole_item_id, p.quad) for p in led.parts_of(post_part[1])] == [post_part]
+        assert led.counts()["parts"] == 2
+        assert reindex(led).parts_added == 0
 
 
 def test_a_search_for_parts_alone_leaves_out_the_images_own_local_features(posts_archive):
