@@ -2,9 +2,11 @@
 
 Building the indexes from the ledger's rows costs seconds at a million items, so each is saved
 in a file beside the ledger (for a server ledger, in the user's cache folder) with a stamp: which
-ledger it belongs to and the last ledger row it holds. Loading reads the file, then adds the rows
-the ledger gained since (another machine's scan, an interrupted scan); a file that belongs to
-another ledger or cannot be read is rebuilt from scratch. The ledger stays the source of truth:
+ledger it belongs to and the last ledger row it holds, with its item's SHA-256. Loading reads the
+file, then adds the rows the ledger gained since (another machine's scan, an interrupted scan); a
+file that belongs to another ledger, whose last row the ledger no longer holds for the same item
+(the ledger was restored from an older copy, and perhaps grew another way since), or that cannot
+be read is rebuilt from scratch. The ledger stays the source of truth:
 deleting the files only costs a rebuild.
 
 To add an index: subclass :class:`PersistedIndex` with ``suffix``, ``empty``, ``read``,
@@ -52,6 +54,7 @@ class PersistedIndex:
         self.path = folder / f"{prefix}.{self.suffix}"
         self.index = self.empty()
         self.last_row_id = 0
+        self.last_item_id: int | None = None  # the item of that row (rows caught up with)
         self._fresh: set[int] = set()  # items added in memory since the last catch-up
 
     # hooks ------------------------------------------------------------------------------------
@@ -90,18 +93,37 @@ class PersistedIndex:
         """Load the file if it belongs to this ledger, then add newer ledger rows."""
         try:
             meta = json.loads(self._meta_path.read_text())
-            if meta.get("ledger") == self.ledger.url and meta.get("created_at") == self.ledger.created_at:
+            if meta.get("ledger") == self.ledger.url and meta.get("created_at") == self.ledger.created_at \
+                    and self._holds_row(int(meta["last_row_id"]), meta.get("last_item_sha256")):
                 self.index, self.last_row_id = self.read(self.path), int(meta["last_row_id"])
         except (OSError, ValueError, KeyError, RuntimeError):
-            self.index, self.last_row_id = self.empty(), 0
+            self.index, self.last_row_id, self.last_item_id = self.empty(), 0, None
         self.catch_up()
         return self
+
+    def _holds_row(self, row_id: int, sha256: str | None) -> bool:
+        """Whether the ledger holds a file's last row, of an item of that SHA-256 (None in a stamp
+        written before it was recorded: the row need only exist). A ledger never deletes the rows
+        of the versions its indexes read, so one without that row, or with another picture's
+        there, is an older copy of the ledger the file was saved from: the file would hold items it
+        never had."""
+        if row_id == 0:
+            return True
+        rows = self.rows(row_id - 1)
+        try:
+            first = next(rows, None)
+        finally:
+            rows.close()
+        return first is not None and first[0] == row_id and (sha256 is None or self._sha256(first[1]) == sha256)
+
+    def _sha256(self, item_id: int | None) -> str | None:
+        return None if item_id is None else self.ledger.item(item_id).sha256
 
     def catch_up(self) -> None:
         """Add the ledger rows after the last one held (skipping items added in memory)."""
         batch: list[tuple[int, object]] = []
         for row_id, item_id, value in self.rows(self.last_row_id):
-            self.last_row_id = row_id
+            self.last_row_id, self.last_item_id = row_id, item_id
             if value is not None and item_id not in self._fresh:
                 batch.append((item_id, value))
                 if len(batch) >= 1000:
@@ -119,7 +141,9 @@ class PersistedIndex:
         os.replace(tmp, self.path)
         meta_tmp = self._meta_path.with_name(self._meta_path.name + ".tmp")
         meta_tmp.write_text(json.dumps({"ledger": self.ledger.url, "created_at": self.ledger.created_at,
-                                        "last_row_id": self.last_row_id, "items": len(self.index)}))
+                                        "last_row_id": self.last_row_id,
+                                        "last_item_sha256": self._sha256(self.last_item_id),
+                                        "items": len(self.index)}))
         os.replace(meta_tmp, self._meta_path)
 
 
