@@ -90,31 +90,34 @@ class PersistedIndex:
         return self.path.with_name(self.path.name + ".json")
 
     def load(self) -> "PersistedIndex":
-        """Load the file if it belongs to this ledger, then add newer ledger rows."""
+        """Load the file if it belongs to this ledger, then add newer ledger rows.
+
+        The ledger must still hold the file's last row, of the picture its stamp names (a stamp
+        written before stamps named it: the row need only exist). A ledger never deletes the rows
+        of the versions its indexes read, so one without that row, or with another picture's
+        there, is an older copy of the ledger the file was saved from: the file would hold items
+        it never had."""
         try:
             meta = json.loads(self._meta_path.read_text())
-            if meta.get("ledger") == self.ledger.url and meta.get("created_at") == self.ledger.created_at \
-                    and self._holds_row(int(meta["last_row_id"]), meta.get("last_item_sha256")):
-                self.index, self.last_row_id = self.read(self.path), int(meta["last_row_id"])
+            row_id = int(meta["last_row_id"])
+            if meta.get("ledger") == self.ledger.url and meta.get("created_at") == self.ledger.created_at:
+                item_id = self._item_of_row(row_id)
+                picture = meta.get("last_item_sha256")
+                if row_id == 0 or (item_id is not None and picture in (None, self._sha256(item_id))):
+                    self.index, self.last_row_id, self.last_item_id = self.read(self.path), row_id, item_id
         except (OSError, ValueError, KeyError, RuntimeError):
             self.index, self.last_row_id, self.last_item_id = self.empty(), 0, None
         self.catch_up()
         return self
 
-    def _holds_row(self, row_id: int, sha256: str | None) -> bool:
-        """Whether the ledger holds a file's last row, of an item of that SHA-256 (None in a stamp
-        written before it was recorded: the row need only exist). A ledger never deletes the rows
-        of the versions its indexes read, so one without that row, or with another picture's
-        there, is an older copy of the ledger the file was saved from: the file would hold items it
-        never had."""
-        if row_id == 0:
-            return True
+    def _item_of_row(self, row_id: int) -> int | None:
+        """The item of one ledger row this index reads, None when the ledger has no such row."""
         rows = self.rows(row_id - 1)
         try:
             first = next(rows, None)
         finally:
             rows.close()
-        return first is not None and first[0] == row_id and (sha256 is None or self._sha256(first[1]) == sha256)
+        return first[1] if first is not None and first[0] == row_id else None
 
     def _sha256(self, item_id: int | None) -> str | None:
         return None if item_id is None else self.ledger.item(item_id).sha256
