@@ -33,6 +33,7 @@ from .collage import collage_cells
 from .framing import Frame, framed_on_screen, framed_picture
 from .local_features import COLOUR_MAX_SIDE, LocalFeatures, extract, extract_mirrored, working_size
 from .local_index import LocalFeatureIndex, rerank
+from .parts import Looked
 from .screen import Screen, screen_picture
 
 # --- candidates ------------------------------------------------------------
@@ -461,6 +462,7 @@ def search(
     other_copies: bool = True,
     original_size: tuple[int, int] | None = None,
     propose: Callable[[Image.Image], list[Proposal]] | None = None,
+    looked: Looked | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -510,7 +512,9 @@ def search(
     OTHER_COPIES_FROM): a query that matched a stamped copy also finds the original it was made
     from, when the query's own looks ranked that original too low or verified it too narrowly.
     Geometry and evidence are in the pixels of the query's file, of `original_size`, when
-    `query_image` is a reduced copy of it (precomputed features must say the same).
+    `query_image` is a reduced copy of it (precomputed features must say the same). `looked`, what
+    looking for `query_image`'s parts found in it (a scan's worker looked: parts.search_parts), is
+    taken instead of looking for the framed picture or the photographed screen again.
     """
     size = tuple(original_size or query_image.size)
     whole = {"first": query if query is not None else _query_features(query_image, size)}
@@ -532,7 +536,7 @@ def search(
             if item_id not in loaded:
                 loaded[item_id] = load(item_id)
 
-    seen = PhotographedScreen(query_image, size)  # the screen look and the screen rules ask
+    seen = PhotographedScreen(query_image, size, looked)  # the screen look and the screen rules ask
 
     def verify_in(look: _Look, item_id: int) -> LocalMatch | None:
         match = _verify_placed(look, loaded[item_id], item_id, size)
@@ -593,7 +597,7 @@ def search(
             verify_later_look(_Look(whole_query(scale), False, scale=scale))  # mirrored: the crop look
     framed = None
     if framed_look and not best:
-        framed = _framed_features(query_image, size)
+        framed = _framed_features(query_image, size, looked)
         if framed is not None:
             verify_later_look(_Look(framed.features, False, frame=framed.box, proposed=by_hash(framed.picture)))
     if (second_look and framed_look if screen_look is None else screen_look) and not best:
@@ -726,11 +730,14 @@ class PhotographedScreen:
     straightened, and the picture framed in the page it shows (framing.framed_on_screen): each
     found once, when first asked for (the screen looks and _screen_refusal; parts.py cuts an
     indexed image's part so too).
-    `size` is the query file's, when `image` is a reduced copy of it."""
+    `size` is the query file's, when `image` is a reduced copy of it; `looked`, what looking for
+    the image's parts found in it (the screen, when it was looked for, is not looked for again)."""
 
-    def __init__(self, image: Image.Image, size: tuple[int, int]):
+    def __init__(self, image: Image.Image, size: tuple[int, int], looked: Looked | None = None):
         self.image = image
         self.factor = size[0] / image.width  # from `image`'s pixels to the file's
+        if looked is not None and looked.at_screen:
+            self.__dict__["screen"] = looked.screen  # the cached property, found already
 
     @cached_property
     def screen(self) -> Screen | None:
@@ -885,10 +892,11 @@ def _covers_frame(screen: Screen, box: list[float]) -> bool:
     return common >= SCREEN_COVERS_FRAME * max(1.0, (x1 - x0) * (y1 - y0))
 
 
-def _framed_features(query_image: Image.Image, size: tuple[int, int]) -> _Part | None:
-    """The picture framed in the query (framing.framed_picture), described on its own, its box in
-    the file's pixels (`size`); None when no picture is framed in it."""
-    frame = framed_picture(query_image)
+def _framed_features(query_image: Image.Image, size: tuple[int, int], looked: Looked | None = None
+                     ) -> _Part | None:
+    """The picture framed in the query (framing.framed_picture, unless `looked` found it already),
+    described on its own, its box in the file's pixels (`size`); None when no picture is framed in it."""
+    frame = looked.frame if looked is not None and looked.at_frame else framed_picture(query_image)
     return None if frame is None else _part_features(query_image, size, frame.box)
 
 

@@ -233,13 +233,15 @@ class Matcher:
             query = mirrored = None
             if prints.query is not None:
                 query, mirrored = prints.query.unpack(image)
+            # what the worker found in this very image when it looked for parts, not looked for again
+            looked = prints.looked if prints.decoded is not None and image is prints.decoded.image else None
             local = local_match.search(image, self.local.index, self.local.loader, query=query,
                                        query_mirrored=mirrored, prefetch=self.local.prefetch,
                                        second_look=second_look, framed_look=framed_look,
                                        screen_look=screen_look,
                                        other_copies=other_copies,
                                        original_size=(prints.width, prints.height),
-                                       propose=self._near_by_hash)
+                                       propose=self._near_by_hash, looked=looked)
             size = [prints.width, prints.height]
             orb = [Match(lm.item_id, "orb", float(lm.inliers), {**lm.to_evidence(), "query_size": size})
                    for lm in local]

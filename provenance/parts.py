@@ -41,10 +41,12 @@ from .framing import framed_picture
 from .media import WORKING_SIDE, DecodedImage
 
 if TYPE_CHECKING:
+    from .framing import Frame
     from .local_match import PhotographedScreen
     from .matcher import Match
     from .models import PartRecord
     from .prints import ImagePrints
+    from .screen import Screen
 
 #: How parts are found, each method with its version, stored on each part row so that a change
 #: can tell the parts it did not make: "framed", the picture framed in the image
@@ -94,6 +96,20 @@ def part_key(whole_sha256: str, box: tuple[int, int, int, int], method: str = "f
     return hashlib.sha256(f"{whole_sha256}#{method}{METHODS[method]}:{','.join(map(str, box))}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Looked:
+    """What looking for an image's parts found in it: the picture framed in it
+    (framing.framed_picture) and the screen photographed in it (screen.screen_picture, in the
+    image's pixels), None when there is none, each only when it was looked for (`at_frame`,
+    `at_screen`: an image that frames a picture is not looked at for a screen). A scan's writer,
+    matching the image, takes them instead of looking again (local_match.search)."""
+
+    frame: "Frame | None" = None
+    screen: "Screen | None" = None
+    at_frame: bool = False
+    at_screen: bool = False
+
+
 def find_parts(decoded: DecodedImage) -> list[PartPrints]:
     """The parts of a decoded image, fingerprinted (none for most photographs): the picture framed
     in it, or else the one framed on a screen photographed in it, or else that screen's picture.
@@ -101,14 +117,20 @@ def find_parts(decoded: DecodedImage) -> list[PartPrints]:
     `decoded.image` may be larger than the working image (a scan's query-side decode): the part's
     features are then described from more of its pixels.
     """
-    part = _framed_part(decoded)
-    if part is None:
-        part = _screen_part(decoded)
-    return [] if part is None else [part]
+    return search_parts(decoded)[0]
 
 
-def _framed_part(decoded: DecodedImage) -> PartPrints | None:
+def search_parts(decoded: DecodedImage) -> tuple[list[PartPrints], Looked]:
+    """find_parts, and what it found in looking (Looked)."""
     frame = framed_picture(decoded.image)
+    part = _framed_part(decoded, frame)
+    if part is not None:
+        return [part], Looked(frame=frame, at_frame=True)
+    part, screen = _screen_part(decoded)
+    return ([] if part is None else [part]), Looked(frame, screen, at_frame=True, at_screen=True)
+
+
+def _framed_part(decoded: DecodedImage, frame: "Frame | None") -> PartPrints | None:
     if frame is None or frame.share > MAX_SHARE:
         return None
     sx, sy = decoded.width / decoded.image.width, decoded.height / decoded.image.height
@@ -119,20 +141,21 @@ def _framed_part(decoded: DecodedImage) -> PartPrints | None:
     return _fingerprinted(decoded, decoded.image.crop(frame.box), box, "framed", (box[2] - box[0], box[3] - box[1]))
 
 
-def _screen_part(decoded: DecodedImage) -> PartPrints | None:
+def _screen_part(decoded: DecodedImage) -> tuple[PartPrints | None, "Screen | None"]:
+    """The part cut from the screen photographed in an image, if any, and that screen."""
     from .local_match import PhotographedScreen  # cut as the screen looks find it in a query
 
     seen = PhotographedScreen(decoded.image, decoded.size)
     if seen.screen is None:
-        return None
+        return None, None
     cut = _page_picture(seen) if seen.page_frame is not None else _whole_screen(seen)
     if cut is None or not _sized_for_a_part(*cut.size):
-        return None
+        return None, seen.screen
     quad = tuple((round(float(x), 2), round(float(y), 2)) for x, y in cut.quad)
     xs, ys = [x for x, _ in quad], [y for _, y in quad]
     bounds = (max(0, int(np.floor(min(xs)))), max(0, int(np.floor(min(ys)))),
               min(decoded.width, int(np.ceil(max(xs)))), min(decoded.height, int(np.ceil(max(ys)))))
-    return _fingerprinted(decoded, seen.straightened.crop(cut.box), bounds, cut.method, cut.size, quad)
+    return _fingerprinted(decoded, seen.straightened.crop(cut.box), bounds, cut.method, cut.size, quad), seen.screen
 
 
 class _ScreenCut(NamedTuple):

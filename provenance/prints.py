@@ -15,7 +15,7 @@ from . import local_features
 from .errors import MediaError
 from .fingerprints import PDQ, PHash, SHA256, Fingerprint, information_score, is_low_information
 from .media import QUERY_WORKING_SIDE, DecodedImage, ExifFacts, decode_image, decode_with_larger, read_file
-from .parts import PartPrints, find_parts
+from .parts import Looked, PartPrints, search_parts
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -86,6 +86,9 @@ class ImagePrints:
     query: QueryFeatures | None = field(default=None, repr=False)
     #: The picture framed in the image, fingerprinted on its own (parts.py), when it has one.
     parts: list[PartPrints] = field(default_factory=list, repr=False)
+    #: What looking for those parts found in ``decoded`` (the framed picture, a photographed
+    #: screen), which ``Matcher.match`` need not look for again; None when nothing was looked for.
+    looked: Looked | None = field(default=None, repr=False)
 
     def get(self, algorithm: str) -> Fingerprint | None:
         """This image's fingerprint of one algorithm."""
@@ -125,9 +128,9 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
     query_features = None
     if query and not is_low_information(information):
         query_features = QueryFeatures.compute(decoded.image, decoded.size)
-    found_parts = []
+    found_parts, looked = [], None
     if parts and local and not is_low_information(information):
-        found_parts = find_parts(decoded)
+        found_parts, looked = search_parts(decoded)
     return ImagePrints(
         name=decoded.name,
         sha256=decoded.sha256,
@@ -143,6 +146,7 @@ def fingerprint_image(decoded: DecodedImage, *, local: bool = True, keep_image: 
         decoded=decoded if keep_image else None,
         query=query_features,
         parts=found_parts,
+        looked=looked,
     )
 
 
@@ -199,7 +203,7 @@ def fingerprint_file(path: str, keep_image: bool = True, hashes_only: bool = Fal
             if keep_image:
                 prints.decoded, prints.query = look, QueryFeatures.compute(look.image, look.size)
             if parts:  # from the larger decode (more of the part's pixels), in a scan and a reindex alike
-                prints.parts = find_parts(look)
+                prints.parts, prints.looked = search_parts(look)
         return FileOutcome(path, prints, None, st.st_size, st.st_mtime_ns)
     except MediaError as exc:
         return FileOutcome(path, None, exc.reason)

@@ -46,9 +46,10 @@ BATCH_SIZE = 64
 #: How often a worker process looks whether the scan that started it is still there.
 WORKER_WATCH_SECONDS = 1.0
 #: Whether a scan takes the screen look (local_match.search) for a file that nothing matched: the
-#: picture on a photographed screen, straightened. It costs the writer ~12 ms at the median on such
-#: a file (finding no screen in most) and the whole scan no measurable time; it joins photos of a
-#: screen showing a social-media post to their picture's work 0.55 -> 0.94 (benchmarks/RESULTS.md).
+#: picture on a photographed screen, straightened. The worker has looked for that screen already
+#: (looking for the file's parts: ImagePrints.looked), so the writer only searches what it found; it
+#: joins photos of a screen showing a social-media post to their picture's work 0.55 -> 0.94
+#: (benchmarks/RESULTS.md).
 SCREEN_LOOK = True
 
 Progress = Callable[[str], None]
@@ -157,8 +158,9 @@ class Recorder:
         # ~55 ms of CPU on most new files, which match nothing (never-indexed queries, 1,000 items,
         # median 130 -> 184 ms); `provenance check` takes it. The screen look is taken (see
         # SCREEN_LOOK). The framed look costs an unmatched file without a frame (most photographs)
-        # only the search for one: 1.6 ms on a 1-2 MP photo's working image (none of 60 had a
-        # frame), 4.9 ms on a phone screenshot's. The cell look searches each picture of a collage
+        # nothing: the worker looked for a frame and a screen when it looked for parts, and the
+        # writer takes what it found (ImagePrints.looked; -19 ms of the writer's CPU on a file that
+        # matched nothing, benchmarks/RESULTS.md). The cell look searches each picture of a collage
         # that nothing matched (a "photo report" grid): finding none costs a file ~5 ms (see
         # local_match.search, and benchmarks/RESULTS.md for its figures).
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,

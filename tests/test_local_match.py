@@ -462,7 +462,7 @@ def test_screen_look_finds_the_picture_on_a_photographed_screen(library, monkeyp
         return [c for c in index_candidates(features, k) if straightened or c[0] != 1]
 
     monkeypatch.setattr(index, "candidates", missed_but_on_the_screen)
-    monkeypatch.setattr(local_match, "_framed_features", lambda image, size: None)
+    monkeypatch.setattr(local_match, "_framed_features", lambda image, size, looked=None: None)
     match = search(query, index, load)[0]
     assert match.item_id == 1 and match.look == "screen" and match.second_look
     _assert_quad(match, shot.astype(float), tolerance=6)  # the match's geometry is the exact one

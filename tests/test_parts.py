@@ -459,7 +459,8 @@ def _linked_through_a_screen_part(led: Ledger, archive, photographed: str, later
 def _assert_unlinked_without_screen_parts(db, archive) -> None:
     """The scans of _linked_through_a_screen_part, without screen parts: nothing is linked."""
     with pytest.MonkeyPatch.context() as no_screen_parts:
-        no_screen_parts.setattr(parts, "_screen_part", lambda decoded: None)
+        no_screen_parts.setattr(parts, "_page_picture", lambda seen: None)
+        no_screen_parts.setattr(parts, "_whole_screen", lambda seen: None)
         with Ledger(db) as led:
             scan(led, archive / "a")
             scan(led, archive / "b")
@@ -514,7 +515,8 @@ def test_reindex_gives_a_ledger_from_before_screen_parts_its_photographed_posts_
     with monkeypatch.context() as before:
         before.delitem(parts.METHODS, "screen")
         before.delitem(parts.METHODS, "screen_whole")
-        before.setattr(parts, "_screen_part", lambda decoded: None)
+        before.setattr(parts, "_page_picture", lambda seen: None)
+        before.setattr(parts, "_whole_screen", lambda seen: None)
         with Ledger(tmp_path / "l.db") as led:
             assert led.parts_finder() == "framed-1"
             scan(led, archive)

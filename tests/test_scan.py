@@ -10,6 +10,7 @@ from PIL import ImageDraw, ImageOps
 
 from provenance import Ledger, scan
 from provenance.errors import ManifestError, ProvenanceError
+from provenance.media import decode_image
 
 from .conftest import photo, save
 
@@ -324,7 +325,7 @@ def test_scan_links_a_photographed_screen_by_the_screen_look(tmp_path, monkeypat
         return [c for c in candidates(index, features, k) if not (whole and c[1] > 0)]
 
     monkeypatch.setattr(local_index.LocalFeatureIndex, "candidates", missed_but_on_the_screen)
-    monkeypatch.setattr(local_match, "_framed_features", lambda image, size: None)
+    monkeypatch.setattr(local_match, "_framed_features", lambda image, size, looked=None: None)
     report = tmp_path / "report.jsonl"
     with Ledger(tmp_path / "l.db") as led, open(report, "w") as fh:
         assert scan(led, tmp_path / "arch", report=fh, workers=1).new_links == 1
@@ -450,3 +451,37 @@ def test_a_copy_at_another_path_completes_a_hashed_only_item(tmp_path):
         assert (s.new_items, s.completed, s.new_sightings, s.new_links) == (0, 1, 1, 1)
         assert led.session.execute(text("SELECT count(*) FROM local_features")).scalar() == 2
         assert scan(led, tmp_path / "second").completed == 0
+
+
+def test_the_writer_takes_the_workers_looks_for_a_frame_and_a_screen(tmp_path, monkeypatch):
+    """Looking for an image's parts, a scan's worker has already looked for the picture framed in
+    it and for a photographed screen; the writer, matching a file nothing matched, takes those
+    instead of looking again: each is looked for once per file, and the scan links as before."""
+    from provenance import local_match, parts
+
+    from .test_screen import KEYSTONE, photographed_screen
+
+    save(photo("rocket"), tmp_path / "arch" / "a" / "rocket.jpg")
+    save(photo("astronaut"), tmp_path / "arch" / "a" / "astronaut.jpg")
+    save(photographed_screen(photo("coffee"), KEYSTONE, seed=4)[0], tmp_path / "arch" / "b" / "monitor.jpg")
+    save(photo("coffee"), tmp_path / "arch" / "c" / "coffee.jpg")
+    looks = {"frame": 0, "screen": 0}
+
+    def counted(name, look):
+        def counting(image):
+            looks[name] += 1
+            return look(image)
+        return counting
+
+    monkeypatch.setattr(parts, "framed_picture", counted("frame", parts.framed_picture))
+    monkeypatch.setattr(local_match, "framed_picture", counted("frame", local_match.framed_picture))
+    monkeypatch.setattr(local_match, "screen_picture", counted("screen", local_match.screen_picture))
+    with Ledger(tmp_path / "l.db") as led:
+        summary = scan(led, tmp_path / "arch", workers=1)
+        items = {name: led.item_by_sha(decode_image(path.read_bytes()).sha256).id
+                 for name, path in (("monitor", tmp_path / "arch" / "b" / "monitor.jpg"),
+                                    ("coffee", tmp_path / "arch" / "c" / "coffee.jpg"))}
+        assert summary.new_items == 4 and summary.new_links == 1
+        (link,) = led.links([items["coffee"]])  # the photograph, found on the monitor scanned before it
+        assert (link.earlier_item_id, link.later_item_id) == (items["monitor"], items["coffee"])
+    assert looks == {"frame": 4, "screen": 4}  # once per file, by the worker (6 and 7 when the writer looked again)
