@@ -67,8 +67,9 @@ class PersistedIndex:
     def write(self, path: Path) -> None:
         raise NotImplementedError
 
-    def rows(self, after_id: int) -> Iterator[tuple[int, int, object]]:
-        """(row id, item id, value to add or None to skip) of ledger rows after a row id."""
+    def rows(self, after_id: int, limit: int | None = None) -> Iterator[tuple[int, int, object]]:
+        """(row id, item id, value to add or None to skip) of ledger rows after a row id (the first
+        `limit` of them)."""
         raise NotImplementedError
 
     def add_value(self, item_id: int, value) -> None:
@@ -112,11 +113,7 @@ class PersistedIndex:
 
     def _item_of_row(self, row_id: int) -> int | None:
         """The item of one ledger row this index reads, None when the ledger has no such row."""
-        rows = self.rows(row_id - 1)
-        try:
-            first = next(rows, None)
-        finally:
-            rows.close()
+        first = next(iter(self.rows(row_id - 1, limit=1)), None)
         return first[1] if first is not None and first[0] == row_id else None
 
     def _sha256(self, item_id: int | None) -> str | None:
@@ -169,9 +166,9 @@ class HashIndexFile(PersistedIndex):
     def write(self, path: Path) -> None:
         self.index.save(path)
 
-    def rows(self, after_id: int):
+    def rows(self, after_id: int, limit: int | None = None):
         for row_id, item_id, value, quality, information in self.ledger.iter_fingerprint_rows(
-            self.algorithm.name, self.algorithm.version, after_id
+            self.algorithm.name, self.algorithm.version, after_id, limit
         ):
             usable = not is_low_information(information) and (
                 self.min_quality is None or (quality is not None and quality >= self.min_quality))
@@ -202,9 +199,9 @@ class LocalIndexFile(PersistedIndex):
     def write(self, path: Path) -> None:
         self.index.save(path)
 
-    def rows(self, after_id: int):
+    def rows(self, after_id: int, limit: int | None = None):
         for row_id, item_id, blob, information in self.ledger.iter_local_features(
-            local_features.ALGORITHM, local_features.VERSION, after_id=after_id
+            local_features.ALGORITHM, local_features.VERSION, after_id=after_id, limit=limit
         ):
             usable = not is_low_information(information)
             yield row_id, item_id, local_features.LocalFeatures.from_bytes(blob) if usable else None

@@ -408,9 +408,10 @@ class Ledger(WorkStore):
         yield from self.session.exec(stmt)
 
     def iter_fingerprint_rows(
-        self, algorithm: str, version: str, after_id: int = 0
+        self, algorithm: str, version: str, after_id: int = 0, limit: int | None = None
     ) -> Iterator[tuple[int, int, str, int | None, float]]:
-        """(row id, item_id, value, quality, item information) of fingerprints with row id > after_id."""
+        """(row id, item_id, value, quality, item information) of fingerprints with row id > after_id
+        (the first `limit` of them)."""
         stmt = (
             select(FingerprintRecord.id, FingerprintRecord.item_id, FingerprintRecord.value,
                    FingerprintRecord.quality, Item.information)
@@ -418,6 +419,7 @@ class Ledger(WorkStore):
             .where(FingerprintRecord.algorithm == algorithm, FingerprintRecord.version == version,
                    FingerprintRecord.id > after_id)
             .order_by(FingerprintRecord.id)
+            .limit(limit)
         )
         yield from self.session.exec(stmt)
 
@@ -514,9 +516,10 @@ class Ledger(WorkStore):
         return found
 
     def iter_local_features(
-        self, algorithm: str, version: str, after_id: int = 0
+        self, algorithm: str, version: str, after_id: int = 0, limit: int | None = None
     ) -> Iterator[tuple[int, int, bytes, float]]:
-        """(row id, item_id, blob, item information) of local features with row id > after_id."""
+        """(row id, item_id, blob, item information) of local features with row id > after_id (the
+        first `limit` of them)."""
         stmt = (
             select(LocalFeatureRecord.id, LocalFeatureRecord.item_id, LocalFeatureRecord.data, Item.information)
             .join(Item, Item.id == LocalFeatureRecord.item_id)
@@ -526,6 +529,7 @@ class Ledger(WorkStore):
                 LocalFeatureRecord.id > after_id,
             )
             .order_by(LocalFeatureRecord.id)
+            .limit(limit)
         )
         yield from self.session.exec(stmt)
 

@@ -297,7 +297,8 @@ def whole_evidence(evidence: dict, part: "PartRecord", part_size: tuple[int, int
                                  round(float(np.clip(visible[:, 0].max(), 0, w)), 2),
                                  round(float(np.clip(visible[:, 1].max(), 0, ht)), 2)]
     in_whole = _project(to_whole, _corners(part_size))
-    ev["visible_share"] = round(float(ev["visible_share"]) * _area(in_whole) / max(1, w * ht), 4)
+    in_whole_area = abs(cv2.contourArea(np.float32(in_whole)))
+    ev["visible_share"] = round(float(ev["visible_share"]) * in_whole_area / max(1, w * ht), 4)
     points = [(ox, oy) for (ox, oy), _ in ev.get("correspondences", [])]
     moved = _project(to_whole, np.float64(points).reshape(-1, 2)) if points else []
     ev["correspondences"] = [[[round(float(x), 1), round(float(y), 1)], q]
@@ -308,8 +309,3 @@ def whole_evidence(evidence: dict, part: "PartRecord", part_size: tuple[int, int
     ev["edits"] = edits
     return ev
 
-
-def _area(polygon: np.ndarray) -> float:
-    """The area of a simple polygon (shoelace)."""
-    x, y = polygon[:, 0], polygon[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))

@@ -96,7 +96,7 @@ def _outdated(ledger: Ledger, limit: int | None = None) -> tuple[set[int], set[i
     hashes, local, track = current_versions()
     outdated = set(ledger.outdated_item_ids(hashes, local, track, limit=limit))
     # searched with another finder: every image waits (reindex marks the ledger so as it starts)
-    after = 0 if ledger.parts_finder() != parts_finder() else ledger.parts_backfill_after()
+    after = 0 if _another_finder(ledger) else ledger.parts_backfill_after()
     wanting_parts = set() if after is None else set(ledger.images_wanting_parts(after, local, limit=limit))
     return outdated, wanting_parts, after is not None
 
@@ -123,7 +123,7 @@ def reindex(
     """
     summary = ReindexSummary()
     with ledger.reading():
-        if ledger.parts_finder() != parts_finder():  # searched with another finder: every image again
+        if _another_finder(ledger):  # every image again
             ledger.set_parts_backfill(0)
             ledger.set_parts_finder(parts_finder())
             ledger.commit()
@@ -148,6 +148,11 @@ def reindex(
             Matcher(ledger).save()  # the current indexes take the new rows now, not at the next check
             summary.removed_files = [str(p) for p in remove_other_versions(ledger)]
     return summary
+
+
+def _another_finder(ledger: Ledger) -> bool:
+    """Whether the ledger's images were searched for parts with another parts finder than this build's."""
+    return ledger.parts_finder() != parts_finder()
 
 
 def _reindex_batch(ledger: Ledger, batch: list[int], units: dict[int, list[int]], pool,
