@@ -76,6 +76,16 @@ DEEPER_SHORTLIST = 48
 OTHER_COPIES_FROM = 2
 OTHER_COPIES_SHORTLIST = 24
 OTHER_COPIES_VERIFIED = 4
+# Parts (pictures cut from indexed items, parts.py) take no place of the k candidates a look
+# verifies: each part ranked above the k-th other candidate is verified beside them, up to
+# PART_PLACES parts a look. k was measured before parts were indexed, and parts are mostly pictures
+# straightened from photos of screens, which a photo of a screen resembles more than the picture it
+# shows does: on the report half at 10,000 items (59 parts), two parts of other pictures took the
+# 11th and 12th places of a photo of a screen whose original was ranked 11th before they were cut.
+# In an archive of phone photos of posts (benchmarks/one_app.py, tune half: 66 parts of 264 items)
+# the first look's deeper candidates (DEEPER_SHORTLIST) of a photographed post held 6 parts
+# ranked above the 12th other candidate, the true one 5th of them; with a limit of 4 it was lost.
+PART_PLACES = 12
 # A query that matched nothing in the first look, nor mirrored, nor deeper, and whose keypoints
 # include at least STRONG_LOOK_WEAK_SHARE of weak corners (local_features.FAST_FALLBACK_THRESHOLD,
 # taken in the grid cells scarce in strong ones) is looked at again with its strong corners only
@@ -463,6 +473,7 @@ def search(
     original_size: tuple[int, int] | None = None,
     propose: Callable[[Image.Image], list[Proposal]] | None = None,
     looked: Looked | None = None,
+    parts_among: Callable[[list[int]], set[int]] | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -515,6 +526,8 @@ def search(
     `query_image` is a reduced copy of it (precomputed features must say the same). `looked`, what
     looking for `query_image`'s parts found in it (a scan's worker looked: parts.search_parts), is
     taken instead of looking for the framed picture or the photographed screen again.
+    `parts_among`, when given, says which of some item ids are parts (parts.py), so that parts
+    take none of the k places of a look (PART_PLACES).
     """
     size = tuple(original_size or query_image.size)
     whole = {"first": query if query is not None else _query_features(query_image, size)}
@@ -555,8 +568,8 @@ def search(
             proposed = SECOND_LOOK_SHORTLIST if look.second else SHORTLIST
             shortlist = [item_id for item_id, _ in index.candidates(look.features, max(k, proposed))]
         fetch(shortlist)
-        ranked = [item_id for item_id, score in rerank(look.features, {i: loaded[i] for i in shortlist}, k)
-                  if score >= MIN_CANDIDATE_SCORE]  # fewer votes are not worth verifying
+        scored = rerank(look.features, {i: loaded[i] for i in shortlist}, len(shortlist))
+        ranked = _places(scored, k, parts_among)
         # then the items near the part's picture by its global hash, in this look's orientation
         hashed = {hit.item_id: hit.distance for hit in look.proposed
                   if hit.mirrored == look.mirrored and hit.item_id not in ranked}
@@ -642,6 +655,29 @@ def search(
                         best[item_id], found_in[item_id] = match, look
                         break
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+
+
+def _places(scored: list[tuple[int, float]], k: int,
+            parts_among: Callable[[list[int]], set[int]] | None) -> list[int]:
+    """The candidates a look verifies, best first: of those scoring MIN_CANDIDATE_SCORE or more
+    (fewer votes are not worth verifying), the k best that are not parts, and the parts ranked
+    above the last of them, up to PART_PLACES (see there); without `parts_among`, the k best."""
+    worth = [item_id for item_id, score in scored if score >= MIN_CANDIDATE_SCORE]
+    if parts_among is None:
+        return worth[:k]
+    parts = parts_among(worth)
+    ranked, wholes, part_places = [], 0, PART_PLACES
+    for item_id in worth:
+        if wholes == k:
+            break
+        if item_id not in parts:
+            wholes += 1
+        elif part_places:
+            part_places -= 1
+        else:
+            continue  # a part beyond PART_PLACES
+        ranked.append(item_id)
+    return ranked
 
 
 @dataclass

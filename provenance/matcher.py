@@ -163,6 +163,9 @@ class Matcher:
     def _near_by_hash(self, picture: Image.Image) -> list[local_match.Proposal]:
         return near_by_hash(self.pdq, picture, self.local.index)
 
+    def _parts_among(self, item_ids: list[int]) -> set[int]:
+        return set(self.ledger.parts_by_item(item_ids))
+
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
               *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True,
               screen_look: bool | None = None,
@@ -241,7 +244,8 @@ class Matcher:
                                        screen_look=screen_look,
                                        other_copies=other_copies,
                                        original_size=(prints.width, prints.height),
-                                       propose=self._near_by_hash, looked=looked)
+                                       propose=self._near_by_hash, looked=looked,
+                                       parts_among=self._parts_among)
             size = [prints.width, prints.height]
             orb = [Match(lm.item_id, "orb", float(lm.inliers), {**lm.to_evidence(), "query_size": size})
                    for lm in local]

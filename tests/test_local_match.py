@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -819,3 +820,26 @@ def test_a_strip_too_thin_for_one_block_row_is_compared_on_no_blocks():
     query = extract(strip, for_query=True, keep_working=True)
     share, compared, *_ = local_match._block_agreement(query, candidate, np.eye(3))
     assert (share, compared) == (0.0, 0)
+
+
+def test_parts_take_no_place_of_the_wholes_a_look_verifies():
+    """A part ranked above the original is verified beside it, not instead of it; a part ranked
+    below the last candidate verified is not verified at all (local_match.PART_PLACES)."""
+    coffee = photo("coffee")
+    crop = coffee.crop((coffee.width // 4, 0, coffee.width, coffee.height * 3 // 4))
+    part_id = 200
+    features = {i: extract(photo(name)) for i, name in enumerate(INDEXED)}
+    features[part_id] = extract(crop)
+    index = LocalFeatureIndex()
+    for item, f in features.items():
+        index.add(item, f)
+    load = features.__getitem__
+    parts_among = lambda ids: {part_id} & set(ids)  # noqa: E731
+    query = Image.open(io.BytesIO(jpeg_bytes(crop, 60))).convert("RGB")
+
+    def found(image, **kwargs) -> set[int]:
+        return {m.item_id for m in search(image, index, load, k=1, other_copies=False, **kwargs)}
+
+    assert found(query) == {part_id}  # the part, ranked first, took the one place
+    assert found(query, parts_among=parts_among) == {part_id, INDEXED.index("coffee")}
+    assert found(coffee, parts_among=parts_among) == {INDEXED.index("coffee")}  # ranked second
