@@ -1,9 +1,11 @@
 import random
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from provenance import index
 from provenance.fingerprints.base import hamming_hex
 from provenance.index import MERGE_AFTER, BruteForceHashIndex, HashIndex
 
@@ -33,10 +35,17 @@ def test_finds_items_within_distance_best_first(cls):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32), st.integers(1, 300), st.sampled_from([(256, 24), (256, 31), (256, 47), (256, 80), (64, 8), (64, 12), (64, 20)]))
-def test_multi_index_hashing_agrees_with_brute_force(seed, n, shape):
+@given(st.integers(0, 2**32), st.integers(1, 300), st.sampled_from([(256, 24), (256, 31), (256, 47), (256, 80), (64, 8), (64, 12), (64, 20)]),
+       st.booleans())
+def test_multi_index_hashing_agrees_with_brute_force(seed, n, shape, wordwise):
     """Multi-index hashing, and the scan it turns to beyond SCAN_BEYOND_SHARE of the bits, find
-    exactly what the brute-force reference finds."""
+    exactly what the brute-force reference finds, whether rows are measured whole or in blocks
+    (index.WORDWISE_BLOCK; here of 7 rows, so that the last block of most indexes is partial)."""
+    with patch.object(index, "WORDWISE_BLOCK", 7 if wordwise else index.WORDWISE_BLOCK):
+        _agrees_with_brute_force(seed, n, shape)
+
+
+def _agrees_with_brute_force(seed, n, shape):
     bits, radius = shape
     rng = random.Random(seed)
     fast, slow = HashIndex(bits), BruteForceHashIndex(bits)
