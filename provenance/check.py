@@ -16,7 +16,7 @@ from . import local_features
 from .chain import FirstSeen, first_seen
 from .errors import MediaError, NotFoundError
 from .ledger import Ledger
-from .local_match import LookFigures, explain
+from .local_match import LookFigures, explain_each
 from .matcher import Match, Matcher
 from .media import IMAGE_EXTENSIONS, QUERY_WORKING_SIDE, VIDEO_EXTENSIONS, load_image
 from .parts import is_current
@@ -195,13 +195,10 @@ def explain_match(ledger: Ledger, query: str, item_id: int) -> list[LookFigures]
                             f"v{local_features.VERSION} (a video, an imported hash, a hashed-only "
                             "or outdated item)")
     decoded = load_image(query, working_side=QUERY_WORKING_SIDE)
-    looks = explain(decoded.image, local_features.LocalFeatures.from_bytes(blob), original_size=decoded.size)
-    for part_id in part_ids:
-        if part_id in part_blobs:
-            features = local_features.LocalFeatures.from_bytes(part_blobs[part_id])
-            looks += [replace(f, part_item_id=part_id)
-                      for f in explain(decoded.image, features, original_size=decoded.size)]
-    return looks
+    part_ids = [part_id for part_id in part_ids if part_id in part_blobs]
+    candidates = [local_features.LocalFeatures.from_bytes(b) for b in [blob] + [part_blobs[i] for i in part_ids]]
+    whole, *of_parts = explain_each(decoded.image, candidates, original_size=decoded.size)
+    return whole + [replace(f, part_item_id=part_id) for part_id, looks in zip(part_ids, of_parts) for f in looks]
 
 
 def check(

@@ -19,7 +19,7 @@ the photo corpus; each comment gives the figures it came from.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import NamedTuple
@@ -708,15 +708,23 @@ class LookFigures:
 
 def explain(query_image: Image.Image, candidate: LocalFeatures,
             original_size: tuple[int, int] | None = None) -> list[LookFigures]:
-    """Verify a query against one indexed picture in every look search can take (first, mirrored,
-    its strong corners, at the index's scale, at a crop's, the framed picture, the picture on a
-    photographed screen, the picture framed in that screen's page, each picture of a collage,
-    and the mirror image of each of MIRRORED_LOOKS), whether or not search would take it (a
-    scale that gives an earlier look's size again is left out, and the strong look when the
-    first has no weak corners): the figures of each and why it is refused.
+    """Verify a query against one indexed picture in every look search can take: explain_each
+    for one picture."""
+    return explain_each(query_image, [candidate], original_size)[0]
+
+
+def explain_each(query_image: Image.Image, candidates: Sequence[LocalFeatures],
+                 original_size: tuple[int, int] | None = None) -> list[list[LookFigures]]:
+    """Verify a query against each of some indexed pictures (a post and its parts) in every look
+    search can take (first, mirrored, its strong corners, at the index's scale, at a crop's, the
+    framed picture, the picture on a photographed screen, the picture framed in that screen's page,
+    each picture of a collage, and the mirror image of each of MIRRORED_LOOKS), whether or not
+    search would take it (a scale that gives an earlier look's size again is left out, and the
+    strong look when the first has no weak corners): for each picture, the figures of each look
+    and why it is refused.
     The answer to an investigator's "why is this not a match?" (or "how strong is it?"); each
     look decides exactly as search does, the rules on photographed screens included
-    (PAGE_REFUSAL, SCREEN_REFUSAL)."""
+    (PAGE_REFUSAL, SCREEN_REFUSAL). The query's looks are described once for all the pictures."""
     size = tuple(original_size or query_image.size)
     first = _query_features(query_image, size)
     looks = [("first", _Look(first, False)), ("mirrored", _Look(extract_mirrored(first), True))]
@@ -742,15 +750,18 @@ def explain(query_image: Image.Image, candidate: LocalFeatures,
               for cell in _cells_to_search(query_image, size, [], [])]
     looks += [(f"{name} mirrored", replace(look, features=extract_mirrored(look.features), mirrored=True))
               for name, look in looks if name in MIRRORED_LOOKS]
-    figures = []
-    for name, look in looks:
-        figure = _figures(name, look.features, candidate)
-        if figure.refusal is None:  # verify takes it: would search, knowing the screen?
-            match = _verify_placed(look, candidate, 0, size)
-            if match is not None:
-                figure.refusal = _screen_refusal(match, look, candidate, seen)
-        figures.append(figure)
-    return figures
+    each = []
+    for candidate in candidates:
+        figures = []
+        for name, look in looks:
+            figure = _figures(name, look.features, candidate)
+            if figure.refusal is None:  # verify takes it: would search, knowing the screen?
+                match = _verify_placed(look, candidate, 0, size)
+                if match is not None:
+                    figure.refusal = _screen_refusal(match, look, candidate, seen)
+            figures.append(figure)
+        each.append(figures)
+    return each
 
 
 def _query_features(query_image: Image.Image, size: tuple[int, int], scale: str = "first", *,

@@ -385,6 +385,10 @@ def test_explain_decides_each_look_as_verify_does(library):
     assert figures["mirrored"].refusal is not None
     refused = local_match.explain(photo("coffee"), load(2))
     assert refused and all(f.refusal for f in refused)
+    # several pictures at once (a post and its parts: the query's looks described once), each
+    # explained as on its own
+    assert local_match.explain_each(query, [load(2), load(LOGO_ITEM), load(0)]) == [
+        local_match.explain(query, load(item)) for item in (2, LOGO_ITEM, 0)]
 
 
 def test_first_looks_deeper_candidates_are_verified_when_nothing_matched(library, monkeypatch):
