@@ -182,7 +182,7 @@ class Checker:
 
 def explain_match(ledger: Ledger, query: str, item_id: int) -> list[LookFigures]:
     """How the query image fares against one indexed picture in every look of the local-feature
-    stage: its figures, and why each look refuses it (local_match.explain); then against each part
+    stage: its figures, and why each look refuses it (local_match.explain_each); then against each part
     of it (the picture framed in it, parts.py: those looks name the part). It reads those items'
     features alone, so it needs no search index loaded. Raises MediaError for a query that cannot
     be decoded, NotFoundError for an item without local features."""
