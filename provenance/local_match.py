@@ -943,7 +943,7 @@ def _framed_features(query_image: Image.Image, size: tuple[int, int], looked: Lo
                      ) -> _Part | None:
     """The picture framed in the query (framing.framed_picture, unless `looked` found it already),
     described on its own, its box in the file's pixels (`size`); None when no picture is framed in it."""
-    frame = looked.frame if looked is not None and looked.at_frame else framed_picture(query_image)
+    frame = looked.frame if looked is not None else framed_picture(query_image)
     return None if frame is None else _part_features(query_image, size, frame.box)
 
 

@@ -99,14 +99,13 @@ def part_key(whole_sha256: str, box: tuple[int, int, int, int], method: str = "f
 @dataclass(frozen=True)
 class Looked:
     """What looking for an image's parts found in it: the picture framed in it
-    (framing.framed_picture) and the screen photographed in it (screen.screen_picture, in the
-    image's pixels), None when there is none, each only when it was looked for (`at_frame`,
-    `at_screen`: an image that frames a picture is not looked at for a screen). A scan's writer,
-    matching the image, takes them instead of looking again (local_match.search)."""
+    (framing.framed_picture), always looked for, and the screen photographed in it
+    (screen.screen_picture, in the image's pixels), looked for only when no framed picture was cut
+    (`at_screen`); None when there is none. A scan's writer, matching the image, takes them
+    instead of looking again (local_match.search)."""
 
-    frame: "Frame | None" = None
+    frame: "Frame | None"
     screen: "Screen | None" = None
-    at_frame: bool = False
     at_screen: bool = False
 
 
@@ -125,9 +124,9 @@ def search_parts(decoded: DecodedImage) -> tuple[list[PartPrints], Looked]:
     frame = framed_picture(decoded.image)
     part = _framed_part(decoded, frame)
     if part is not None:
-        return [part], Looked(frame=frame, at_frame=True)
+        return [part], Looked(frame)
     part, screen = _screen_part(decoded)
-    return ([] if part is None else [part]), Looked(frame, screen, at_frame=True, at_screen=True)
+    return ([] if part is None else [part]), Looked(frame, screen, at_screen=True)
 
 
 def _framed_part(decoded: DecodedImage, frame: "Frame | None") -> PartPrints | None:
