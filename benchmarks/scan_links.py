@@ -14,7 +14,10 @@ No padding: the ledger holds only these files.
 
 It prints, per kind of edit, how many re-publications were linked to their original directly,
 and how many to some copy of their picture (the original or another re-publication: either way
-the file joins the picture's work, and the chain places it); and the false links: links between
+the file joins the picture's work, and the chain places it), how many the work's chain places
+under their original (the tree of most likely parents, chain.py: no file here claims a date, so
+the evidence of each link decides), and how many it places there or names the original beside
+the parent it chose (its alternatives); and the false links: links between
 two files that show no common picture (a collage shows two, and a link to either is true; the
 never-indexed photos' own re-publications of one another are true links too). Wall time and files per second of the
 scan come with it.
@@ -30,6 +33,7 @@ and the same table printed; then a full scan completes it, and the table is prin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sqlite3
@@ -74,6 +78,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--hashes-only", action="store_true", help="a hashes-only scan first, then a full one")
     ap.add_argument("--stress", default="", help="stress kinds of edit to add (edits.STRESS_EDITS), comma-separated")
+    ap.add_argument("--keep", type=Path, help="write the ledger here and keep it (the archive's files are not kept)")
     args = ap.parse_args()
     print(describe())
     import match_quality as mq
@@ -109,7 +114,7 @@ def main() -> None:
                     pictures = pictures_of(cached, rel, never)
                 shows[str(dst)] = (label, pictures)
         print(f"archive: {len(shows)} files ({args.half} half)")
-        db = Path(tmp) / "ledger.db"
+        db = args.keep or Path(tmp) / "ledger.db"
         for hashes_only in ((True, False) if args.hashes_only else (False,)):
             with Ledger(db) as ledger:
                 t = time.perf_counter()
@@ -128,6 +133,12 @@ def print_links(db: Path, shows: dict[str, tuple[str, set[str]]], root: Path) ->
     for item, path in con.execute("SELECT item_id, path FROM sighting"):
         files_of[item].append(path)
     links = con.execute("SELECT earlier_item_id, later_item_id FROM match_link").fetchall()
+    parent_item, alternatives = {}, defaultdict(set)  # the chain's parent of each item, and its alternatives
+    for item, parent, others in con.execute(
+            "SELECT s.item_id, p.item_id, c.alternatives_json FROM chain_edge c JOIN sighting s ON s.id = c.sighting_id "
+            "JOIN sighting p ON p.id = c.parent_sighting_id WHERE p.item_id != s.item_id"):
+        parent_item[item] = parent
+        alternatives[item] |= {other["item_id"] for other in json.loads(others)}
     con.close()
 
     def pictures(item: int) -> set[str]:
@@ -144,7 +155,7 @@ def print_links(db: Path, shows: dict[str, tuple[str, set[str]]], root: Path) ->
     for a, b in links:
         neighbours[a].add(b)
         neighbours[b].add(a)
-    found, joined, total = Counter(), Counter(), Counter()
+    found, joined, placed, named, total = Counter(), Counter(), Counter(), Counter(), Counter()
     for item, paths in files_of.items():
         for path in paths:
             label, pics = shows[path]
@@ -156,14 +167,20 @@ def print_links(db: Path, shows: dict[str, tuple[str, set[str]]], root: Path) ->
             found[kind] += any(frozenset((item, original_item[p])) in linked for p in owner)
             # or linked to another copy of the picture: it joins the work, the chain places it
             joined[kind] += any(set(owner) & pictures(other) for other in neighbours[item])
+            # and the chain hangs it under its original (of either picture, for a collage), or
+            # names the original as another plausible parent
+            originals = {original_item[p] for p in owner}
+            placed[kind] += parent_item.get(item) in originals
+            named[kind] += parent_item.get(item) in originals or bool(alternatives[item] & originals)
     false = [(a, b) for a, b in links if not pictures(a) & pictures(b)]
-    print(f"{'kind of edit':22s} {'linked':>7s}  to the original  {'joined':>7s}  a copy of its picture")
+    heads = (("linked", "to the original"), ("joined", "its picture's work"), ("chain", "under the original"),
+             ("or", "naming it beside"))
+    print(f"{'kind of edit':22s}" + "".join(f" {rate:>7s}  {what:<16s}" for rate, what in heads))
+    columns = (found, joined, placed, named)
     for kind in sorted(total):
-        print(f"{kind:22s} {found[kind] / total[kind]:7.3f}  {found[kind]:>3d}/{total[kind]:<11d} "
-              f"{joined[kind] / total[kind]:7.3f}  {joined[kind]}/{total[kind]}")
+        print(f"{kind:22s}" + "".join(f" {c[kind] / total[kind]:7.3f}  {c[kind]:>4d}/{total[kind]:<11d}" for c in columns))
     n = sum(total.values())
-    print(f"{'all':22s} {sum(found.values()) / n:7.3f}  {sum(found.values()):>3d}/{n:<11d} "
-          f"{sum(joined.values()) / n:7.3f}  {sum(joined.values())}/{n}")
+    print(f"{'all':22s}" + "".join(f" {sum(c.values()) / n:7.3f}  {sum(c.values()):>4d}/{n:<11d}" for c in columns))
     print(f"false links: {len(false)} of {len(links)}")
     for a, b in false[:20]:
         print(f"  {Path(files_of[a][0]).relative_to(root)} <-> {Path(files_of[b][0]).relative_to(root)}")
