@@ -49,7 +49,9 @@ W_DATES = 2.0
 W_SURROUND_CROP = 3.0
 #: ... a part of a picture shown inside a larger frame (a screenshot of a crop, or two crops of a
 #: source we do not hold), or a picture with a border along its outline (a frame, caption or
-#: screenshot added; but a frame can be cropped away again), which weigh more than ...
+#: screenshot added; but a frame can be cropped away again; and a copy that leaves out such a
+#: frame is the picture without it, not a crop: chain_facts.LinkFacts.cut_away), which weigh
+#: more than ...
 W_FRAMED_CROP = 1.5
 W_SURROUND_FRAME = 1.5
 #: ... quality: a lower-resolution or more compressed copy derives from the better one.
@@ -353,7 +355,14 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
             r.similarity = float(orb.get("ncc_blocks", 0.5))
         cropped = "cropped" in edits or share < CROPPED_SHARE
         framed = "framed" in edits
-        if cropped and not framed:
+        if cropped and link.cut_away == "frame":
+            # what the later leaves out of the earlier is a frame around the picture: the later is
+            # that picture without it, and the earlier the picture framed (or, when the later is
+            # framed too, each a framing of one picture: no direction)
+            if not framed:
+                r.evidence.append(("frame", -W_SURROUND_FRAME,
+                                   f"item {a} is item {b} with a frame, caption or screenshot around it"))
+        elif cropped and not framed:
             r.evidence.append(("crop", W_ONE_WAY, f"a crop of item {a} (shows {share:.0%} of it)"))
             r.tightness = share
         elif cropped:

@@ -3,7 +3,9 @@
 chain.py infers first-seen dates and chains from these facts alone, so works.py can load the facts
 of many works in a few queries and infer each. One judgement is made here, while the ledger is at
 hand: for a link whose earlier item sits whole inside the later one, whether the later one frames
-it or it was cut out of the later one (surround.py reads the later item's stored template).
+it or it was cut out of the later one (surround.py reads the later item's stored template); and
+for a link whose later item shows part of the earlier one, whether what it leaves out is a frame
+around that part or more of the picture (the earlier item's template).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from .ledger_works import evidence_of
 
 #: A crop showing less than this share of the original (matcher.local_match flags "cropped").
 CROPPED_SHARE = 0.97
+#: The part of an earlier picture that a later one shows "spans" its width (or height) when it
+#: leaves out at most this share of it on each side: what is left out is then bands along the
+#: picture's edges (a banner, bars). Tune half (benchmarks/scan_links.py's photographs; scratch
+#: measurement of surround.py's verdicts): 173 of 202 copies of a photograph under a caption
+#: banner, in bars, a screenshot or a collage were judged framed, and 2 of 121 crops of it.
+BAND_SLACK = 0.015
+#: At most this many links' judgements are remembered in one ledger session (~200 bytes each).
+MAX_JUDGEMENTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,13 @@ class LinkFacts:
     #: For a link whose earlier item sits whole inside the later one: "frame" or "crop"
     #: (surround.py), None when undecided or not such a link.
     surround: str | None = None
+    #: For a link whose later item shows only part of the earlier one: "frame" when what it leaves
+    #: out of the earlier one is a frame around that part (a banner, bars, a page: the later is
+    #: the picture without them, not a crop of it), "crop" when the picture goes on there
+    #: (surround.py, on the earlier item's template), None when undecided or not such a link.
+    cut_away: str | None = None
+    #: When the link was written: with its id, what a judgement of it is remembered by.
+    found_at: datetime | None = None
 
 
 @dataclass
@@ -75,14 +92,16 @@ def load_facts(ledger: Ledger, item_ids: Iterable[int]) -> WorkFacts:
     ids = sorted(set(item_ids))
     items = {row[0]: item_facts(row) for row in ledger.item_facts(ids)}
     sightings = [SightingFacts(*row) for row in ledger.sighting_facts(ids)]
-    links = [LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6])) for r in ledger.link_facts(ids)
-             if r[1] in items and r[2] in items]
+    links = [LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6]), found_at=r[7])
+             for r in ledger.link_facts(ids) if r[1] in items and r[2] in items]
     return WorkFacts(items, sightings, judge_surrounds(ledger, links, items))
 
 
 def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, ItemFacts]) -> list[LinkFacts]:
     """Say, for each link that found an earlier item whole inside a later one, whether the later
-    one frames it or it was cut out of the later one (surround.py, from the stored template)."""
+    one frames it or it was cut out of the later one; and for each link whose later item shows
+    part of the earlier one, whether what it leaves out is a frame around that part or more of
+    the picture (surround.py, from the stored templates)."""
     from . import local_features
     from .media import WORKING_SIDE
     from .surround import surround
@@ -93,25 +112,54 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
             return None
         return orb if link.later in items else None
 
-    todo = {link.id: orb for link in links if (orb := framed(link)) is not None}
-    if not todo:
+    def cut(link: LinkFacts) -> dict | None:
+        orb = orb_evidence(link)
+        if orb is None or not is_cropped(orb) or len(orb.get("visible_in_original") or ()) != 4:
+            return None
+        return orb if link.earlier in items else None
+
+    # A link's evidence and its items' templates never change, so neither does its judgement: it
+    # is made once per ledger session (a work's chain is derived again whenever the work grows).
+    judged = ledger.surround_judgements
+    links = [replace(link, surround=judged[key][0], cut_away=judged[key][1])
+             if (key := (link.id, link.found_at)) in judged else link for link in links]
+    todo = [link for link in links if link.found_at is None or (link.id, link.found_at) not in judged]
+    frames = {link.id: orb for link in todo if (orb := framed(link)) is not None}
+    cuts = {link.id: orb for link in todo if (orb := cut(link)) is not None}
+    if not frames and not cuts:
         return links
-    blobs = ledger.feature_blobs({link.later for link in links if link.id in todo}, local_features.ALGORITHM,
-                                 local_features.VERSION)
+    blobs = ledger.feature_blobs({link.later for link in links if link.id in frames}
+                                 | {link.earlier for link in links if link.id in cuts},
+                                 local_features.ALGORITHM, local_features.VERSION)
     out = []
     for link in links:
-        orb, blob = todo.get(link.id), blobs.get(link.later)
-        if orb is None or blob is None:
+        if link.id in frames and link.later in blobs:
+            orb, later = frames[link.id], items[link.later]
+            size = orb.get("query_size")  # the quad is in the query file's pixels when the matcher says so
+            if not size:  # older evidence: pixels of the working image the scan decoded
+                shrink = min(1.0, WORKING_SIDE / max(later.width, later.height, 1))
+                size = (later.width * shrink, later.height * shrink)
+            verdict = surround(local_features.LocalFeatures.from_bytes(blobs[link.later]), orb["quad_in_query"],
+                               (float(size[0]), float(size[1])))
+            link = replace(link, surround=verdict)
+        elif link.id in cuts and link.earlier in blobs:
+            w, h = float(items[link.earlier].width), float(items[link.earlier].height)
+            x0, y0, x1, y1 = cuts[link.id]["visible_in_original"]  # in the earlier item's pixels
+            # a flat surround makes a frame only where what is left out runs along the picture's
+            # edges, as a banner or bars do: a crop leaving out a smooth sky does not (surround.py)
+            bands = ((x0 <= BAND_SLACK * w and x1 >= (1 - BAND_SLACK) * w)
+                     or (y0 <= BAND_SLACK * h and y1 >= (1 - BAND_SLACK) * h))
+            verdict = surround(local_features.LocalFeatures.from_bytes(blobs[link.earlier]),
+                               [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], (w, h), flat_test=bands)
+            link = replace(link, cut_away=verdict)
+        else:
             out.append(link)
             continue
-        quad = orb["quad_in_query"]
-        later = items[link.later]
-        size = orb.get("query_size")  # the quad is in the query file's pixels when the matcher says so
-        if not size:  # older evidence: pixels of the working image the scan decoded
-            shrink = min(1.0, WORKING_SIDE / max(later.width, later.height, 1))
-            size = (later.width * shrink, later.height * shrink)
-        verdict = surround(local_features.LocalFeatures.from_bytes(blob), quad, (float(size[0]), float(size[1])))
-        out.append(replace(link, surround=verdict))
+        if link.found_at is not None:
+            if len(judged) >= MAX_JUDGEMENTS:
+                judged.clear()
+            judged[link.id, link.found_at] = (link.surround, link.cut_away)
+        out.append(link)
     return out
 
 

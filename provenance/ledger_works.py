@@ -88,6 +88,9 @@ class WorkStore:
     # --- noting what the ledger writes ---------------------------------------------------------
 
     def _init_work_tracking(self) -> None:
+        #: chain_facts.judge_surrounds' verdicts, by link id and the time the link was written (an
+        #: id that a rollback freed comes back with another time).
+        self.surround_judgements: dict[tuple[int, datetime], tuple[str | None, str | None]] = {}
         self._pending_items: set[int] = set()
         self._pending_links: list[tuple[int, int, int]] = []  # (link id, item a, item b)
         self._pending_sightings: dict[int, int] = {}  # sighting id -> item id
@@ -410,6 +413,21 @@ class WorkStore:
         for chunk in _chunks(sorted(set(sighting_ids)), _CHUNK):
             out.update(self.session.execute(
                 select(_C.c.sighting_id, _C.c.parent_sighting_id).where(_C.c.sighting_id.in_(chunk))).all())
+        return out
+
+    def parent_items(self, item_ids: Iterable[int]) -> dict[int, set[int]]:
+        """The items each of these items hangs under in its work's stored chain (the items of its
+        sightings' parent sightings, itself left out), for those that have one: where the chain
+        says each copy came from."""
+        child = Sighting.__table__.alias("child")
+        parent = Sighting.__table__.alias("parent")
+        stmt = (select(child.c.item_id, parent.c.item_id)
+                .join(_C, _C.c.sighting_id == child.c.id)
+                .join(parent, parent.c.id == _C.c.parent_sighting_id)
+                .where(parent.c.item_id != child.c.item_id))
+        out: dict[int, set[int]] = {}
+        for item_id, parent_id in self._in_chunks(stmt, child.c.item_id, item_ids):
+            out.setdefault(item_id, set()).add(parent_id)
         return out
 
     def save_chains(self, derived: list[tuple[int, dict, list[dict]]]) -> None:

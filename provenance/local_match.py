@@ -76,6 +76,13 @@ DEEPER_SHORTLIST = 48
 OTHER_COPIES_FROM = 2
 OTHER_COPIES_SHORTLIST = 24
 OTHER_COPIES_VERIFIED = 4
+# A query's match leads to the items its work's chain says that match came from (search,
+# `sources_of`): up to CHAIN_SOURCES of them, the strongest match's nearest first, are verified
+# against the query in the look that found the match. In an archive holding many copies of a
+# picture, a look's 12 places fill with copies and the original is not verified, so a scan links a
+# crop to a stamped copy and the chain hangs it there. See benchmarks/RESULTS.md (*Sources of a
+# match*) for the figures.
+CHAIN_SOURCES = 4
 # Parts (pictures cut from indexed items, parts.py) take no place of the k candidates a look
 # verifies: each part ranked above the k-th other candidate is verified beside them, up to
 # PART_PLACES parts a look. k was measured before parts were indexed, and parts are mostly pictures
@@ -474,6 +481,7 @@ def search(
     propose: Callable[[Image.Image], list[Proposal]] | None = None,
     looked: Looked | None = None,
     parts_among: Callable[[list[int]], set[int]] | None = None,
+    sources_of: Callable[[list[int]], dict[int, list[int]]] | None = None,
 ) -> list[LocalMatch]:
     """Find indexed pictures shown in `query_image`; verified matches, best first.
 
@@ -528,6 +536,9 @@ def search(
     taken instead of looking for the framed picture or the photographed screen again.
     `parts_among`, when given, says which of some item ids are parts (parts.py), so that parts
     take none of the k places of a look (PART_PLACES).
+    `sources_of`, when given, says where some indexed items came from (each one's ancestors in its
+    work's chain, nearest first): the query is verified against the sources of what it matched too,
+    up to CHAIN_SOURCES of them, so that it is linked to the picture its copies were made from.
     """
     size = tuple(original_size or query_image.size)
     whole = {"first": query if query is not None else _query_features(query_image, size)}
@@ -654,6 +665,22 @@ def search(
                         match.found_via = source.item_id
                         best[item_id], found_in[item_id] = match, look
                         break
+    if sources_of is not None and best:
+        matched = sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+        sources = sources_of([m.item_id for m in matched])
+        wanted: dict[int, int] = {}  # source to verify -> the match that leads to it
+        for m in matched:
+            for item_id in sources.get(m.item_id, ()):
+                if len(wanted) < CHAIN_SOURCES and item_id not in best and item_id not in wanted and item_id in index:
+                    wanted[item_id] = m.item_id
+        fetch(list(wanted))
+        for item_id, source_id in wanted.items():
+            for look in copy_looks(found_in[source_id]):
+                match = verify_in(look, item_id)
+                if match is not None:
+                    match.found_via = source_id
+                    best[item_id], found_in[item_id] = match, look
+                    break
     return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
 
 

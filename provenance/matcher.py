@@ -166,10 +166,34 @@ class Matcher:
     def _parts_among(self, item_ids: list[int]) -> set[int]:
         return set(self.ledger.parts_by_item(item_ids))
 
+    def _sources_of(self, item_ids: list[int]) -> dict[int, list[int]]:
+        """Each item's ancestors in its work's stored chain, nearest first, up to
+        local_match.CHAIN_SOURCES generations (local_match.search verifies no more)."""
+        parents: dict[int, set[int]] = {}
+        asked: set[int] = set()
+        frontier = set(item_ids)
+        for _ in range(local_match.CHAIN_SOURCES):
+            found = self.ledger.parent_items(frontier)
+            parents.update(found)
+            asked |= frontier
+            frontier = set().union(*found.values()) - asked
+            if not frontier:
+                break
+        sources = {}
+        for item_id in item_ids:
+            ancestors, generation = [], {item_id}
+            while generation and len(ancestors) < local_match.CHAIN_SOURCES:
+                generation = {p for i in generation for p in parents.get(i, ())} - set(ancestors) - {item_id}
+                ancestors += sorted(generation)
+            if ancestors:
+                sources[item_id] = ancestors
+        return sources
+
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
               *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True,
               screen_look: bool | None = None,
-              other_copies: bool = True, local_later: bool = False) -> list[Match]:
+              other_copies: bool = True, chain_sources: bool = True,
+              local_later: bool = False) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
@@ -184,10 +208,11 @@ class Matcher:
         (local_match.search): a check takes every look, a scan the framed, screen and cell looks
         (see scan.py).
         ``other_copies`` lets it go on from a match to the picture's other indexed copies (a check
-        does; a scan's links put the copies in one work already). ``local_later`` says the
-        local-feature stage is put off (``scan --hashes-only``): PDQ then matches alone only
-        where it would beside that stage (PDQ_ALONE_MAX, PDQ_ALONE_VARIANTS); the rest waits for
-        the scan that completes the query's item.
+        does; a scan's links put the copies in one work already), and ``chain_sources`` from a
+        match to the items its work's chain says it came from (both do: local_match.CHAIN_SOURCES).
+        ``local_later`` says the local-feature stage is put off (``scan --hashes-only``): PDQ then
+        matches alone only where it would beside that stage (PDQ_ALONE_MAX, PDQ_ALONE_VARIANTS);
+        the rest waits for the scan that completes the query's item.
         """
         exclude = exclude or set()
         found: dict[int, Match] = {}
@@ -245,7 +270,8 @@ class Matcher:
                                        other_copies=other_copies,
                                        original_size=(prints.width, prints.height),
                                        propose=self._near_by_hash, looked=looked,
-                                       parts_among=self._parts_among)
+                                       parts_among=self._parts_among,
+                                       sources_of=self._sources_of if chain_sources else None)
             size = [prints.width, prints.height]
             orb = [Match(lm.item_id, "orb", float(lm.inliers), {**lm.to_evidence(), "query_size": size})
                    for lm in local]

@@ -162,7 +162,10 @@ class Recorder:
         # writer takes what it found (ImagePrints.looked; -19 ms of the writer's CPU on a file that
         # matched nothing, benchmarks/RESULTS.md). The cell look searches each picture of a collage
         # that nothing matched (a "photo report" grid): finding none costs a file ~5 ms (see
-        # local_match.search, and benchmarks/RESULTS.md for its figures).
+        # local_match.search, and benchmarks/RESULTS.md for its figures). A file that matched is
+        # verified against what the chain says its matches came from (local_match.CHAIN_SOURCES):
+        # with many copies of a picture in the archive, its original is often not among the 12
+        # candidates a look verifies.
         matches = self.matcher.match(prints, image=None if prints.decoded is None else prints.decoded.image,
                                      exclude={item.id}, second_look=False, other_copies=False,
                                      screen_look=SCREEN_LOOK,

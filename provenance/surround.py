@@ -56,11 +56,15 @@ FLAT_LEVELS = 6
 MIN_SURROUND = 100
 
 
-def surround(later: LocalFeatures, quad: list[list[float]], quad_size: tuple[float, float]) -> str | None:
+def surround(later: LocalFeatures, quad: list[list[float]], quad_size: tuple[float, float], *,
+             flat_test: bool = True) -> str | None:
     """"frame", "crop" or None for the earlier picture at ``quad`` inside the later one.
 
     ``quad`` is the earlier picture's corners in the later one, in pixels of an image of
-    ``quad_size`` (width, height) showing the later picture.
+    ``quad_size`` (width, height) showing the later picture. Without ``flat_test``, only a border
+    along the outline makes a frame: the flat test also calls a frame the smooth sky that a crop
+    cut away above a textured picture (chain_facts.judge_surrounds takes it only where what is
+    left out runs along the picture's edges).
     """
     t = later.template.astype(np.float32)
     th, tw = t.shape
@@ -77,7 +81,7 @@ def surround(later: LocalFeatures, quad: list[list[float]], quad_size: tuple[flo
     outline = (cv2.dilate(mask, small) - cv2.erode(mask, small)).astype(bool) & ~near_edge
     rim = mask.astype(bool) & ~cv2.erode(mask, large).astype(bool) & ~outline & ~near_edge
     outside = cv2.dilate(mask, large).astype(bool) & ~cv2.dilate(mask, small).astype(bool) & ~near_edge
-    if _flat_surround(t, mask):
+    if flat_test and _flat_surround(t, mask):
         return "frame"
     if outline.sum() < MIN_OUTLINE or not rim.any() or not outside.any():
         return None

@@ -102,7 +102,7 @@ def _facts_by_work(ledger: Ledger, work_ids: list[int]) -> Iterator[tuple[int, W
     for r in ledger.link_facts(work_of):
         w = work_of.get(r[1])
         if w is not None and work_of.get(r[2]) == w:
-            facts[w].links.append(LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6])))
+            facts[w].links.append(LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6]), found_at=r[7]))
     for w in work_ids:
         if facts[w].items:
             facts[w].links = judge_surrounds(ledger, facts[w].links, facts[w].items)

@@ -180,6 +180,33 @@ def test_frame_or_crop_undecided_leaves_it_to_the_dates(tmp_path):
         assert "a crop of item" in later.reason and "frame, caption or banner" in later.reason
 
 
+def test_a_copy_without_the_caption_is_not_a_crop_of_the_captioned_one(tmp_path):
+    """A captioned copy and the plain picture, both re-posts of a source the ledger does not hold,
+    the captioned one indexed first: the plain picture shows only part of the captioned copy, but
+    what it leaves out is the caption (a border runs along the picture's edge there), so it is no
+    crop of it. The chain reads the captioned copy as the plain picture with a caption added and
+    hangs it there, with the dates (indexed only) as the weaker evidence the other way."""
+    from provenance.chain_facts import load_facts
+
+    chelsea = photo("chelsea")
+    w, h = chelsea.size
+    captioned = Image.new("RGB", (w, h + 90), (245, 245, 245))
+    captioned.paste(chelsea, (0, 90))
+    ImageDraw.Draw(captioned).text((10, 30), "BREAKING: something happened", fill=(20, 20, 20), font_size=24)
+    with Ledger(tmp_path / "l.db") as led:
+        index_files(led, [save(captioned, tmp_path / "captioned.jpg", 92)], Claim("banner"))
+        index_files(led, [save(chelsea, tmp_path / "plain.jpg", 92)], Claim("plain"))
+        (link,) = load_facts(led, [1, 2]).links
+        assert (link.earlier, link.later, link.cut_away, link.surround) == (1, 2, "frame", None)
+        # judged once a ledger session: remembered by the link's id and the time it was written
+        assert led.surround_judgements[link.id, link.found_at] == (None, "frame")
+        chain = item_chain(led, 1)
+        assert tree(chain) == {"plain": None, "banner": "plain"}
+        banner = next(n for n in chain.nodes if n.outlet == "banner")
+        assert banner.basis == "frame" and "a crop of" not in banner.reason
+        assert "item 1 is item 2 with a frame, caption or screenshot around it" in banner.reason
+
+
 def test_reposts_of_reposts_and_the_same_file(scanned):
     base, _ = scanned
     with Ledger(base / "l.db", readonly=True) as led:

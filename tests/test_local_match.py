@@ -353,6 +353,36 @@ def test_a_match_leads_to_the_other_copies_of_its_picture(library):
     assert min(y for _, y in matches[2].quad_in_query) > 0.1 * query.height
 
 
+def test_a_match_leads_to_the_sources_its_chain_names(library):
+    """A captioned re-post verified against only its best candidate (k=1: the captioned copy) and
+    without the other copies' lookup is verified against what the chain says that copy came from
+    (`sources_of`): the plain photograph is found through it; a source the query does not show
+    (another photograph) is verified and refused, and an item the index lacks is not asked for."""
+    index, load = library
+    query = _jpeg(_with_banner(photo("chelsea")).resize((380, 360)), 70)
+    asked = []
+
+    def sources_of(item_ids):
+        asked.append(list(item_ids))
+        return {BANNER_ITEM: [10**9, 0, 2]}  # not indexed, a different photograph, the original
+
+    loads = []
+    matches = search(query, index, lambda item: loads.append(item) or load(item), k=1, other_copies=False,
+                     sources_of=sources_of)
+    found = {m.item_id: m for m in matches}
+    assert set(found) == {BANNER_ITEM, 2}
+    assert asked == [[BANNER_ITEM]]
+    assert found[BANNER_ITEM].found_via is None
+    assert found[2].found_via == BANNER_ITEM and found[2].look == "first"
+    assert found[2].inliers >= local_match.STRONG_INLIERS
+    assert 10**9 not in loads
+    # no more than CHAIN_SOURCES sources are verified: the logo'd copy is, the original, 5th, not
+    assert local_match.CHAIN_SOURCES == 4
+    capped = search(query, index, load, k=1, other_copies=False,
+                    sources_of=lambda ids: {BANNER_ITEM: [0, 1, 3, LOGO_ITEM, 2]})
+    assert {m.item_id for m in capped} == {BANNER_ITEM, LOGO_ITEM}
+
+
 @pytest.mark.parametrize("figures, reason", [
     # a crop mostly of sky over peaks (benchmarks/more_seeds.py, tune half): 3 blocks, all agreeing
     ((31, 0.70, 0.54, 0.021, 3, 1.0, 0.81), None),

@@ -164,3 +164,27 @@ def test_a_part_of_a_query_is_proposed_by_its_global_hash_upright_or_mirrored():
     assert (mirrored.item_id, mirrored.mirrored) == (1, True) and abs(mirrored.distance - upright.distance) <= 2
     assert near_by_hash(pdq, shown, {0, 2}) == []
     assert near_by_hash(pdq, Image.new("RGB", (400, 300), (128, 128, 128)), {0, 1, 2}) == []
+
+
+def test_the_sources_of_a_match_are_its_ancestors_in_the_chain(tmp_path, db_url):
+    """A crop of a crop of a photograph, each claimed by another outlet a few days later: the
+    chain hangs each under the one before it, and the matcher's sources of the last are the
+    crop it came from, then the photograph (nearest first); the photograph has none. On every
+    backend: the ledger reads the stored chain."""
+    from provenance import Claim
+    from provenance.manifest import parse_date
+
+    def central_crop(image: Image.Image) -> Image.Image:  # 70% of each side
+        w, h = image.size
+        return image.crop((round(w * 0.15), round(h * 0.15), w - round(w * 0.15), h - round(h * 0.15)))
+
+    coffee = photo("coffee")
+    files = [save(coffee, tmp_path / "o.jpg", 95), save(central_crop(coffee), tmp_path / "c1.jpg"),
+             save(central_crop(central_crop(coffee)), tmp_path / "c2.jpg")]
+    with Ledger(db_url) as ledger:
+        for path, (outlet, when) in zip(files, [("agency", "2016-01-01"), ("relay", "2016-01-03"),
+                                                ("echo", "2016-01-06")]):
+            index_files(ledger, [path], Claim(outlet, *parse_date(when)))
+        ids = [ledger.item_by_sha(fingerprint_file(str(p), keep_image=False).prints.sha256).id for p in files]
+        assert ledger.parent_items(ids) == {ids[1]: {ids[0]}, ids[2]: {ids[1]}}
+        assert Matcher(ledger)._sources_of(ids) == {ids[1]: [ids[0]], ids[2]: [ids[1], ids[0]]}
