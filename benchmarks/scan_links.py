@@ -1,6 +1,6 @@
 """Links a scan records: does `provenance scan` link each re-publication to its original?
 
-    python benchmarks/scan_links.py [--half report] [--workers N] [--hashes-only]
+    python benchmarks/scan_links.py [--half report] [--workers N] [--hashes-only] [--stress KINDS] [--keep LEDGER]
 
 match_quality.py measures `check` (a query against a finished ledger). The ledger's links, works
 and chains come from scans instead, and a scan matches each new file differently: on its 1,024-px

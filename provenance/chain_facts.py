@@ -118,8 +118,9 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
             return None
         return orb if link.earlier in items else None
 
-    # A link's evidence and its items' templates never change, so neither does its judgement: it
-    # is made once per ledger session (a work's chain is derived again whenever the work grows).
+    # A link's evidence never changes, nor its items' templates but through a re-index of local
+    # features, so neither does its judgement: it is made once per ledger session (a work's
+    # chain is derived again whenever the work grows).
     judged = ledger.surround_judgements
     links = [replace(link, surround=judged[key][0], cut_away=judged[key][1])
              if (key := (link.id, link.found_at)) in judged else link for link in links]

@@ -376,7 +376,7 @@ def test_a_match_leads_to_the_sources_its_chain_names(library):
     assert found[2].found_via == BANNER_ITEM and found[2].look == "first"
     assert found[2].inliers >= local_match.STRONG_INLIERS
     assert 10**9 not in loads
-    # no more than CHAIN_SOURCES sources are verified: the logo'd copy is, the original, 5th, not
+    # no more than CHAIN_SOURCES sources are verified: the logo'd copy (4th) is, the original (5th) is not
     assert local_match.CHAIN_SOURCES == 4
     capped = search(query, index, load, k=1, other_copies=False,
                     sources_of=lambda ids: {BANNER_ITEM: [0, 1, 3, LOGO_ITEM, 2]})
