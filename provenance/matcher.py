@@ -167,8 +167,9 @@ class Matcher:
         return set(self.ledger.parts_by_item(item_ids))
 
     def _sources_of(self, item_ids: list[int]) -> dict[int, list[int]]:
-        """Each item's ancestors in its work's stored chain, nearest first, up to
-        local_match.CHAIN_SOURCES generations (local_match.search verifies no more)."""
+        """Each item's ancestors in its work's stored chain, nearest first: up to
+        local_match.CHAIN_SOURCES of them, from as many generations at most (local_match.search
+        verifies no more)."""
         parents: dict[int, set[int]] = {}
         asked: set[int] = set()
         frontier = set(item_ids)
