@@ -122,9 +122,9 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
     # features, so neither does its judgement: it is made once per ledger session (a work's
     # chain is derived again whenever the work grows).
     judged = ledger.surround_judgements
+    todo = [link for link in links if (link.id, link.found_at) not in judged]
     links = [replace(link, surround=judged[key][0], cut_away=judged[key][1])
              if (key := (link.id, link.found_at)) in judged else link for link in links]
-    todo = [link for link in links if link.found_at is None or (link.id, link.found_at) not in judged]
     frames = {link.id: orb for link in todo if (orb := framed(link)) is not None}
     cuts = {link.id: orb for link in todo if (orb := cut(link)) is not None}
     if not frames and not cuts:
@@ -156,10 +156,9 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
         else:
             out.append(link)
             continue
-        if link.found_at is not None:
-            if len(judged) >= MAX_JUDGEMENTS:
-                judged.clear()
-            judged[link.id, link.found_at] = (link.surround, link.cut_away)
+        if len(judged) >= MAX_JUDGEMENTS:
+            judged.clear()
+        judged[link.id, link.found_at] = (link.surround, link.cut_away)
         out.append(link)
     return out
 

@@ -648,8 +648,17 @@ def search(
                 features = whole_query(scale)
                 yield _Look(extract_mirrored(features) if look.mirrored else features, look.mirrored, scale=scale)
 
+    def verify_copy(item_id: int, source_id: int) -> None:
+        """Verify another copy of the picture the match on `source_id` shows, in copy_looks."""
+        for look in copy_looks(found_in[source_id]):
+            match = verify_in(look, item_id)
+            if match is not None:
+                match.found_via = source_id
+                best[item_id], found_in[item_id] = match, look
+                return
+
     if other_copies and best:
-        for source in sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))[:OTHER_COPIES_FROM]:
+        for source in sorted(best.values(), key=_strongest_first)[:OTHER_COPIES_FROM]:
             stored = loaded[source.item_id]
             shortlist = [item_id for item_id, _ in index.candidates(stored, OTHER_COPIES_SHORTLIST + 1)
                          if item_id != source.item_id]  # itself would be every descriptor's nearest
@@ -657,16 +666,10 @@ def search(
             for item_id, score in rerank(stored, {i: loaded[i] for i in shortlist}, OTHER_COPIES_VERIFIED):
                 if score < MIN_CANDIDATE_SCORE or item_id in best:
                     continue
-                if verify(stored, loaded[item_id], item_id) is None:
-                    continue  # not a copy of the picture the query matched
-                for look in copy_looks(found_in[source.item_id]):
-                    match = verify_in(look, item_id)
-                    if match is not None:
-                        match.found_via = source.item_id
-                        best[item_id], found_in[item_id] = match, look
-                        break
+                if verify(stored, loaded[item_id], item_id) is not None:  # a copy of the picture matched
+                    verify_copy(item_id, source.item_id)
     if sources_of is not None and best:
-        matched = sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+        matched = sorted(best.values(), key=_strongest_first)
         sources = sources_of([m.item_id for m in matched])
         wanted: dict[int, int] = {}  # source to verify -> the match that leads to it
         for m in matched:
@@ -675,13 +678,13 @@ def search(
                     wanted[item_id] = m.item_id
         fetch(list(wanted))
         for item_id, source_id in wanted.items():
-            for look in copy_looks(found_in[source_id]):
-                match = verify_in(look, item_id)
-                if match is not None:
-                    match.found_via = source_id
-                    best[item_id], found_in[item_id] = match, look
-                    break
-    return sorted(best.values(), key=lambda m: (-m.inliers, m.item_id))
+            verify_copy(item_id, source_id)
+    return sorted(best.values(), key=_strongest_first)
+
+
+def _strongest_first(match: LocalMatch) -> tuple[int, int]:
+    """Sort key of matches: most inliers first, then by item id."""
+    return -match.inliers, match.item_id
 
 
 def _places(scored: list[tuple[int, float]], k: int,

@@ -193,8 +193,7 @@ class Matcher:
     def match(self, prints: ImagePrints, image: Image.Image | None = None, exclude: set[int] | None = None,
               *, fold_frames: bool = True, second_look: bool = True, framed_look: bool = True,
               screen_look: bool | None = None,
-              other_copies: bool = True, chain_sources: bool = True,
-              local_later: bool = False) -> list[Match]:
+              other_copies: bool = True, local_later: bool = False) -> list[Match]:
         """Every indexed item showing the query's picture, best first.
 
         ``image`` (the decoded working image) enables the local-feature stage; ``exclude``
@@ -209,8 +208,8 @@ class Matcher:
         (local_match.search): a check takes every look, a scan the framed, screen and cell looks
         (see scan.py).
         ``other_copies`` lets it go on from a match to the picture's other indexed copies (a check
-        does; a scan's links put the copies in one work already), and ``chain_sources`` from a
-        match to the items its work's chain says it came from (both do: local_match.CHAIN_SOURCES).
+        does; a scan's links put the copies in one work already). Either goes on from a match to
+        the items its work's chain says it came from (local_match.CHAIN_SOURCES).
         ``local_later`` says the local-feature stage is put off (``scan --hashes-only``): PDQ then
         matches alone only where it would beside that stage (PDQ_ALONE_MAX, PDQ_ALONE_VARIANTS);
         the rest waits for the scan that completes the query's item.
@@ -272,7 +271,7 @@ class Matcher:
                                        original_size=(prints.width, prints.height),
                                        propose=self._near_by_hash, looked=looked,
                                        parts_among=self._parts_among,
-                                       sources_of=self._sources_of if chain_sources else None)
+                                       sources_of=self._sources_of)
             size = [prints.width, prints.height]
             orb = [Match(lm.item_id, "orb", float(lm.inliers), {**lm.to_evidence(), "query_size": size})
                    for lm in local]
