@@ -30,6 +30,7 @@ from .history import History, history
 from .errors import LedgerError, ManifestError, NotFoundError, ProvenanceError
 from .ledger import ENV_VAR, Ledger, open_ledger
 from .manifest import parse_date
+from .parts import wording as part_wording
 from .scan import Claim, ScanSummary, index_files, scan as run_scan
 from .works import parse_work_ref, work_of_item
 
@@ -380,24 +381,8 @@ def _evidence_text(method: str, distance: float | None, ev: dict) -> str:
     text = _method_text(method, distance, ev)
     part = ev.get("part")
     if part:
-        text += f" ({_part_place(part.get('method', 'framed'))[0].format(id=part['item_id'], box=part['box'])})"
+        text += f" ({part_wording(part.get('method', 'framed')).place.format(id=part['item_id'], box=part['box'])})"
     return text
-
-
-#: Where a part lies in its whole (parts.METHODS), as a match's evidence and `history` name it.
-_PART_PLACES = {
-    "framed": ("in the picture framed in it, part {id}, at {box}", "the picture framed in item {whole}"),
-    "screen": ("in the post on the screen photographed in it, part {id}, within {box}",
-               "the picture of the post on the screen photographed in item {whole}"),
-    "screen_whole": ("on the screen photographed in it, part {id}, within {box}",
-                     "the picture on the screen photographed in item {whole}"),
-}
-
-
-def _part_place(method: str) -> tuple[str, str]:
-    """_PART_PLACES of a method, or plain words for one this build does not know (a retired one's)."""
-    return _PART_PLACES.get(method, (f"in a part of it ({method}), part {{id}}, at {{box}}",
-                                     f"a part ({method}) of item {{whole}}"))
 
 
 def _method_text(method: str, distance: float | None, ev: dict) -> str:
@@ -487,7 +472,7 @@ def history_cmd(
             else resolve_item(ledger, item_or_query)
         part = ledger.parts_by_item([item_id]).get(item_id)
         if part is not None:  # a part has no sightings of its own: its whole's history is its
-            whole = _part_place(part.method)[1].format(whole=part.whole_item_id)
+            whole = part_wording(part.method).whole.format(whole=part.whole_item_id)
             err.print(f"item {item_id} is {whole} (a part, at {[part.x0, part.y0, part.x1, part.y1]}): "
                       f"the history of item {part.whole_item_id}")
             item_id = part.whole_item_id

@@ -54,6 +54,51 @@ if TYPE_CHECKING:
 #: shows, straightened (screen.screen_picture, framing.framed_on_screen); "screen_whole", such a
 #: screen straightened whole, when no page frames a picture in it.
 METHODS = {"framed": "1", "screen": "1", "screen_whole": "1"}
+
+
+@dataclass(frozen=True)
+class PartWording:
+    """How a match's evidence, `check`, `history` and `--visual` name a part of one method.
+
+    note: what a match on such a part matched (its evidence's "part" note); place: where the
+    part lies in its whole, after a match's text ({id}, {box}); whole: what the part item is
+    ({whole}); caption: the same, after a `--visual` caption.
+    """
+
+    note: str
+    place: str
+    whole: str
+    caption: str
+
+
+WORDING = {
+    "framed": PartWording(
+        "matched the picture framed in this item, indexed on its own",
+        "in the picture framed in it, part {id}, at {box}",
+        "the picture framed in item {whole}",
+        " · in its framed picture (blue)"),
+    "screen": PartWording(
+        "matched the picture of the post on the screen photographed in this item, straightened and "
+        "indexed on its own",
+        "in the post on the screen photographed in it, part {id}, within {box}",
+        "the picture of the post on the screen photographed in item {whole}",
+        " · in the post on its photographed screen (blue)"),
+    "screen_whole": PartWording(
+        "matched the picture on the screen photographed in this item, straightened and indexed on its own",
+        "on the screen photographed in it, part {id}, within {box}",
+        "the picture on the screen photographed in item {whole}",
+        " · on its photographed screen (blue)"),
+}
+
+
+def wording(method: str) -> PartWording:
+    """WORDING of a method, or plain words for one this build does not know (a retired one's)."""
+    return WORDING.get(method) or PartWording(
+        f"matched a part ({method}) of this item, indexed on its own",
+        f"in a part of it ({method}), part {{id}}, at {{box}}",
+        f"a part ({method}) of item {{whole}}",
+        " · in a part of it (blue)")
+
 #: The finder of a ledger that records none (see `finder`): one made before the finder was
 #: recorded, whose images were searched with the first (or wait for the parts backfill).
 FIRST_FINDER = "framed-1"
@@ -245,7 +290,7 @@ def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], sizes: di
             evidence = (whole_evidence(m.evidence, part, sizes[m.item_id], sizes[item_id]) if m.method == "orb"
                         else dict(m.evidence))
             evidence["part"] = {"item_id": m.item_id, "box": [part.x0, part.y0, part.x1, part.y1],
-                                "method": part.method, "version": part.version, "note": _NOTES[part.method]}
+                                "method": part.method, "version": part.version, "note": wording(part.method).note}
             if part.quad is not None:
                 evidence["part"]["quad"] = json.loads(part.quad)
             if m.evidence.get("quad_in_query"):  # where that picture lies in the query
@@ -255,15 +300,6 @@ def fold_parts(matches: list["Match"], parts: dict[int, "PartRecord"], sizes: di
             evidence["found_via"] = via.whole_item_id
         out.append(type(m)(item_id, m.method, m.distance, evidence))
     return out
-
-
-_NOTES = {
-    "framed": "matched the picture framed in this item, indexed on its own",
-    "screen": "matched the picture of the post on the screen photographed in this item, straightened and "
-              "indexed on its own",
-    "screen_whole": "matched the picture on the screen photographed in this item, straightened and indexed "
-                    "on its own",
-}
 
 
 def whole_evidence(evidence: dict, part: "PartRecord", part_size: tuple[int, int],

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .check import MatchView
 from .errors import MediaError
 from .media import load_image
+from .parts import wording as part_wording
 
 #: Height of each panel in the output picture.
 PANEL_HEIGHT = 720
@@ -23,10 +24,6 @@ _LOOKED_IN = (40, 120, 255)  # the frame or the screen a second look searched
 _GAP = 24
 _HEADER = 64  # above the panels: the titles and the caption's first line
 _CAPTION_LINE = 22  # each further line of a caption too long for one
-#: Where the original's part the query matched lies in it (parts.METHODS), as the caption says.
-_PART_CAPTIONS = {"framed": " · in its framed picture (blue)",
-                  "screen": " · in the post on its photographed screen (blue)",
-                  "screen_whole": " · on its photographed screen (blue)"}
 
 
 def draw_match(query_path: str | os.PathLike, match: MatchView, out: str | os.PathLike,
@@ -125,7 +122,7 @@ def _caption(m: MatchView) -> str:
         elif ev.get("framed_in"):
             text += " · found in the frame (blue)"
         if ev.get("part"):
-            text += _PART_CAPTIONS.get(ev["part"].get("method"), _PART_CAPTIONS["framed"])
+            text += part_wording(ev["part"].get("method", "framed")).caption
         return text
     if m.method in ("pdq", "phash"):
         return f"{m.method}: distance {m.distance:.0f} of {ev.get('bits')} bits (threshold {ev.get('threshold')})"

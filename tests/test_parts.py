@@ -278,6 +278,16 @@ def test_history_of_a_part_is_its_posts(posts_archive, tmp_path):
     assert json.loads(of_part.stdout) == json.loads(runner.invoke(app, ["history", str(post), "--db", db, "--json"]).stdout)
 
 
+def test_every_method_of_finding_parts_has_its_words_and_a_retired_one_plain_words():
+    """A method added to METHODS without its wording would name its parts as a retired one's."""
+    assert set(parts.WORDING) == set(parts.METHODS)
+    for method in [*parts.METHODS, "retired"]:
+        words = parts.wording(method)
+        assert "part 7" in words.place.format(id=7, box=[1, 2, 3, 4]) and "item 9" in words.whole.format(whole=9)
+        assert words.note and words.caption
+    assert "(retired)" in parts.wording("retired").place and "(retired)" in parts.wording("retired").note
+
+
 def test_a_new_ledger_records_its_parts_finder(tmp_path):
     with Ledger(tmp_path / "l.db") as led:
         assert led.parts_finder() == parts.finder() == "framed-1,screen-1,screen_whole-1"
