@@ -50,8 +50,8 @@ W_SURROUND_CROP = 3.0
 #: ... a part of a picture shown inside a larger frame (a screenshot of a crop, or two crops of a
 #: source we do not hold), or a picture with a border along its outline (a frame, caption or
 #: screenshot added; but a frame can be cropped away again; and a copy that leaves out such a
-#: frame is the picture without it, not a crop: chain_facts.LinkFacts.cut_away), which weigh
-#: more than ...
+#: frame, or the other pictures of a collage past a seam, is the picture without them, not a
+#: crop: chain_facts.LinkFacts.cut_away), which weigh more than ...
 W_FRAMED_CROP = 1.5
 W_SURROUND_FRAME = 1.5
 #: ... quality: a lower-resolution or more compressed copy derives from the better one.
@@ -355,13 +355,13 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
             r.similarity = float(orb.get("ncc_blocks", 0.5))
         cropped = "cropped" in edits or share < CROPPED_SHARE
         framed = "framed" in edits
-        if cropped and link.cut_away == "frame":
-            # what the later leaves out of the earlier is a frame around the picture: the later is
-            # that picture without it, and the earlier the picture framed (or, when the later is
-            # framed too, each a framing of one picture: no direction)
+        if cropped and link.cut_away in ("frame", "seam"):
+            # what the later leaves out of the earlier is a frame around the picture, or the other
+            # pictures of a collage: the later is that picture without them, and the earlier the
+            # picture framed (or, when the later is framed too, each a framing of one picture: no
+            # direction)
             if not framed:
-                r.evidence.append(("frame", -W_SURROUND_FRAME,
-                                   f"item {a} is item {b} with a frame, caption or screenshot around it"))
+                r.evidence.append(("frame", -W_SURROUND_FRAME, f"item {a} is item {b} {_FRAMING[link.cut_away]}"))
         elif cropped and not framed:
             r.evidence.append(("crop", W_ONE_WAY, f"a crop of item {a} (shows {share:.0%} of it)"))
             r.tightness = share
@@ -373,8 +373,8 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
         elif framed and link.surround == "crop":
             r.evidence.append(("crop", -W_SURROUND_CROP, f"a crop of item {b}: the picture goes on around it there"))
             r.tightness, r.tight_sign = _quad_share(orb, items.get(b)), -1.0
-        elif framed and link.surround == "frame":
-            r.evidence.append(("frame", W_SURROUND_FRAME, f"item {a} with a frame, caption or screenshot around it"))
+        elif framed and link.surround in ("frame", "seam"):
+            r.evidence.append(("frame", W_SURROUND_FRAME, f"item {a} {_FRAMING[link.surround]}"))
         elif framed:
             r.ambiguous = (f"item {b} shows all of item {a} with more around it: either item {a} with a frame, "
                            f"caption or banner added, or item {a} is a crop of item {b}")
@@ -386,6 +386,11 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
     if not geometric:
         r.evidence += _quality(items.get(a), items.get(b))
     return r
+
+
+#: What surround.py found around a picture, as a link's reason says it.
+_FRAMING = {"frame": "with a frame, caption or screenshot around it",
+            "seam": "joined to more along straight seams (a collage, a banner, bars)"}
 
 
 def _quad_share(orb: dict, later: ItemFacts | None) -> float:

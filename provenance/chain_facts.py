@@ -25,6 +25,9 @@ CROPPED_SHARE = 0.97
 #: measurement of surround.py's verdicts): 173 of 202 copies of a photograph under a caption
 #: banner, in bars, a screenshot or a collage were judged framed, and 2 of 121 crops of it.
 BAND_SLACK = 0.015
+#: A quadrilateral is an upright box when its corners lie within this share of the image's width
+#: (height) of the box's sides (upright_box).
+UPRIGHT_SLACK = 0.01
 #: At most this many links' judgements are remembered in one ledger session (~200 bytes each).
 MAX_JUDGEMENTS = 200_000
 
@@ -68,13 +71,16 @@ class LinkFacts:
     distance: float | None
     status: str
     evidence: dict
-    #: For a link whose earlier item sits whole inside the later one: "frame" or "crop"
-    #: (surround.py), None when undecided or not such a link.
+    #: For a link whose earlier item sits whole inside the later one: "frame", "seam" (the later
+    #: joins it to more along straight seams: a collage) or "crop" (surround.py), None when
+    #: undecided or not such a link.
     surround: str | None = None
     #: For a link whose later item shows only part of the earlier one: "frame" when what it leaves
     #: out of the earlier one is a frame around that part (a banner, bars, a page: the later is
-    #: the picture without them, not a crop of it), "crop" when the picture goes on there
-    #: (surround.py, on the earlier item's template), None when undecided or not such a link.
+    #: the picture without them, not a crop of it), "seam" when straight seams part it from the
+    #: rest (the earlier is a collage, the later one of its pictures), "crop" when the picture
+    #: goes on there (surround.py, on the earlier item's template), None when undecided or not
+    #: such a link.
     cut_away: str | None = None
     #: When the link was written: with its id, what a judgement of it is remembered by.
     found_at: datetime | None = None
@@ -104,7 +110,7 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
     the picture (surround.py, from the stored templates)."""
     from . import local_features
     from .media import WORKING_SIDE
-    from .surround import surround
+    from .surround import seams, surround
 
     def framed(link: LinkFacts) -> dict | None:
         orb = orb_evidence(link)
@@ -129,8 +135,8 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
     cuts = {link.id: orb for link in todo if (orb := cut(link)) is not None}
     if not frames and not cuts:
         return links
-    blobs = ledger.feature_blobs({link.later for link in links if link.id in frames}
-                                 | {link.earlier for link in links if link.id in cuts},
+    to_judge = frames.keys() | cuts.keys()
+    blobs = ledger.feature_blobs({item for link in links if link.id in to_judge for item in (link.earlier, link.later)},
                                  local_features.ALGORITHM, local_features.VERSION)
     out = []
     for link in links:
@@ -140,18 +146,30 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
             if not size:  # older evidence: pixels of the working image the scan decoded
                 shrink = min(1.0, WORKING_SIDE / max(later.width, later.height, 1))
                 size = (later.width * shrink, later.height * shrink)
-            verdict = surround(local_features.LocalFeatures.from_bytes(blobs[link.later]), orb["quad_in_query"],
-                               (float(size[0]), float(size[1])))
+            size = (float(size[0]), float(size[1]))
+            features = local_features.LocalFeatures.from_bytes(blobs[link.later])
+            verdict = surround(features, orb["quad_in_query"], size)
+            box = upright_box(orb["quad_in_query"], size)
+            earlier = local_features.LocalFeatures.from_bytes(blobs[link.earlier]) if link.earlier in blobs else None
+            if verdict != "frame" and box is not None and seams(features, box, size, earlier,
+                                                                 mirrored=bool(orb.get("mirrored"))):
+                verdict = "seam"
             link = replace(link, surround=verdict)
         elif link.id in cuts and link.earlier in blobs:
             w, h = float(items[link.earlier].width), float(items[link.earlier].height)
             x0, y0, x1, y1 = cuts[link.id]["visible_in_original"]  # in the earlier item's pixels
-            # a flat surround makes a frame only where what is left out runs along the picture's
-            # edges, as a banner or bars do: a crop leaving out a smooth sky does not (surround.py)
+            # a flat surround, or a border along the part shown, makes a frame only where what is
+            # left out runs along the picture's edges, as a banner or bars do: a crop leaving out
+            # a smooth sky does not, nor one whose side runs along a horizon (surround.py)
             bands = ((x0 <= BAND_SLACK * w and x1 >= (1 - BAND_SLACK) * w)
                      or (y0 <= BAND_SLACK * h and y1 >= (1 - BAND_SLACK) * h))
-            verdict = surround(local_features.LocalFeatures.from_bytes(blobs[link.earlier]),
-                               [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], (w, h), flat_test=bands)
+            features = local_features.LocalFeatures.from_bytes(blobs[link.earlier])
+            verdict = surround(features, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], (w, h), flat_test=bands,
+                               border_test=bands)
+            shown = local_features.LocalFeatures.from_bytes(blobs[link.later]) if link.later in blobs else None
+            if verdict != "frame" and seams(features, (x0, y0, x1, y1), (w, h), shown,
+                                            mirrored=bool(cuts[link.id].get("mirrored"))):
+                verdict = "seam"
             link = replace(link, cut_away=verdict)
         else:
             out.append(link)
@@ -161,6 +179,19 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
         judged[link.id, link.found_at] = (link.surround, link.cut_away)
         out.append(link)
     return out
+
+
+def upright_box(quad: list[list[float]], size: tuple[float, float]) -> tuple[float, float, float, float] | None:
+    """The box (x0, y0, x1, y1) that a quadrilateral fills, when it is one: an upright rectangle
+    to within UPRIGHT_SLACK of the image's sides (a picture pasted into a collage is; one
+    photographed off a screen is not); else None."""
+    if len(quad) != 4:
+        return None
+    xs, ys = sorted(float(x) for x, _ in quad), sorted(float(y) for _, y in quad)
+    if xs[1] - xs[0] > UPRIGHT_SLACK * size[0] or xs[3] - xs[2] > UPRIGHT_SLACK * size[0] \
+            or ys[1] - ys[0] > UPRIGHT_SLACK * size[1] or ys[3] - ys[2] > UPRIGHT_SLACK * size[1]:
+        return None
+    return (xs[0] + xs[1]) / 2, (ys[0] + ys[1]) / 2, (xs[2] + xs[3]) / 2, (ys[2] + ys[3]) / 2
 
 
 def orb_evidence(link: LinkFacts) -> dict | None:

@@ -1452,7 +1452,7 @@ def _linear_fit(original: np.ndarray, query: np.ndarray) -> tuple[float, float]:
 def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_orig) -> list[str]:
     """Edits that the geometry and the thumbnails make evident."""
     query_area = float(query.original_size[0] * query.original_size[1])
-    framed = abs(cv2.contourArea(quad.astype(np.float32))) < 0.9 * query_area
+    framed = _area_in_query(quad, query.original_size) < 0.9 * query_area
     edits = _geometric_edits(match, framed, h_orig, candidate.original_size)
     edits.extend(_colour_edits(query, candidate, h_orig, match.mirrored))
     if abs(math.log(max(gain, 1e-3))) > math.log(1.25):
@@ -1460,6 +1460,19 @@ def _describe_edits(match: LocalMatch, query, candidate, quad, gain, offset, h_o
     if abs(offset + (gain - 1.0) * 128.0) > 20.0:
         edits.append("brightness")
     return edits
+
+
+def _area_in_query(quad: np.ndarray, query_size: tuple[int, int]) -> float:
+    """The area of the query that the original's outline covers: the query shows more than the
+    original ("framed") when it is well under the query's, even if part of the original lies
+    outside it (one picture of a collage matched in another collage)."""
+    outline = quad.astype(np.float32).reshape(-1, 1, 2)
+    w, h = query_size
+    query = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32).reshape(-1, 1, 2)
+    if not cv2.isContourConvex(outline):
+        return abs(cv2.contourArea(outline))
+    area, _ = cv2.intersectConvexConvex(outline, query)
+    return float(area)
 
 
 _GEOMETRIC_EDITS = ("cropped", "framed", "mirrored", "rotated", "scaled", "perspective")

@@ -207,6 +207,52 @@ def test_a_copy_without_the_caption_is_not_a_crop_of_the_captioned_one(tmp_path)
         assert "item 1 is item 2 with a frame, caption or screenshot around it" in banner.reason
 
 
+@pytest.mark.parametrize("gutter", [0, 8])
+def test_a_picture_is_not_a_crop_of_the_collage_it_is_part_of(tmp_path, gutter):
+    """A collage of two pictures indexed first, then a copy of one of them: the copy shows half of
+    the collage, but a straight seam parts that half from the other picture (with a gutter or
+    without), so it is no crop of the collage; the chain reads the collage as the picture joined to
+    another and hangs it under the copy."""
+    from provenance.chain_facts import load_facts
+
+    chelsea, rocket = photo("chelsea"), photo("rocket").resize(photo("chelsea").size)
+    w, h = chelsea.size
+    collage = Image.new("RGB", (2 * w + gutter, h), (255, 255, 255))
+    collage.paste(rocket, (0, 0))
+    collage.paste(chelsea, (w + gutter, 0))
+    with Ledger(tmp_path / "l.db") as led:
+        index_files(led, [save(collage, tmp_path / "collage.jpg", 92)], Claim("collage"))
+        index_files(led, [save(chelsea, tmp_path / "plain.jpg", 92)], Claim("plain"))
+        (link,) = load_facts(led, [1, 2]).links
+        # edge to edge, a border already runs along the picture (surround's gradient test)
+        assert (link.earlier, link.later, link.cut_away) == (1, 2, "frame" if gutter == 0 else "seam")
+        chain = item_chain(led, 1)
+        assert tree(chain) == {"plain": None, "collage": "plain"}
+        joined = next(n for n in chain.nodes if n.outlet == "collage")
+        assert joined.basis == "frame" and "a crop of" not in joined.reason
+        if gutter:
+            assert "item 1 is item 2 joined to more along straight seams (a collage" in joined.reason
+
+
+@pytest.mark.parametrize("gutter", [0, 8])
+def test_a_collage_indexed_after_its_picture_is_not_what_the_picture_was_cut_from(tmp_path, gutter):
+    """The picture first, then a collage holding it: the collage frames it (surround's border, or
+    the seam along it), and the picture hangs at the top."""
+    from provenance.chain_facts import load_facts
+
+    chelsea, rocket = photo("chelsea"), photo("rocket").resize(photo("chelsea").size)
+    w, h = chelsea.size
+    collage = Image.new("RGB", (w, 2 * h + gutter), (0, 0, 0))
+    collage.paste(chelsea, (0, 0))
+    collage.paste(rocket, (0, h + gutter))
+    with Ledger(tmp_path / "l.db") as led:
+        index_files(led, [save(chelsea, tmp_path / "plain.jpg", 92)], Claim("plain"))
+        index_files(led, [save(collage, tmp_path / "collage.jpg", 92)], Claim("collage"))
+        (link,) = load_facts(led, [1, 2]).links
+        assert (link.earlier, link.later) == (1, 2) and link.surround in ("frame", "seam")
+        assert tree(item_chain(led, 1)) == {"plain": None, "collage": "plain"}
+
+
 def test_reposts_of_reposts_and_the_same_file(scanned):
     base, _ = scanned
     with Ledger(base / "l.db", readonly=True) as led:

@@ -877,3 +877,25 @@ def test_parts_take_no_place_of_the_wholes_a_look_verifies():
     assert found(query) == {part_id}  # the part, ranked first, took the one place
     assert found(query, parts_among=parts_among) == {part_id, INDEXED.index("coffee")}
     assert found(coffee, parts_among=parts_among) == {INDEXED.index("coffee")}  # ranked second
+
+
+def test_a_picture_shared_by_two_collages_is_cropped_and_framed_in_the_other():
+    """Two collages sharing one picture, one side by side, the other one above the other: each
+    shows half of the other, and more beside it. The match says both ("cropped" and "framed"),
+    though the other collage's outline reaches past the query's edge, so that the chain reads
+    neither collage as a crop of the other."""
+    shared, first, second = photo("chelsea"), photo("rocket"), photo("coffee")
+    w, h = shared.size
+    side_by_side = Image.new("RGB", (2 * w + 8, h), (255, 255, 255))
+    side_by_side.paste(first.convert("RGB").resize((w, h)), (0, 0))
+    side_by_side.paste(shared, (w + 8, 0))
+    stacked = Image.new("RGB", (w, 2 * h + 8), (255, 255, 255))
+    stacked.paste(shared, (0, 0))
+    stacked.paste(second.convert("RGB").resize((w, h)), (0, h + 8))
+
+    query = extract(stacked, for_query=True, keep_working=True)
+    match = verify(query, extract(side_by_side), 1)
+    assert match is not None and 0.4 < match.visible_share < 0.6
+    assert "cropped" in match.edits and "framed" in match.edits
+    whole = verify(extract(shared.crop((0, 0, w, h * 3 // 4)), for_query=True, keep_working=True), extract(shared), 2)
+    assert "cropped" in whole.edits and "framed" not in whole.edits  # a plain crop is not framed
