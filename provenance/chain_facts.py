@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from .ledger import Ledger
 from .ledger_works import evidence_of
+
+if TYPE_CHECKING:
+    from .local_features import LocalFeatures
 
 #: A crop showing less than this share of the original (matcher.local_match flags "cropped").
 CROPPED_SHARE = 0.97
@@ -110,7 +114,6 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
     the picture (surround.py, from the stored templates)."""
     from . import local_features
     from .media import WORKING_SIDE
-    from .surround import seams, surround
 
     def framed(link: LinkFacts) -> dict | None:
         orb = orb_evidence(link)
@@ -146,30 +149,18 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
             if not size:  # older evidence: pixels of the working image the scan decoded
                 shrink = min(1.0, WORKING_SIDE / max(later.width, later.height, 1))
                 size = (later.width * shrink, later.height * shrink)
-            size = (float(size[0]), float(size[1]))
-            features = local_features.LocalFeatures.from_bytes(blobs[link.later])
-            verdict = surround(features, orb["quad_in_query"], size)
-            box = upright_box(orb["quad_in_query"], size)
             earlier = local_features.LocalFeatures.from_bytes(blobs[link.earlier]) if link.earlier in blobs else None
-            if verdict != "frame" and box is not None and seams(features, box, size, earlier,
-                                                                 mirrored=bool(orb.get("mirrored"))):
-                verdict = "seam"
+            verdict = judge_frame(local_features.LocalFeatures.from_bytes(blobs[link.later]), orb["quad_in_query"],
+                                  size, earlier, mirrored=bool(orb.get("mirrored")))
             link = replace(link, surround=verdict)
         elif link.id in cuts and link.earlier in blobs:
-            w, h = float(items[link.earlier].width), float(items[link.earlier].height)
-            x0, y0, x1, y1 = cuts[link.id]["visible_in_original"]  # in the earlier item's pixels
-            # a flat surround, or a border along the part shown, makes a frame only where what is
-            # left out runs along the picture's edges, as a banner or bars do: a crop leaving out
-            # a smooth sky does not, nor one whose side runs along a horizon (surround.py)
-            bands = ((x0 <= BAND_SLACK * w and x1 >= (1 - BAND_SLACK) * w)
-                     or (y0 <= BAND_SLACK * h and y1 >= (1 - BAND_SLACK) * h))
-            features = local_features.LocalFeatures.from_bytes(blobs[link.earlier])
-            verdict = surround(features, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], (w, h), flat_test=bands,
-                               border_test=bands)
-            shown = local_features.LocalFeatures.from_bytes(blobs[link.later]) if link.later in blobs else None
-            if verdict != "frame" and seams(features, (x0, y0, x1, y1), (w, h), shown,
-                                            mirrored=bool(cuts[link.id].get("mirrored"))):
-                verdict = "seam"
+            orb = cuts[link.id]
+            # the later copy shows just that part unless it frames it (then its edges are the frame's)
+            shown = local_features.LocalFeatures.from_bytes(blobs[link.later]) \
+                if link.later in blobs and "framed" not in (orb.get("edits") or []) else None
+            verdict = judge_cut(local_features.LocalFeatures.from_bytes(blobs[link.earlier]),
+                                orb["visible_in_original"], (items[link.earlier].width, items[link.earlier].height),
+                                shown, mirrored=bool(orb.get("mirrored")))
             link = replace(link, cut_away=verdict)
         else:
             out.append(link)
@@ -179,6 +170,50 @@ def judge_surrounds(ledger: Ledger, links: list[LinkFacts], items: dict[int, Ite
         judged[link.id, link.found_at] = (link.surround, link.cut_away)
         out.append(link)
     return out
+
+
+def judge_frame(later: LocalFeatures, quad: list[list[float]], size, earlier: LocalFeatures | None = None, *,
+                mirrored: bool = False) -> str | None:
+    """LinkFacts.surround of a link whose later copy shows the whole earlier picture at ``quad``
+    (its corners in pixels of an image of ``size`` showing the later one): "frame", "seam",
+    "crop" or None (surround.py, on the later item's template, and ``earlier``, the earlier
+    picture's features)."""
+    from .surround import seams, surround
+
+    size = (float(size[0]), float(size[1]))
+    verdict = surround(later, quad, size)
+    box = upright_box(quad, size)
+    if verdict != "frame" and box is not None and seams(later, box, size, earlier, mirrored=mirrored):
+        return "seam"
+    return verdict
+
+
+def judge_cut(earlier: LocalFeatures, box, size, shown: LocalFeatures | None = None, *,
+              mirrored: bool = False) -> str | None:
+    """LinkFacts.cut_away of a link whose later copy shows ``box`` (x0, y0, x1, y1) of the earlier
+    picture, of ``size`` pixels: "frame", "seam", "crop" or None (surround.py, on the earlier
+    item's template, and ``shown``, the later copy's features, when it shows just that part)."""
+    from .surround import seams, surround
+
+    w, h = float(size[0]), float(size[1])
+    x0, y0, x1, y1 = (float(v) for v in box)
+    # a flat surround, or a border along the part shown, makes a frame only where what is left out
+    # runs along the picture's edges, as a banner or bars do: a crop leaving out a smooth sky does
+    # not, nor one whose side runs along a horizon (surround.py)
+    bands = shows_bands(box, size)
+    verdict = surround(earlier, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], (w, h), flat_test=bands, border_test=bands)
+    if verdict != "frame" and seams(earlier, (x0, y0, x1, y1), (w, h), shown, mirrored=mirrored):
+        return "seam"
+    return verdict
+
+
+def shows_bands(box, size) -> bool:
+    """Does the part ``box`` of a picture of ``size`` span its width or its height (to within
+    BAND_SLACK), leaving out bands along its edges, as a banner's or bars' copy does?"""
+    w, h = float(size[0]), float(size[1])
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return ((x0 <= BAND_SLACK * w and x1 >= (1 - BAND_SLACK) * w)
+            or (y0 <= BAND_SLACK * h and y1 >= (1 - BAND_SLACK) * h))
 
 
 def upright_box(quad: list[list[float]], size: tuple[float, float]) -> tuple[float, float, float, float] | None:

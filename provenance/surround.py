@@ -67,12 +67,12 @@ MIN_SURROUND = 100
 #: of each other (one straight line, as a seam is and a horizon seldom is), and both hands of it
 #: have fine texture (SEAM_TEXTURE, `_texture`: a crop cut along a straight, level horizon leaves
 #: a smooth sky on one hand; a quarter of the 8-px blocks of five tune photographs with much sky
-#: lie under 0.7-2.5). Tune half, the ledger of benchmarks/scan_links.py (2026-12-07): of 351
+#: lie under 0.7-2.5). Tune half, benchmarks/surround_verdicts.py on a scan_links.py ledger: of 351
 #: links from a copy of a whole photograph to a collage holding it, 308 find seams (312 without
 #: the texture test, 318 without the copy's edge either, 299 looking at lines -5..3 of the side);
 #: of 1,308 links from a crop (50%, 80%, with a logo, rotated) to its photograph, none. Of 60
-#: crops of five photographs under a smooth sky, cut 0-20 px either side of the horizon, 22 find
-#: seams without the copy's edge and the texture tests, 1 with them (benchmarks/RESULTS.md).
+#: crops of five photographs under a smooth sky, cut from 20 px above to 10 px under the horizon,
+#: 22 find seams without the copy's edge and the texture tests, 1 with them (benchmarks/RESULTS.md).
 SEAM_SEGMENTS = 4
 SEAM_NEAR = (-3, 3)
 SEAM_DEEP = 5
@@ -169,9 +169,10 @@ def seams(picture: LocalFeatures, box: tuple[float, float, float, float],
 
 
 def _is_seam(t: np.ndarray, p: int, inward: int, vertical: bool, lo: int, hi: int,
-             near: tuple[int, int] = SEAM_NEAR) -> bool:
+             near: tuple[int, int] | None = None) -> bool:
     """`seams` for one side: at line ``p`` of the template, the picture lying ``inward`` of it,
-    the side running from ``lo`` to ``hi``; the step is looked for ``near`` it (lines)."""
+    the side running from ``lo`` to ``hi``; the step is looked for ``near`` it (lines; SEAM_NEAR)."""
+    near = near or SEAM_NEAR
     width = SEAM_NEAR[1] - SEAM_NEAR[0]
     offsets = range(near[0], SEAM_DEEP + 2 * width)
     lines = [p + inward * k for k in offsets]
