@@ -1,6 +1,7 @@
 """Links a scan records: does `provenance scan` link each re-publication to its original?
 
     python benchmarks/scan_links.py [--half report] [--workers N] [--hashes-only] [--stress KINDS] [--keep LEDGER]
+    python benchmarks/scan_links.py --half tune [--stress KINDS] --chains-of LEDGER [--keep LEDGER2]
 
 match_quality.py measures `check` (a query against a finished ledger). The ledger's links, works
 and chains come from scans instead, and a scan matches each new file differently: on its 1,024-px
@@ -28,6 +29,12 @@ re-publications, and counted as its own rows of the table.
 
 With --hashes-only, the archive is scanned first with `scan --hashes-only` (global hashes alone),
 and the same table printed; then a full scan completes it, and the table is printed again.
+
+With --chains-of LEDGER (a ledger an earlier run kept, with the same --half and --stress), no
+scan: every work's chain is derived again by this code, on a copy of that ledger, from the same
+links, and the table printed. It measures a change in how chains are read (chain.py,
+chain_facts.py) without the minutes of a scan, whose links a change of the chain also moves
+(a match's sources come from the chain).
 """
 
 from __future__ import annotations
@@ -79,6 +86,8 @@ def main() -> None:
     ap.add_argument("--hashes-only", action="store_true", help="a hashes-only scan first, then a full one")
     ap.add_argument("--stress", default="", help="stress kinds of edit to add (edits.STRESS_EDITS), comma-separated")
     ap.add_argument("--keep", type=Path, help="write the ledger here and keep it (the archive's files are not kept)")
+    ap.add_argument("--chains-of", type=Path, metavar="LEDGER",
+                    help="no scan: derive the chains of a ledger kept by --keep again (on a copy) and print the table")
     args = ap.parse_args()
     print(describe())
     import match_quality as mq
@@ -95,24 +104,12 @@ def main() -> None:
         for photo in indexed_photos:
             mq._save_made(lambda: STRESS_EDITS[kind](photo.image, random.Random(f"{photo.name}-{kind}-scan")),
                           work / "scan-stress" / kind / f"{photo.name}.jpg", 92)
+    if args.chains_of:
+        rederive_chains(args.chains_of, work, stress, never, args.keep)
+        return
     with tempfile.TemporaryDirectory(dir=mq.CACHE) as tmp:  # same file system: hard links
         root = Path(tmp) / "archive"
-        shows: dict[str, tuple[str, set[str]]] = {}  # archive path -> (cached folder / kind, pictures)
-        folders = FOLDERS + [(f"c-republished/{kind}", f"scan-stress/{kind}") for kind in stress]
-        for folder, cached in folders:
-            for src in sorted((work / cached).rglob("*")):
-                if not src.is_file():
-                    continue
-                rel = src.relative_to(work / cached)
-                dst = root / folder / rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.link(src, dst)
-                if cached.startswith("scan-stress/"):
-                    label, pictures = f"queries-pos/{cached.split('/')[1]}", {rel.stem}
-                else:
-                    label = f"{cached}/{rel.parent.name}" if cached == "queries-pos" else cached
-                    pictures = pictures_of(cached, rel, never)
-                shows[str(dst)] = (label, pictures)
+        shows = archive(work, stress, never, root)
         print(f"archive: {len(shows)} files ({args.half} half)")
         db = args.keep or Path(tmp) / "ledger.db"
         for hashes_only in ((True, False) if args.hashes_only else (False,)):
@@ -124,6 +121,55 @@ def main() -> None:
                   f"{summary.files_seen / took:.1f} files/s ({args.workers} workers); {summary.new_items} items, "
                   f"{summary.completed} completed, {summary.new_links} links, {summary.failed} failed")
             print_links(db, shows, root)
+
+
+def archive(work: Path, stress: list[str], never: list[str], root: Path, *, make: bool = True
+            ) -> dict[str, tuple[str, set[str]]]:
+    """Each file of the archive under ``root`` (hard links to the cached files, made when
+    ``make``): its path -> (its cached folder, or queries-pos/KIND, and the pictures it shows)."""
+    shows: dict[str, tuple[str, set[str]]] = {}
+    for folder, cached in FOLDERS + [(f"c-republished/{kind}", f"scan-stress/{kind}") for kind in stress]:
+        for src in sorted((work / cached).rglob("*")):
+            if not src.is_file():
+                continue
+            rel = src.relative_to(work / cached)
+            dst = root / folder / rel
+            if make:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(src, dst)
+            if cached.startswith("scan-stress/"):
+                label, pictures = f"queries-pos/{cached.split('/')[1]}", {rel.stem}
+            else:
+                label = f"{cached}/{rel.parent.name}" if cached == "queries-pos" else cached
+                pictures = pictures_of(cached, rel, never)
+            shows[str(dst)] = (label, pictures)
+    return shows
+
+
+def rederive_chains(kept: Path, work: Path, stress: list[str], never: list[str], keep: Path | None = None) -> None:
+    """--chains-of: the table of a kept ledger, its chains derived again by this code (in a copy,
+    kept at ``keep`` when given)."""
+    from provenance import Ledger
+    from provenance.works import rebuild
+
+    con = sqlite3.connect(f"file:{kept}?mode=ro", uri=True)
+    path = con.execute("SELECT path FROM sighting WHERE path LIKE '%/archive/%' LIMIT 1").fetchone()
+    con.close()
+    if path is None:
+        sys.exit(f"{kept}: not a ledger kept by scan_links.py --keep")
+    root = Path(path[0].split("/archive/", 1)[0]) / "archive"
+    shows = archive(work, stress, never, root, make=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = keep or Path(tmp) / "ledger.db"
+        source, copy = sqlite3.connect(f"file:{kept}?mode=ro", uri=True), sqlite3.connect(db)
+        source.backup(copy)
+        source.close()
+        copy.close()
+        t = time.perf_counter()
+        with Ledger(db) as ledger:
+            works = rebuild(ledger)
+        print(f"chains of {kept} derived again: {works} works in {time.perf_counter() - t:.0f} s")
+        print_links(db, shows, root)
 
 
 def print_links(db: Path, shows: dict[str, tuple[str, set[str]]], root: Path) -> None:

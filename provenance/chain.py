@@ -47,13 +47,15 @@ W_DATES = 2.0
 #: A picture found whole inside a larger one whose surroundings go on across its outline
 #: (surround.py: it was cut out of the larger one) weighs between the two: measured, not certain.
 W_SURROUND_CROP = 3.0
-#: ... a part of a picture shown inside a larger frame (a screenshot of a crop, or two crops of a
-#: source we do not hold), or a picture with a border along its outline (a frame, caption or
-#: screenshot added; but a frame can be cropped away again; and a copy that leaves out such a
-#: frame, or the other pictures of a collage past a seam, is the picture without them, not a
-#: crop: chain_facts.LinkFacts.cut_away), which weigh more than ...
-W_FRAMED_CROP = 1.5
+#: ... a picture with a border along its outline (a frame, caption or screenshot added; but a
+#: frame can be cropped away again; and a copy that leaves out such a frame, or the other
+#: pictures of a collage past a seam, is the picture without them, not a crop:
+#: chain_facts.LinkFacts.cut_away), which weighs more than a part of a picture shown inside a
+#: larger frame (a screenshot of a crop, or two crops of a source we do not hold: two edits where
+#: the frame is one, so a photo of a screen showing all of the original hangs under it rather
+#: than under a copy in bars it shows 76% of), which weigh more than ...
 W_SURROUND_FRAME = 1.5
+W_FRAMED_CROP = 1.25
 #: ... quality: a lower-resolution or more compressed copy derives from the better one.
 W_QUALITY = 1.0
 #: An investigator-confirmed link is the preferred path among otherwise equal ones.
@@ -366,8 +368,8 @@ def _read_link(link: LinkFacts, items: dict[int, ItemFacts]) -> _Reading:
             r.evidence.append(("crop", W_ONE_WAY, f"a crop of item {a} (shows {share:.0%} of it)"))
             r.tightness = share
         elif cropped:
+            # no tightness: the share of an item a framed copy shows says little of which it came from
             r.evidence.append(("crop", W_FRAMED_CROP, f"shows {share:.0%} of item {a} inside a larger frame"))
-            r.tightness = share
             r.ambiguous = (f"item {b} shows part of item {a} in a larger frame: a screenshot of a crop, "
                            "or another crop of a source the ledger does not hold")
         elif framed and link.surround == "crop":

@@ -253,6 +253,38 @@ def test_a_collage_indexed_after_its_picture_is_not_what_the_picture_was_cut_fro
         assert tree(item_chain(led, 1)) == {"plain": None, "collage": "plain"}
 
 
+def test_a_copy_hangs_under_the_picture_it_shows_whole_rather_than_one_it_shows_part_of():
+    """An original, a copy of it in bars, and a phone photo of a screen showing the original: the
+    photo shows all of the original inside a frame (one edit: the screen around it), and 76% of
+    the barred copy inside a frame (two: the bars cut away and the screen around; here the bars
+    went unseen, as thin ones do in the template). It hangs under the original and names the
+    barred copy beside it, however much of that copy it shows."""
+    from datetime import datetime, timedelta, timezone
+
+    from provenance.chain import infer_chain
+    from provenance.chain_facts import ItemFacts, LinkFacts, SightingFacts, WorkFacts
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    sizes = {1: (640, 640), 2: (640, 900), 3: (800, 760)}
+    items = {i: ItemFacts(i, "image", "JPEG", w, h, 100_000, None, start + timedelta(hours=i))
+             for i, (w, h) in sizes.items()}
+    names = {1: "agency", 2: "barred", 3: "photographed"}
+    sightings = [SightingFacts(i, i, i, names[i], None, f"/{names[i]}.jpg", None, None, None, start + timedelta(hours=i))
+                 for i in items]
+
+    def orb(edits: list[str], share: float) -> dict:
+        return {"edits": edits, "visible_share": share, "ncc_blocks": 0.95, "inliers": 80}
+
+    links = [LinkFacts(1, 1, 2, "orb", 80.0, "accepted", orb(["framed"], 1.0), surround="frame"),
+             LinkFacts(2, 1, 3, "orb", 80.0, "accepted", orb(["framed", "perspective"], 1.0), surround="frame"),
+             LinkFacts(3, 2, 3, "orb", 80.0, "accepted", orb(["cropped", "framed", "perspective"], 0.76))]
+    chain = infer_chain(WorkFacts(items, sightings, links), 1)
+    assert tree(chain) == {"agency": None, "barred": "agency", "photographed": "agency"}
+    photographed = next(n for n in chain.nodes if n.outlet == "photographed")
+    assert "item 1 with a frame" in photographed.reason
+    assert [a.outlet for a in photographed.alternatives] == ["barred"]
+
+
 def test_reposts_of_reposts_and_the_same_file(scanned):
     base, _ = scanned
     with Ledger(base / "l.db", readonly=True) as led:
