@@ -1,7 +1,7 @@
 """Links a scan records: does `provenance scan` link each re-publication to its original?
 
     python benchmarks/scan_links.py [--half report] [--workers N] [--hashes-only] [--stress KINDS] [--keep LEDGER]
-    python benchmarks/scan_links.py --half tune [--stress KINDS] --chains-of LEDGER [--keep LEDGER2]
+    python benchmarks/scan_links.py [--half report] [--stress KINDS] --chains-of LEDGER [--keep LEDGER2]
 
 match_quality.py measures `check` (a query against a finished ledger). The ledger's links, works
 and chains come from scans instead, and a scan matches each new file differently: on its 1,024-px
@@ -152,13 +152,17 @@ def rederive_chains(kept: Path, work: Path, stress: list[str], never: list[str],
     from provenance import Ledger
     from provenance.works import rebuild
 
+    if keep is not None and keep.resolve() == kept.resolve():
+        sys.exit(f"{keep}: --keep must name another file than --chains-of")
     con = sqlite3.connect(f"file:{kept}?mode=ro", uri=True)
-    path = con.execute("SELECT path FROM sighting WHERE path LIKE '%/archive/%' LIMIT 1").fetchone()
+    paths = [p for (p,) in con.execute("SELECT path FROM sighting")]
     con.close()
-    if path is None:
+    if not paths or "/archive/" not in paths[0]:
         sys.exit(f"{kept}: not a ledger kept by scan_links.py --keep")
-    root = Path(path[0].split("/archive/", 1)[0]) / "archive"
+    root = Path(paths[0].split("/archive/", 1)[0]) / "archive"
     shows = archive(work, stress, never, root, make=False)
+    if not set(paths) <= shows.keys():
+        sys.exit(f"{kept}: its files are not those of this --half and --stress")
     with tempfile.TemporaryDirectory() as tmp:
         db = keep or Path(tmp) / "ledger.db"
         source, copy = sqlite3.connect(f"file:{kept}?mode=ro", uri=True), sqlite3.connect(db)
