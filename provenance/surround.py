@@ -75,6 +75,8 @@ MIN_SURROUND = 100
 #: 22 find seams without the copy's edge and the texture tests, 1 with them (benchmarks/RESULTS.md).
 SEAM_SEGMENTS = 4
 SEAM_NEAR = (-3, 3)
+#: ... and where the copy showing the part looks for such a line along its own edge.
+SEAM_AT_EDGE = (0, 4)
 SEAM_DEEP = 5
 SEAM_RATIO = 2.0
 SEAM_ALIGN = 2
@@ -162,7 +164,7 @@ def seams(picture: LocalFeatures, box: tuple[float, float, float, float],
             edge, edge_inward = (0, 1) if (inward == 1) != (vertical and mirrored) else (
                 (pt.shape[1] if vertical else pt.shape[0]) - 1, -1)
             if _is_seam(pt, edge, edge_inward, vertical, 0, pt.shape[0] if vertical else pt.shape[1],
-                        near=(0, SEAM_NEAR[1] - SEAM_NEAR[0] - 2)):
+                        near=SEAM_AT_EDGE):
                 return False
         sides += 1
     return sides > 0
