@@ -25,7 +25,6 @@ Tune half only: its photographs' names are checked (nothing is tuned on the repo
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 from collections import Counter, defaultdict
@@ -42,7 +41,7 @@ from PIL import Image  # noqa: E402
 import match_quality as mq  # noqa: E402
 from machine import describe as describe_machine  # noqa: E402
 from provenance import Ledger, local_features, surround  # noqa: E402
-from provenance.chain_facts import LinkFacts, is_cropped, judge_cut, orb_evidence, shows_bands  # noqa: E402
+from provenance.chain_facts import is_cropped, judge_cut, link_facts, orb_evidence, shows_bands  # noqa: E402
 
 WHOLE = {"recompress_q30", "resize_40", "colour_shift", "grayscale", "mirror", "logo_corner"}
 CROPS = {"crop_50", "crop_80", "crop_logo_recompress", "rotate_5"}
@@ -59,8 +58,8 @@ def main() -> None:
     tune = {photo.name for photo in indexed + never}
     if not {Path(name).stem for name in folder.values()} & tune:
         sys.exit(f"{args.ledger}: not a ledger of the tune half's archive (scan_links.py --half tune --keep)")
-    cuts = _cut_links(args.ledger, folder)
     with Ledger(args.ledger, readonly=True) as ledger:
+        cuts = _cut_links(ledger, folder)
         blobs = ledger.feature_blobs({i for e, l, *_ in cuts for i in (e, l)},
                                      local_features.ALGORITHM, local_features.VERSION)
     features = {i: local_features.LocalFeatures.from_bytes(b) for i, b in blobs.items()}
@@ -117,21 +116,18 @@ def _files(db: Path) -> tuple[dict[int, str], dict[int, tuple[int, int]]]:
     return folder, size
 
 
-def _cut_links(db: Path, folder: dict[int, str]) -> list[tuple[int, int, tuple, bool, bool]]:
+def _cut_links(ledger: Ledger, folder: dict[int, str]) -> list[tuple[int, int, tuple, bool, bool]]:
     """(earlier, later, the part shown in the earlier's pixels, mirrored, framed) of every accepted
-    link whose later file shows only part of the earlier one."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    link between files of the archive whose later file shows only part of the earlier one."""
     out = []
-    rows = con.execute("SELECT id, earlier_item_id, later_item_id, method, evidence_json FROM match_link "
-                       "WHERE status != 'rejected'")
-    for lid, e, l, method, evidence in rows:
-        orb = orb_evidence(LinkFacts(lid, e, l, method, None, "", json.loads(evidence)))
+    for row in ledger.link_facts(folder):
+        link = link_facts(row)
+        orb = orb_evidence(link)
         if orb is None or not is_cropped(orb) or len(orb.get("visible_in_original") or ()) != 4:
             continue
-        if e in folder and l in folder:
-            out.append((e, l, tuple(orb["visible_in_original"]), bool(orb.get("mirrored")),
+        if link.earlier in folder and link.later in folder:
+            out.append((link.earlier, link.later, tuple(orb["visible_in_original"]), bool(orb.get("mirrored")),
                         "framed" in (orb.get("edits") or [])))
-    con.close()
     return out
 
 

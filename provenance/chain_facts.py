@@ -102,8 +102,7 @@ def load_facts(ledger: Ledger, item_ids: Iterable[int]) -> WorkFacts:
     ids = sorted(set(item_ids))
     items = {row[0]: item_facts(row) for row in ledger.item_facts(ids)}
     sightings = [SightingFacts(*row) for row in ledger.sighting_facts(ids)]
-    links = [LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6]), found_at=r[7])
-             for r in ledger.link_facts(ids) if r[1] in items and r[2] in items]
+    links = [link_facts(r) for r in ledger.link_facts(ids) if r[1] in items and r[2] in items]
     return WorkFacts(items, sightings, judge_surrounds(ledger, links, items))
 
 
@@ -240,6 +239,11 @@ def orb_evidence(link: LinkFacts) -> dict | None:
 def is_cropped(orb: dict) -> bool:
     """Does the later item show only part of the earlier one?"""
     return "cropped" in (orb.get("edits") or []) or float(orb.get("visible_share", 1.0)) < CROPPED_SHARE
+
+
+def link_facts(row) -> LinkFacts:
+    """LinkFacts from a row of Ledger.link_facts (its surround verdicts not yet judged)."""
+    return LinkFacts(row[0], row[1], row[2], row[3], row[4], row[5], evidence_of(row[6]), found_at=row[7])
 
 
 def item_facts(row) -> ItemFacts:

@@ -149,6 +149,8 @@ def seams(picture: LocalFeatures, box: tuple[float, float, float, float],
     if scaled.shape != (4,) or not np.isfinite(scaled).all():
         return False
     x0, y0, x1, y1 = (float(v) for v in scaled)
+    texture = np.abs(cv2.Laplacian(t, cv2.CV_32F, ksize=1))
+    shown = None if part is None else part.template.astype(np.float32)
     sides = 0
     for position, vertical, inward in ((x0, True, 1), (x1, True, -1), (y0, False, 1), (y1, False, -1)):
         n = tw if vertical else th
@@ -157,13 +159,13 @@ def seams(picture: LocalFeatures, box: tuple[float, float, float, float],
             continue  # the side runs along the picture's edge (or nearly)
         lo, hi = (y0, y1) if vertical else (x0, x1)
         lo, hi = max(int(round(lo)), 0), min(int(round(hi)), th if vertical else tw)
-        if not _is_seam(t, p, inward, vertical, lo, hi) or _texture(t, p, inward, vertical, lo, hi) < SEAM_TEXTURE:
+        if not _is_seam(t, p, inward, vertical, lo, hi) \
+                or _texture(texture, p, inward, vertical, lo, hi) < SEAM_TEXTURE:
             return False
-        if part is not None:
-            pt = part.template.astype(np.float32)
+        if shown is not None:
             edge, edge_inward = (0, 1) if (inward == 1) != (vertical and mirrored) else (
-                (pt.shape[1] if vertical else pt.shape[0]) - 1, -1)
-            if _is_seam(pt, edge, edge_inward, vertical, 0, pt.shape[0] if vertical else pt.shape[1],
+                (shown.shape[1] if vertical else shown.shape[0]) - 1, -1)
+            if _is_seam(shown, edge, edge_inward, vertical, 0, shown.shape[0] if vertical else shown.shape[1],
                         near=SEAM_AT_EDGE):
                 return False
         sides += 1
@@ -196,12 +198,12 @@ def _is_seam(t: np.ndarray, p: int, inward: int, vertical: bool, lo: int, hi: in
     return float(np.median(ratios)) >= SEAM_RATIO and max(places) - min(places) <= SEAM_ALIGN
 
 
-def _texture(t: np.ndarray, p: int, inward: int, vertical: bool, lo: int, hi: int) -> float:
-    """The fine texture on the less textured hand of a side: the mean absolute Laplacian of the
-    template lines SEAM_TEXTURE_LINES away from it, outside and inside (a sky, smooth even where
-    it darkens towards a horizon, has none; a photograph pasted beside another has some)."""
-    lap = np.abs(cv2.Laplacian(t, cv2.CV_32F, ksize=1))
-    n = t.shape[1] if vertical else t.shape[0]
+def _texture(lap: np.ndarray, p: int, inward: int, vertical: bool, lo: int, hi: int) -> float:
+    """The fine texture on the less textured hand of a side: the mean of ``lap`` (the template's
+    absolute Laplacian) on the lines SEAM_TEXTURE_LINES away from it, outside and inside (a sky,
+    smooth even where it darkens towards a horizon, has none; a photograph pasted beside another
+    has some)."""
+    n = lap.shape[1] if vertical else lap.shape[0]
     hands = []
     for sign in (-1, 1):
         lines = [p + sign * inward * k for k in range(*SEAM_TEXTURE_LINES) if 0 <= p + sign * inward * k < n]

@@ -22,10 +22,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from .chain import Chain, infer_chain
-from .chain_facts import LinkFacts, SightingFacts, WorkFacts, item_facts, judge_surrounds
+from .chain_facts import SightingFacts, WorkFacts, item_facts, judge_surrounds, link_facts
 from .errors import NotFoundError
 from .ledger import Ledger
-from .ledger_works import WorkChanges, evidence_of
+from .ledger_works import WorkChanges
 
 #: Works derived per round of queries: bounds memory on a full rebuild.
 BATCH_WORKS = 500
@@ -102,7 +102,7 @@ def _facts_by_work(ledger: Ledger, work_ids: list[int]) -> Iterator[tuple[int, W
     for r in ledger.link_facts(work_of):
         w = work_of.get(r[1])
         if w is not None and work_of.get(r[2]) == w:
-            facts[w].links.append(LinkFacts(r[0], r[1], r[2], r[3], r[4], r[5], evidence_of(r[6]), found_at=r[7]))
+            facts[w].links.append(link_facts(r))
     for w in work_ids:
         if facts[w].items:
             facts[w].links = judge_surrounds(ledger, facts[w].links, facts[w].items)
